@@ -1,0 +1,144 @@
+"""The connector contract.
+
+A connector declares its platform slug, OAuth spec, streams (each with the canonical dataset it
+feeds and a field mapping that is pure data) and how to pull a stream for a date window. The
+shared client (``connectors.http.ApiClient``) is built for it from the connection's tokens; it
+yields plain records, page by page, and raises only ``connectors.errors`` types. It knows nothing
+of pandas or warehouse tables.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from connectors.auth import OAuthSpec, TokenAuth, TokenSet, refresh_token_set
+from connectors.http import ApiClient, ErrorPolicy
+
+Record = dict[str, Any]
+Page = list[Record]
+
+
+@dataclass(frozen=True)
+class Field:
+    """Where a canonical column comes from in a raw record, and how to read it.
+
+    ``path`` is dotted; a numeric part indexes a list (``pivotValues.0``). ``convert`` names one of
+    the normalizer's converters: str, int, number, decimal, micros, date, ymd, datetime, urn_id,
+    bool. ``required`` fields that are missing or unreadable send the record to quarantine.
+    """
+
+    path: str
+    convert: str = "str"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    dataset: str  # the canonical dataset (warehouse table contract) the stream feeds
+    mapping: Mapping[str, Field] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Window:
+    """An inclusive range of dates."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def split(self, days: int) -> list[Window]:
+        days = max(1, days)
+        parts, cursor = [], self.start
+        while cursor <= self.end:
+            last = min(self.end, cursor + timedelta(days=days - 1))
+            parts.append(Window(cursor, last))
+            cursor = last + timedelta(days=1)
+        return parts
+
+    def halves(self) -> tuple[Window, Window]:
+        middle = self.start + timedelta(days=self.days // 2 - 1)
+        return Window(self.start, middle), Window(middle + timedelta(days=1), self.end)
+
+
+class BaseConnector(ABC):
+    platform: ClassVar[str]
+    display_name: ClassVar[str]
+    oauth: ClassVar[OAuthSpec | None] = None
+    streams: ClassVar[tuple[StreamSpec, ...]]
+    restatement_days_setting: ClassVar[str]
+    auth_scheme: ClassVar[str] = "Bearer"
+    policy: ClassVar[ErrorPolicy] = ErrorPolicy()
+    # Keys accepted by ``add_connection --credential key=value`` and what each one is.
+    credential_keys: ClassVar[Mapping[str, str]] = {}
+    option_keys: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        tokens: TokenSet,
+        options: Mapping[str, Any] | None = None,
+        on_tokens: Callable[[TokenSet], None] | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.options = dict(options or {})
+        self.auth = TokenAuth(tokens, scheme=self.auth_scheme, refresher=self.refresher(), on_refresh=on_tokens)
+        self.client = self.build_client()
+
+    # -- the parts a platform provides -------------------------------------------------------
+    @abstractmethod
+    def base_url(self) -> str: ...
+
+    @abstractmethod
+    def check(self) -> str:
+        """Prove the credentials work for this account; return the account's display name."""
+
+    @abstractmethod
+    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        """Yield the stream's raw records for the window, one page (list of dicts) at a time."""
+
+    def default_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json"}
+
+    # -- shared behaviour -----------------------------------------------------------------------
+    def refresher(self) -> Callable[[TokenSet], TokenSet] | None:
+        spec = self.oauth
+        if spec is None or not spec.refreshable:
+            return None
+        return lambda tokens: refresh_token_set(spec, tokens)
+
+    def build_client(self) -> ApiClient:
+        return ApiClient(
+            base_url=self.base_url(),
+            auth=self.auth,
+            policy=self.policy,
+            platform=self.platform,
+            headers=self.default_headers(),
+        )
+
+    def refresh_tokens(self, *, force: bool = False) -> TokenSet:
+        if force:
+            return self.auth.refresh()
+        self.auth.ensure_fresh(settings.TOKEN_REFRESH_MARGIN_SECONDS)
+        return self.auth.tokens
+
+    @classmethod
+    def stream(cls, name: str) -> StreamSpec:
+        for spec in cls.streams:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"{cls.platform} has no stream {name!r}")
+
+    @classmethod
+    def restatement_days(cls) -> int:
+        return int(getattr(settings, cls.restatement_days_setting))

@@ -1,0 +1,189 @@
+"""Generic normalization: raw platform records → the canonical columns of a dataset.
+
+Per-platform knowledge is the connector's mapping (data only); this module applies it the same
+way for every platform. Each column is read out of the records once, converted as a whole with
+pandas, and checked. A record with a required column missing or unreadable is quarantined with
+the reason instead of being dropped or loaded wrong. Money stays exact: decimal strings are
+validated, never passed through floats, and micros are divided with integer arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from connectors.base import Field
+from etl.schema import Dataset
+
+DECIMAL_RE = re.compile(r"^[-+]?\d+(\.\d+)?$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class Normalized:
+    frame: pd.DataFrame
+    quarantined: list[tuple[Any, str]] = field(default_factory=list)
+    duplicates: int = 0
+
+
+Converted = tuple[pd.Series, pd.Series]  # (values, mask of values present but unreadable)
+
+
+def _dig(record: Any, parts: Sequence[str]) -> Any:
+    value = record
+    for part in parts:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit():
+            index = int(part)
+            value = value[index] if index < len(value) else None
+        else:
+            return None
+    return value
+
+
+def _map(values: pd.Series, func: Callable[[Any], Any]) -> Converted:
+    """Apply a per-value reader that returns the canonical value, or raises ValueError."""
+    out: list[Any] = []
+    bad: list[bool] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            bad.append(False)
+            continue
+        try:
+            out.append(func(value))
+            bad.append(False)
+        except (ValueError, TypeError, KeyError, ArithmeticError):
+            out.append(None)
+            bad.append(True)
+    return pd.Series(out, dtype=object, index=values.index), pd.Series(bad, index=values.index)
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError
+    return str(value)
+
+
+def _as_decimal(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError
+        return repr(value)
+    if isinstance(value, str) and DECIMAL_RE.match(value.strip()):
+        return value.strip().lstrip("+")
+    raise ValueError
+
+
+def _as_micros(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError
+    micros = int(value) if isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit()) else None
+    if micros is None:
+        raise ValueError
+    sign, micros = ("-" if micros < 0 else ""), abs(micros)
+    units, fraction = divmod(micros, 1_000_000)
+    return f"{sign}{units}.{fraction:06d}"
+
+
+def _as_ymd(value: Any) -> str:
+    return pd.Timestamp(year=int(value["year"]), month=int(value["month"]), day=int(value["day"])).strftime("%Y-%m-%d")
+
+
+def _as_date(value: Any) -> str:
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        raise ValueError
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _as_datetime(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.isoformat()
+
+
+def _as_urn_id(value: Any) -> str:
+    if not isinstance(value, str) or ":" not in value or not value.rsplit(":", 1)[-1]:
+        raise ValueError
+    return value.rsplit(":", 1)[-1]
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    raise ValueError
+
+
+def _convert_int(values: pd.Series) -> Converted:
+    present = values.notna()
+    is_bool = values.map(lambda v: isinstance(v, bool))
+    numbers = pd.to_numeric(values.where(~is_bool), errors="coerce")
+    integral = numbers.notna() & (numbers == numbers.round())
+    bad = present & ~integral
+    return numbers.where(integral).astype("Int64"), bad
+
+
+CONVERTERS: dict[str, Callable[[pd.Series], Converted]] = {
+    "str": lambda s: _map(s, _as_str),
+    "int": _convert_int,
+    "decimal": lambda s: _map(s, _as_decimal),
+    "number": lambda s: _map(s, _as_decimal),
+    "micros": lambda s: _map(s, _as_micros),
+    "ymd": lambda s: _map(s, _as_ymd),
+    "date": lambda s: _map(s, _as_date),
+    "datetime": lambda s: _map(s, _as_datetime),
+    "urn_id": lambda s: _map(s, _as_urn_id),
+    "bool": lambda s: _map(s, _as_bool),
+}
+
+
+def normalize(records: Sequence[Any], mapping: Mapping[str, Field], dataset: Dataset) -> Normalized:
+    index = pd.RangeIndex(len(records))
+    reasons: list[list[str]] = [[] for _ in records]
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            reasons[i].append(f"record is a {type(record).__name__}, not an object")
+
+    columns: dict[str, pd.Series] = {}
+    for column in dataset.columns:
+        spec = mapping.get(column.name)
+        if spec is None:
+            columns[column.name] = pd.Series([None] * len(records), dtype=object, index=index)
+            continue
+        parts = spec.path.split(".")
+        raw = pd.Series([_dig(r, parts) for r in records], dtype=object, index=index)
+        values, unreadable = CONVERTERS[spec.convert](raw)
+        missing = values.isna() & ~unreadable
+        for i in unreadable[unreadable].index:
+            reasons[i].append(f"{column.name}: {raw[i]!r} is not a valid {spec.convert}")
+        if column.required or spec.required:
+            for i in missing[missing].index:
+                reasons[i].append(f"{column.name}: missing ({spec.path})")
+        columns[column.name] = values
+
+    frame = pd.DataFrame(columns, index=index)
+    bad = pd.Series([bool(r) for r in reasons], index=index)
+    quarantined = [(records[i], "; ".join(reasons[i])) for i in bad[bad].index]
+    good = frame[~bad]
+    deduped = good.drop_duplicates(subset=list(dataset.key), keep="last")
+    return Normalized(
+        frame=deduped.reset_index(drop=True),
+        quarantined=quarantined,
+        duplicates=len(good) - len(deduped),
+    )

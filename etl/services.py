@@ -1,0 +1,322 @@
+"""The pipeline's steps, as plain functions on a SyncRun id.
+
+Each step is idempotent (it clears what an earlier attempt of the same step left), records what
+it did and how long it took on the run, and raises only on failure; the Celery tasks that call
+them are thin. ``sync_run_fail`` turns any exception into a failed run with a readable reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.base import Window
+from connectors.errors import AuthError, ConnectorError, PermanentError
+from connectors.models import Connection
+from connectors.registry import get_connector_class
+from connectors.services import (
+    connection_mark_failing,
+    connection_mark_needs_reauth,
+    connection_mark_succeeded,
+    connection_refresh_token,
+    connector_for,
+)
+from etl.load import SystemValues, WindowScope, load_rows
+from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
+from etl.normalize import normalize
+from etl.schema import DATASETS, get_dataset
+from sales_dashboard.logging import redact
+
+logger = logging.getLogger(__name__)
+
+FAILURES_BEFORE_FAILING = 3
+
+
+def today_utc() -> date:
+    return timezone.now().date()
+
+
+def retention_start(today: date | None = None) -> date:
+    """The oldest day kept: today and the RETENTION_DAYS - 1 days before it."""
+    return (today or today_utc()) - timedelta(days=settings.RETENTION_DAYS - 1)
+
+
+def sync_window_for(connection: Connection, *, today: date | None = None) -> tuple[Window, bool]:
+    """The first sync backfills the retention window; later ones re-read the restatement window,
+    reaching further back when the last success is older than that."""
+    today = today or today_utc()
+    oldest = retention_start(today)
+    if connection.last_success_at is None:
+        return Window(oldest, today), True
+    days = connection.restatement_days or get_connector_class(connection.platform).restatement_days()
+    start = today - timedelta(days=max(1, days) - 1)
+    start = min(start, connection.last_success_at.date() - timedelta(days=1))
+    return Window(max(oldest, start), today), False
+
+
+def sync_runs_expire_stale(*, connection_id: int | None = None) -> int:
+    """Fail runs stuck in flight for longer than SYNC_RUN_STALE_AFTER_MINUTES (their chain was lost)."""
+    cutoff = timezone.now() - timedelta(minutes=settings.SYNC_RUN_STALE_AFTER_MINUTES)
+    qs = SyncRun.objects.filter(status__in=SyncRun.IN_FLIGHT, created_at__lt=cutoff)
+    if connection_id is not None:
+        qs = qs.filter(connection_id=connection_id)
+    return qs.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_class="Abandoned",
+        error_message="The sync stopped making progress (a worker or the broker was lost); it will run again.",
+    )
+
+
+def sync_run_create_if_idle(*, connection_id: int, trigger: str = "manual") -> SyncRun | None:
+    """Create a queued run, unless one is already in flight for this connection (the DB guard)."""
+    sync_runs_expire_stale(connection_id=connection_id)
+    connection = Connection.objects.get(pk=connection_id)
+    if connection.status not in (Connection.Status.ACTIVE, Connection.Status.FAILING):
+        return None
+    window, backfill = sync_window_for(connection)
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                connection=connection,
+                trigger=trigger,
+                window_start=window.start,
+                window_end=window.end,
+                is_backfill=backfill,
+            )
+    except IntegrityError:
+        return None
+
+
+@contextmanager
+def _step(run_id: int, step: str) -> Iterator[SyncRun]:
+    run = SyncRun.objects.select_related("connection", "connection__organization").get(pk=run_id)
+    updates: dict[str, Any] = {"step": step}
+    if run.status == SyncRun.Status.QUEUED:
+        updates.update(status=SyncRun.Status.RUNNING, started_at=timezone.now())
+    SyncRun.objects.filter(pk=run_id).update(**updates)
+    for key, value in updates.items():
+        setattr(run, key, value)
+    started = time.monotonic()
+    yield run
+    run.timings = {**run.timings, step: round(time.monotonic() - started, 3)}
+    SyncRun.objects.filter(pk=run_id).update(timings=run.timings, rows=run.rows, notes=run.notes)
+
+
+def _stream_rows(run: SyncRun, stream: str) -> dict[str, Any]:
+    return run.rows.setdefault(stream, {})
+
+
+def sync_run_refresh(*, sync_run_id: int) -> None:
+    with _step(sync_run_id, SyncRun.Step.REFRESH) as run:
+        connection_refresh_token(connection=run.connection)
+
+
+def sync_run_extract(*, sync_run_id: int) -> None:
+    with _step(sync_run_id, SyncRun.Step.EXTRACT) as run:
+        RawPage.objects.filter(sync_run=run).delete()
+        connector = connector_for(run.connection)
+        window = Window(run.window_start, run.window_end)
+        for stream in connector.streams:
+            count = 0
+            for seq, page in enumerate(connector.extract(stream, window)):
+                RawPage.objects.create(
+                    sync_run=run, stream=stream.name, seq=seq, record_count=len(page), records=page
+                )
+                count += len(page)
+                SyncRun.objects.filter(pk=run.pk).update(rows={**run.rows, stream.name: {"extracted": count}})
+            run.rows[stream.name] = {"extracted": count}
+
+
+def _csv_chunks(frame: Any, size: int) -> Iterator[tuple[str, int]]:
+    for start in range(0, len(frame), size):
+        part = frame.iloc[start : start + size]
+        buffer = io.StringIO()
+        part.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        yield buffer.getvalue(), len(part)
+
+
+def sync_run_normalize(*, sync_run_id: int) -> None:
+    with _step(sync_run_id, SyncRun.Step.NORMALIZE) as run:
+        NormalizedChunk.objects.filter(sync_run=run).delete()
+        QuarantinedRecord.objects.filter(sync_run=run).delete()
+        connector_cls = get_connector_class(run.connection.platform)
+        for stream in connector_cls.streams:
+            records: list[Any] = []
+            for page in RawPage.objects.filter(sync_run=run, stream=stream.name).order_by("seq").iterator():
+                records.extend(page.records)
+            dataset = get_dataset(stream.dataset)
+            result = normalize(records, stream.mapping, dataset)
+            QuarantinedRecord.objects.bulk_create(
+                QuarantinedRecord(
+                    sync_run=run, connection=run.connection, stream=stream.name, reason=reason, record=record
+                )
+                for record, reason in result.quarantined
+            )
+            for seq, (text, count) in enumerate(_csv_chunks(result.frame, settings.LOAD_CHUNK_ROWS)):
+                NormalizedChunk.objects.create(
+                    sync_run=run, dataset=dataset.name, seq=seq, row_count=count, csv=text
+                )
+            _stream_rows(run, stream.name).update(
+                normalized=len(result.frame), quarantined=len(result.quarantined), duplicates=result.duplicates
+            )
+            if result.quarantined:
+                run.notes.append(
+                    f"{len(result.quarantined)} {stream.name} record(s) could not be read and were quarantined"
+                )
+
+
+def sync_run_load(*, sync_run_id: int) -> None:
+    """Merge every dataset of the run and mark it succeeded, all in one transaction."""
+    with _step(sync_run_id, SyncRun.Step.LOAD) as run, transaction.atomic():
+        connector_cls = get_connector_class(run.connection.platform)
+        system = SystemValues(
+            organization_id=run.connection.organization_id,
+            connection_id=run.connection_id,
+            platform=run.connection.platform,
+            sync_run_id=run.pk,
+            synced_at=timezone.now(),
+        )
+        for stream in connector_cls.streams:
+            dataset = get_dataset(stream.dataset)
+            chunks = NormalizedChunk.objects.filter(sync_run=run, dataset=dataset.name).order_by("seq")
+            staged = sum(c.row_count for c in chunks)
+            scope = WindowScope(run.window_start, run.window_end) if dataset.window_column else None
+            if staged == 0 and scope is not None:
+                scope = None
+                run.notes.append(
+                    f"{connector_cls.display_name} reported no {stream.name} rows for the window; "
+                    "existing rows were kept"
+                )
+            result = load_rows(
+                dataset=dataset, chunks=(c.csv for c in chunks.iterator()), system=system, window=scope
+            )
+            _stream_rows(run, stream.name).update(
+                loaded=result.staged,
+                inserted=result.inserted,
+                updated=result.updated,
+                unchanged=result.unchanged,
+                deleted=result.deleted,
+            )
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=run.rows
+        )
+        connection_mark_succeeded(connection=run.connection)
+
+
+def sync_run_prune(*, sync_run_id: int) -> None:
+    with _step(sync_run_id, SyncRun.Step.PRUNE) as run:
+        RawPage.objects.filter(sync_run=run).delete()
+        NormalizedChunk.objects.filter(sync_run=run).delete()
+        removed = prune_warehouse(connection_id=run.connection_id)
+        if removed:
+            run.notes.append(f"{removed} row(s) older than {settings.RETENTION_DAYS} days were removed")
+    SyncRun.objects.filter(pk=sync_run_id).update(step=SyncRun.Step.DONE)
+
+
+def _delete_in_batches(table: str, where: str, params: list[Any]) -> int:
+    """Delete in short transactions so a large prune never holds long locks on a fact table."""
+    from django.db import connection as db
+
+    total = 0
+    batch = settings.PRUNE_BATCH_SIZE
+    while True:
+        with transaction.atomic(), db.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s)",
+                [*params, batch],
+            )
+            deleted = cursor.rowcount
+        total += deleted
+        if deleted < batch:
+            return total
+
+
+def prune_warehouse(*, connection_id: int | None = None, today: date | None = None) -> int:
+    """Remove warehouse rows older than the retention window (the boundary day stays)."""
+    from django.db import connection as db
+
+    cutoff = db.ops.adapt_datefield_value(retention_start(today))
+    total = 0
+    for dataset in DATASETS.values():
+        if not dataset.window_column:
+            continue
+        where = f"{dataset.window_column} < %s"
+        params: list[Any] = [cutoff]
+        if connection_id is not None:
+            where, params = f"connection_id = %s AND {where}", [connection_id, cutoff]
+        total += _delete_in_batches(dataset.table, where, params)
+    return total
+
+
+def prune_history(*, today: date | None = None) -> dict[str, int]:
+    """Remove finished runs (with their staging and quarantine) older than the retention window."""
+    cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS)
+    staging_cutoff = timezone.now() - timedelta(days=1)
+    finished = SyncRun.objects.exclude(status__in=SyncRun.IN_FLIGHT)
+    pages = RawPage.objects.filter(sync_run__in=finished, created_at__lt=staging_cutoff).delete()[0]
+    chunks = NormalizedChunk.objects.filter(sync_run__in=finished.filter(created_at__lt=staging_cutoff)).delete()[0]
+    runs = finished.filter(created_at__lt=cutoff).delete()[0]
+    return {"staged_pages": pages, "staged_chunks": chunks, "runs_and_related": runs}
+
+
+def cleanup_old_data(*, today: date | None = None) -> dict[str, int]:
+    sync_runs_expire_stale()
+    return {"warehouse_rows": prune_warehouse(today=today), **prune_history(today=today)}
+
+
+def readable_error(exc: BaseException) -> str:
+    if isinstance(exc, ConnectorError):
+        return exc.message
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "The step ran longer than its time limit and was stopped; it will run again next time."
+    return redact(f"Unexpected error ({type(exc).__name__}): {exc}")[:2000]
+
+
+def sync_run_fail(*, sync_run_id: int, exc: BaseException) -> None:
+    """Mark the run failed with a reason a marketer can read; flag the connection when needed."""
+    run = SyncRun.objects.select_related("connection").filter(pk=sync_run_id).first()
+    if run is None:
+        return
+    message = readable_error(exc)
+    SyncRun.objects.filter(pk=sync_run_id).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error_class=type(exc).__name__,
+        error_message=message,
+    )
+    if isinstance(exc, AuthError):
+        connection_mark_needs_reauth(connection=run.connection, reason=message)
+    elif isinstance(exc, PermanentError) or _recent_failures(run.connection_id) >= FAILURES_BEFORE_FAILING:
+        connection_mark_failing(connection=run.connection, reason=message)
+    logger.warning(
+        "sync.failed",
+        extra={"sync_run_id": sync_run_id, "connection_id": run.connection_id, "error": type(exc).__name__},
+    )
+
+
+def _recent_failures(connection_id: int) -> int:
+    statuses = SyncRun.objects.filter(connection_id=connection_id).exclude(status__in=SyncRun.IN_FLIGHT)
+    count = 0
+    for status in statuses.order_by("-created_at").values_list("status", flat=True)[:FAILURES_BEFORE_FAILING]:
+        if status != SyncRun.Status.FAILED:
+            break
+        count += 1
+    return count
+
+
+def sync_run_add_task_ids(*, sync_run_id: int, task_ids: list[str]) -> None:
+    SyncRun.objects.filter(pk=sync_run_id).update(task_ids=task_ids)
+

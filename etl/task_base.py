@@ -1,0 +1,48 @@
+"""The Celery base class of every sync step.
+
+It owns the step's failure handling, so task bodies stay one line: transient errors and rate
+limits are retried with backoff (a platform's own wait wins), everything else, and retries
+exhausted, marks the SyncRun failed with a readable reason.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from celery import Task
+from django.conf import settings
+
+from connectors.errors import RateLimited, TransientError
+
+
+class SyncStepTask(Task):
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = 4
+    retry_backoff_seconds = 30
+    retry_backoff_max_seconds = 900
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (TransientError, RateLimited) as exc:
+            if self.request.called_directly or self.request.retries >= self.max_retries:
+                raise
+            countdown = self.countdown(exc)
+            # Longer waits (a daily quota) are not queued: the next scheduled sync will try again.
+            if countdown > settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] / 2:
+                raise
+            raise self.retry(exc=exc, countdown=countdown) from None
+
+    def countdown(self, exc: Exception) -> float:
+        ceiling = min(self.retry_backoff_max_seconds, self.retry_backoff_seconds * 2**self.request.retries)
+        delay = random.uniform(ceiling / 2, ceiling)
+        return max(delay, getattr(exc, "retry_after", None) or 0.0)
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from etl.services import sync_run_fail
+
+        sync_run_id = kwargs.get("sync_run_id", args[0] if args else None)
+        if sync_run_id is not None:
+            sync_run_fail(sync_run_id=int(sync_run_id), exc=exc)

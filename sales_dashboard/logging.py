@@ -1,0 +1,64 @@
+"""Log formatting: one line per event, ``key=value`` fields, and no secrets.
+
+Code logs an event name as the message and the details as ``extra=``; the formatter appends every
+extra field. The filter scrubs anything that looks like a credential from the message, the
+arguments and the extra fields, so a token cannot reach the logs even by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)(bearer|zoho-oauthtoken|oauth|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(
+        r"(?i)((?:access|refresh)_?token|client_?secret|password|code|api_?key|secret)"
+        r"([\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
+    ),
+]
+
+
+def redact(text: str) -> str:
+    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} [redacted]", text)
+    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v) for v in value)
+    return value
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            if isinstance(record.args, dict):
+                record.args = {k: _redact_value(v) for k, v in record.args.items()}
+            else:
+                record.args = tuple(_redact_value(a) for a in record.args)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRS:
+                setattr(record, key, _redact_value(value))
+        return True
+
+
+class StructuredFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+        if fields:
+            line += " " + " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+        return redact(line)

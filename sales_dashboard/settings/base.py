@@ -1,0 +1,149 @@
+"""Complete settings for every environment; production.py only hardens them.
+
+With no environment at all this runs the embedded default: SQLite under ``var/``, Celery tasks
+executed in-process, a local-memory cache. Setting ``DATABASE_URL``, ``CELERY_BROKER_URL`` and
+``REDIS_URL`` switches to PostgreSQL, Redis and real workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.utils import get_random_secret_key
+
+from sales_dashboard.env import BASE_DIR, env, local_secret
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or local_secret(
+    VAR_DIR / "django-secret-key", get_random_secret_key
+)
+SECRET_KEY_IS_LOCAL = not env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_celery_beat",
+    "connectors",
+    "etl",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sales_dashboard.urls"
+WSGI_APPLICATION = "sales_dashboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sales_dashboard.sqlite3'}"
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time: take the write lock when a transaction starts instead of failing
+    # half-way through it, and wait for a busy database rather than erroring at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "sales_dashboard",
+            "TIMEOUT": 3600,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Every asset is served by the project itself (no CDN). Without collectstatic, WhiteNoise serves
+# straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Credentials of connected accounts are encrypted with Fernet. FIELD_ENCRYPTION_KEY may hold
+# several comma-separated keys: the first encrypts, all decrypt (key rotation).
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+FIELD_ENCRYPTION_KEY_IS_LOCAL = not FIELD_ENCRYPTION_KEY
+if not FIELD_ENCRYPTION_KEY:
+    from cryptography.fernet import Fernet
+
+    FIELD_ENCRYPTION_KEY = local_secret(
+        VAR_DIR / "field-encryption.key", lambda: Fernet.generate_key().decode()
+    )
+
+# The pipeline.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+SYNC_RUN_STALE_AFTER_MINUTES = env.int("SYNC_RUN_STALE_AFTER_MINUTES", default=120)
+TOKEN_REFRESH_MARGIN_SECONDS = env.int("TOKEN_REFRESH_MARGIN_SECONDS", default=900)
+TOKEN_REFRESH_AHEAD_SECONDS = env.int("TOKEN_REFRESH_AHEAD_SECONDS", default=7200)
+PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)
+LOAD_CHUNK_ROWS = env.int("LOAD_CHUNK_ROWS", default=50000)
+
+# Shared HTTP machinery for every connector.
+HTTP_CONNECT_TIMEOUT_SECONDS = env.float("HTTP_CONNECT_TIMEOUT_SECONDS", default=10.0)
+HTTP_READ_TIMEOUT_SECONDS = env.float("HTTP_READ_TIMEOUT_SECONDS", default=120.0)
+HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=5)
+HTTP_BACKOFF_BASE_SECONDS = env.float("HTTP_BACKOFF_BASE_SECONDS", default=1.0)
+HTTP_BACKOFF_MAX_SECONDS = env.float("HTTP_BACKOFF_MAX_SECONDS", default=60.0)
+# A wait longer than this is not slept inside a task: the step is retried later by Celery.
+HTTP_MAX_INLINE_WAIT_SECONDS = env.float("HTTP_MAX_INLINE_WAIT_SECONDS", default=120.0)
+
+from sales_dashboard.settings.components.celery import *  # noqa: E402,F403
+from sales_dashboard.settings.components.connectors import *  # noqa: E402,F403
+from sales_dashboard.settings.components.logging import *  # noqa: E402,F403
