@@ -365,30 +365,32 @@ class FakeApi:
 
     @route("POST", r"^/_sandbox/faults$")
     def control_add_fault(self, request: SandboxRequest) -> SandboxResponse:
+        """Plan a fault from ``{"kind", "times", "after", "path", ...params}``."""
         try:
             spec = request.json()
         except ValueError:
-            return self.error_response(400, "BAD_FAULT", "The body must be a JSON object")
+            spec = None
         if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
             return self.error_response(400, "BAD_FAULT", "The body must be a JSON object with a 'kind'")
         kind = spec.pop("kind")
+        times = spec.pop("times", 1)
+        after = spec.pop("after", 0)
+        path = spec.pop("path", None)
         if kind not in self.fault_kinds:
             known = ", ".join(sorted(self.fault_kinds))
             return self.error_response(400, "BAD_FAULT", f"Unknown fault kind {kind!r}; known: {known}")
-        params = {k: v for k, v in spec.items() if k not in ("times", "after", "path")}
-        reason = self.validate_fault(kind, params)
+        if not isinstance(path, str | None) or not isinstance(times, int) or not isinstance(after, int):
+            return self.error_response(
+                400, "BAD_FAULT", "'times' and 'after' must be integers, 'path' a string"
+            )
+        reason = self.validate_fault(kind, spec)
+        if reason is None:
+            try:
+                self.faults.add(kind, times=times, after=after, path=path, **spec)
+            except ValueError as exc:
+                reason = str(exc)
         if reason is not None:
             return self.error_response(400, "BAD_FAULT", reason)
-        try:
-            self.faults.add(
-                kind,
-                times=int(spec.pop("times", 1)),
-                after=int(spec.pop("after", 0)),
-                path=spec.pop("path", None),
-                **spec,
-            )
-        except (TypeError, ValueError) as exc:
-            return self.error_response(400, "BAD_FAULT", str(exc))
         return json_response(201, {"faults": self.faults.pending()})
 
     @route("POST", r"^/_sandbox/reset$")
@@ -437,7 +439,7 @@ class SandboxServer:
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.05},
             name=f"sandbox-{app.platform}-{self.port}",
             daemon=True,
         )

@@ -15,7 +15,7 @@ from connectors.selectors import connection_list_syncable, connection_list_token
 from connectors.services import connection_refresh_token
 from dashboard.schedules import periodic_schedules
 from etl.models import SyncRun
-from etl.services import sync_run_add_task_ids, sync_run_create_if_idle
+from etl.services import sync_run_add_task_ids, sync_run_create_if_idle, sync_run_fail
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,21 @@ def sync_start(*, connection_id: int, trigger: str = "manual") -> SyncRun | None
         task_ids = [str(task.id) for task in steps.tasks]
         sync_run_add_task_ids(sync_run_id=run.pk, task_ids=task_ids)
         run.task_ids = task_ids
-        transaction.on_commit(steps.apply_async)
+        transaction.on_commit(lambda: _enqueue(run.pk, steps))
     return run
+
+
+def _enqueue(sync_run_id: int, steps: chain) -> None:
+    """Send the chain. In-process mode runs it here: a failed step has already recorded itself on
+    the run, so the exception is not raised again. If the broker cannot be reached, the run fails
+    with that reason instead of staying queued."""
+    try:
+        steps.apply_async()
+    except Exception as exc:
+        run = SyncRun.objects.filter(pk=sync_run_id).only("status").first()
+        if run is not None and run.status != SyncRun.Status.FAILED:
+            sync_run_fail(sync_run_id=sync_run_id, exc=exc)
+        logger.warning("sync.enqueue_failed", extra={"sync_run_id": sync_run_id, "error": type(exc).__name__})
 
 
 @dataclass

@@ -116,8 +116,10 @@ def _load_postgresql(
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {stage}")
         cursor.execute(f"CREATE TEMP TABLE {stage} ({definition}) ON COMMIT DROP")
-        with cursor.copy(f"COPY {stage} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)") as copy:
-            for chunk in chunks:
+        # One COPY per chunk: the chunks are read lazily from the same connection, which must not
+        # be in the middle of a COPY while it does so.
+        for chunk in chunks:
+            with cursor.copy(f"COPY {stage} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(chunk)
         cursor.execute(f"SELECT count(*) FROM {stage}")
         staged = cursor.fetchone()[0]

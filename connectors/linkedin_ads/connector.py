@@ -11,7 +11,6 @@ trusted.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -48,14 +47,14 @@ class LinkedInErrorPolicy(ErrorPolicy):
             )
         return super().classify(response)
 
-    def retry_after_from_body(self, response: requests.Response) -> float | None:
+    def describe(self, response: requests.Response) -> str:
         body = safe_json(response)
         message = body.get("message", "") if isinstance(body, dict) else ""
-        if "DAY limit" in message:  # a daily quota: it resets at midnight UTC
-            now = datetime.now(UTC)
-            midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-            return (midnight - now).total_seconds()
-        return None
+        if response.status_code == 429 and "DAY limit" in message:
+            # Usually a daily quota (reset at 00:00 UTC), but LinkedIn also answers this way to
+            # short bursts; the client backs off a few times before giving up until the next sync.
+            return "LinkedIn's daily API limit for this app is reached (it resets at 00:00 UTC)"
+        return super().describe(response)
 
 
 class Connector(BaseConnector):

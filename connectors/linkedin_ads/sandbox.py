@@ -654,7 +654,7 @@ def parse_analytics_query(query_string: str, today: date) -> AnalyticsQuery:
 
 
 @dataclass
-class _Bucket:
+class AnalyticsBucket:
     """One output element: metrics summed over the days and campaigns that fall into it."""
 
     pivot: str
@@ -709,10 +709,10 @@ def _in_scope(query: AnalyticsQuery) -> list[SandboxCampaign]:
     ]
 
 
-def analytics_buckets(query: AnalyticsQuery) -> list[_Bucket]:
+def analytics_buckets(query: AnalyticsQuery) -> list[AnalyticsBucket]:
     """All elements for a query, in the order they are served (period, then pivot id)."""
     campaigns = _in_scope(query)
-    buckets: dict[tuple[date, int], _Bucket] = {}
+    buckets: dict[tuple[date, int], AnalyticsBucket] = {}
     for day in _days(query.start, query.end):
         for campaign in campaigns:
             metrics = day_metrics(campaign, day)
@@ -722,7 +722,7 @@ def analytics_buckets(query: AnalyticsQuery) -> list[_Bucket]:
             sort_id, urn = _pivot_of(query, campaign)
             bucket = buckets.get((start, sort_id))
             if bucket is None:
-                bucket = buckets[(start, sort_id)] = _Bucket(urn, start, end)
+                bucket = buckets[(start, sort_id)] = AnalyticsBucket(urn, start, end)
             bucket.add(metrics)
     return [buckets[key] for key in sorted(buckets)]
 
@@ -731,7 +731,7 @@ def _ymd(day: date) -> dict[str, int]:
     return {"year": day.year, "month": day.month, "day": day.day}
 
 
-def render_element(bucket: _Bucket, fields: tuple[str, ...] | None) -> dict[str, Any]:
+def render_element(bucket: AnalyticsBucket, fields: tuple[str, ...] | None) -> dict[str, Any]:
     element: dict[str, Any] = {}
     for name in fields if fields is not None else ("impressions", "clicks"):
         if name == "pivotValues":
@@ -846,7 +846,8 @@ class LinkedInAdsSandbox(FakeApi):
     def validate_fault(self, kind: str, params: Mapping[str, Any]) -> str | None:
         if kind == "malformed" and params.get("variant", "non_numeric_impressions") not in _MALFORMATIONS:
             return f"malformed variant must be one of {', '.join(_MALFORMATIONS)}"
-        if kind == "server_error" and int(params.get("status", 500)) not in range(500, 600):
+        status = params.get("status", 500)
+        if kind == "server_error" and not (isinstance(status, int) and 500 <= status <= 599):
             return "server_error status must be 5xx"
         return super().validate_fault(kind, params)
 
@@ -1193,3 +1194,10 @@ def create_app(**options: Any) -> LinkedInAdsSandbox:
     handy for moving time forward in tests).
     """
     return LinkedInAdsSandbox(**options)
+
+
+# The accounts `make demo` connects: one in dollars, one in euros.
+DEMO_CONNECTIONS: Final = (
+    {"account_id": "508000001", "credentials": {"refresh_token": DEMO_REFRESH_TOKEN}},
+    {"account_id": "508000002", "credentials": {"refresh_token": DEMO_REFRESH_TOKEN}},
+)
