@@ -23,6 +23,7 @@ install: $(STAMP) ## Create .venv and install the project with its development t
 
 migrate: install ## Create or update the database (and install the beat schedule)
 	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
 
 sandbox: install ## Start the sandbox APIs in the background (env in var/sandbox.env)
 	$(MANAGE) run_sandbox --detach

@@ -128,10 +128,18 @@ class ChartBar:
 
 
 @dataclass(frozen=True)
-class ChartTick:
-    """A horizontal grid line (``y``) with its value, or a date label under the bars (``x``)."""
+class ChartGridLine:
+    """A horizontal grid line at height ``y`` labelled with the spend it stands for."""
 
-    label_value: Decimal | date
+    value: Decimal
+    y: float
+
+
+@dataclass(frozen=True)
+class ChartDateLabel:
+    """A date written under the bars, centred on ``x``."""
+
+    day: date
     x: float
     y: float
 
@@ -145,8 +153,8 @@ class SpendChart:
     plot_top: int
     plot_bottom: int
     bars: list[ChartBar]
-    y_ticks: list[ChartTick]
-    x_ticks: list[ChartTick]
+    grid_lines: list[ChartGridLine]
+    date_labels: list[ChartDateLabel]
 
 
 @dataclass(frozen=True)
@@ -325,7 +333,9 @@ def connection_list_for_organization(*, organization: Organization) -> QuerySet[
     return Connection.objects.filter(organization_id=organization.pk).order_by("platform", "account_id")
 
 
-def connection_get_for_organization(*, organization: Organization | None, connection_id: int) -> Connection | None:
+def connection_get_for_organization(
+    *, organization: Organization | None, connection_id: int
+) -> Connection | None:
     """The connection if it belongs to the organization; None otherwise (or without organization)."""
     if organization is None:
         return None
@@ -345,7 +355,9 @@ def overview_connections(*, organization: Organization) -> list[ConnectionOvervi
     ]
 
 
-def overview_get(*, organization: Organization, days: int = DEFAULT_DAYS, today: date | None = None) -> Overview:
+def overview_get(
+    *, organization: Organization, days: int = DEFAULT_DAYS, today: date | None = None
+) -> Overview:
     """Everything the overview page shows for one organization."""
     date_range = overview_date_range(days=days, today=today)
     return Overview(
@@ -398,23 +410,22 @@ def spend_chart(days: list[DailyMetrics]) -> SpendChart:
             )
         )
 
-    y_ticks = [
-        ChartTick(
-            label_value=top_value * step / CHART_GRID_LINES,
-            x=plot_left,
+    grid_lines = [
+        ChartGridLine(
+            value=top_value * step / CHART_GRID_LINES,
             y=round(plot_bottom - plot_height * step / CHART_GRID_LINES, 2),
         )
         for step in range(CHART_GRID_LINES + 1)
     ]
     label_every = max(1, round(len(days) / 6))
-    x_ticks = [
-        ChartTick(label_value=day.day, x=round(plot_left + index * slot + slot / 2, 2), y=CHART_HEIGHT - 8)
+    date_labels = [
+        ChartDateLabel(day=day.day, x=round(plot_left + index * slot + slot / 2, 2), y=CHART_HEIGHT - 8)
         for index, day in enumerate(days)
         if index % label_every == 0 or index == len(days) - 1
     ]
-    if len(x_ticks) >= 2 and x_ticks[-1].x - x_ticks[-2].x < slot * label_every * 0.6:
+    if len(date_labels) >= 2 and date_labels[-1].x - date_labels[-2].x < slot * label_every * 0.6:
         # Keep the last day's label and drop its crowded neighbour.
-        del x_ticks[-2]
+        del date_labels[-2]
     return SpendChart(
         width=CHART_WIDTH,
         height=CHART_HEIGHT,
@@ -423,6 +434,6 @@ def spend_chart(days: list[DailyMetrics]) -> SpendChart:
         plot_top=plot_top,
         plot_bottom=plot_bottom,
         bars=bars,
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
+        grid_lines=grid_lines,
+        date_labels=date_labels,
     )

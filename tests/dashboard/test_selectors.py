@@ -100,10 +100,26 @@ class TestOverviewTotals:
         org = make_org("Northwind")
         usd = make_connection(org, platform="linkedin_ads", account_id="1")
         eur = make_connection(org, platform="google_ads", account_id="2")
-        add_row(usd, day=TODAY, campaign_id="a", spend="100.50", impressions=1000, clicks=10,
-                conversions="2", conversion_value="300")
-        add_row(usd, day=TODAY - timedelta(days=1), campaign_id="a", spend="20.25", impressions=500, clicks=5,
-                conversions="1", conversion_value="50")
+        add_row(
+            usd,
+            day=TODAY,
+            campaign_id="a",
+            spend="100.50",
+            impressions=1000,
+            clicks=10,
+            conversions="2",
+            conversion_value="300",
+        )
+        add_row(
+            usd,
+            day=TODAY - timedelta(days=1),
+            campaign_id="a",
+            spend="20.25",
+            impressions=500,
+            clicks=5,
+            conversions="1",
+            conversion_value="50",
+        )
         add_row(eur, day=TODAY, campaign_id="b", currency="EUR", spend="7.00", impressions=300, clicks=3)
 
         totals = {t.currency: t for t in overview_totals(organization=org, date_range=RANGE)}
@@ -196,13 +212,13 @@ class TestOverviewDaily:
         assert last.height == pytest.approx(2 * before.height)
         assert last.y + last.height == pytest.approx(chart.plot_bottom)
         assert chart.bars[0].height == 0
-        assert chart.y_ticks[-1].label_value >= Decimal("100")
-        assert chart.x_ticks[-1].label_value == TODAY
+        assert chart.grid_lines[-1].value >= Decimal("100")
+        assert chart.date_labels[-1].day == TODAY
 
     def test_chart_without_spend_has_flat_bars(self) -> None:
         chart = spend_chart([])
         assert chart.bars == []
-        assert chart.y_ticks[-1].label_value == Decimal("1")
+        assert chart.grid_lines[-1].value == Decimal("1")
 
 
 @pytest.mark.django_db
@@ -212,15 +228,28 @@ class TestOverviewCampaigns:
         li = make_connection(org, platform="linkedin_ads", account_id="11", name="LinkedIn main")
         ga = make_connection(org, platform="google_ads", account_id="22", name="Search")
         add_row(li, day=TODAY, campaign_id="small", campaign_name="Small", spend="5", clicks=1)
-        add_row(li, day=TODAY - timedelta(days=1), campaign_id="small", campaign_name="Small", spend="6",
-                clicks=1)
-        add_row(ga, day=TODAY, campaign_id="big", campaign_name="Big", spend="500", impressions=1000,
-                clicks=20, conversions="5")
+        add_row(
+            li, day=TODAY - timedelta(days=1), campaign_id="small", campaign_name="Small", spend="6", clicks=1
+        )
+        add_row(
+            ga,
+            day=TODAY,
+            campaign_id="big",
+            campaign_name="Big",
+            spend="500",
+            impressions=1000,
+            clicks=20,
+            conversions="5",
+        )
         add_row(ga, day=TODAY, campaign_id="eur", campaign_name="Euro", currency="EUR", spend="50")
 
         rows = overview_campaigns(organization=org, date_range=RANGE)
 
-        assert [(r.campaign_id, r.currency) for r in rows] == [("big", "USD"), ("eur", "EUR"), ("small", "USD")]
+        assert [(r.campaign_id, r.currency) for r in rows] == [
+            ("big", "USD"),
+            ("eur", "EUR"),
+            ("small", "USD"),
+        ]
         big = rows[0]
         assert (big.platform, big.platform_name, big.account_id, big.account_name) == (
             "google_ads",
@@ -251,7 +280,10 @@ class TestOverviewConnections:
         other = make_org("Contoso")
         first = make_connection(org, platform="linkedin_ads", account_id="1")
         second = make_connection(
-            org, platform="google_ads", account_id="2", status=Connection.Status.NEEDS_REAUTH,
+            org,
+            platform="google_ads",
+            account_id="2",
+            status=Connection.Status.NEEDS_REAUTH,
             status_message="The account owner has to sign in again.",
         )
         make_connection(other, account_id="3")
@@ -262,9 +294,10 @@ class TestOverviewConnections:
 
         assert [i.connection.pk for i in items] == [second.pk, first.pk]  # ordered by platform
         by_pk = {i.connection.pk: i for i in items}
-        assert by_pk[first.pk].latest_run == latest
-        assert by_pk[first.pk].latest_run is not None
-        assert by_pk[first.pk].latest_run.rows_loaded == 42
+        first_run = by_pk[first.pk].latest_run
+        assert first_run == latest
+        assert first_run is not None
+        assert first_run.rows_loaded == 42
         assert by_pk[first.pk].problem == ""
         assert by_pk[first.pk].can_sync
         assert by_pk[second.pk].latest_run is None
@@ -275,8 +308,12 @@ class TestOverviewConnections:
     def test_failed_run_explains_the_problem(self) -> None:
         org = make_org("Northwind")
         conn = make_connection(org)
-        make_run(conn, status=SyncRun.Status.FAILED, step=SyncRun.Step.EXTRACT,
-                 error_message="LinkedIn did not answer in time.")
+        make_run(
+            conn,
+            status=SyncRun.Status.FAILED,
+            step=SyncRun.Step.EXTRACT,
+            error_message="LinkedIn did not answer in time.",
+        )
         [item] = overview_connections(organization=org)
         assert item.problem == "LinkedIn did not answer in time."
 

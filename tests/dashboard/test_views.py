@@ -85,8 +85,13 @@ class TestOverview:
         org = make_org("Northwind")
         other = make_org("Contoso")
         add_row(make_connection(org), day=TODAY, campaign_name="Our campaign", spend="10")
-        add_row(make_connection(other, name="Their account"), day=TODAY, campaign_id="x",
-                campaign_name="Their secret campaign", spend="777777")
+        add_row(
+            make_connection(other, name="Their account"),
+            day=TODAY,
+            campaign_id="x",
+            campaign_name="Their secret campaign",
+            spend="777777",
+        )
 
         html = logged_in("ann", organization=org).get(OVERVIEW).content.decode()
 
@@ -112,7 +117,9 @@ class TestOverview:
     def test_chart_campaigns_and_connections_are_rendered(self, frozen_today: object) -> None:
         org = make_org("Northwind")
         conn = make_connection(
-            org, name="LinkedIn main", status=Connection.Status.FAILING,
+            org,
+            name="LinkedIn main",
+            status=Connection.Status.FAILING,
             status_message="LinkedIn refused the request three times in a row.",
             last_success_at=timezone.now() - timedelta(days=2),
         )
@@ -137,6 +144,9 @@ class TestOverview:
         assert 'href="http' not in html
         assert "/static/dashboard/app.css" in html
         assert f'method="post" action="{reverse("logout")}"' in html
+        stylesheet = Client().get("/static/dashboard/app.css")
+        assert stylesheet.status_code == 200
+        assert b"@import" not in stylesheet.getvalue()
 
 
 @pytest.mark.django_db

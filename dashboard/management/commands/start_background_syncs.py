@@ -6,6 +6,7 @@ and prints a summary. With ``--no-wait`` it prints the task ids and returns at o
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -42,6 +43,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds to wait (default 3600).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["verbosity"] < 2:
+            # The progress bar and the summary say it all; per-request logs are for -v 2.
+            for name in ("connectors", "etl", "dashboard", "celery"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         if options["cleanup"] or options["refresh_tokens"]:
             if options["cleanup"]:
                 self._run_task("dashboard.cleanup_old_data", options)
