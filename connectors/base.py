@@ -126,10 +126,12 @@ class BaseConnector(ABC):
             headers=self.default_headers(),
         )
 
-    def refresh_tokens(self, *, force: bool = False) -> TokenSet:
+    def refresh_tokens(self, *, force: bool = False, margin_seconds: float | None = None) -> TokenSet:
+        """Refresh when forced, or when the access token is missing or expires within the margin."""
         if force:
             return self.auth.refresh()
-        self.auth.ensure_fresh(settings.TOKEN_REFRESH_MARGIN_SECONDS)
+        margin = settings.TOKEN_REFRESH_MARGIN_SECONDS if margin_seconds is None else margin_seconds
+        self.auth.ensure_fresh(margin)
         return self.auth.tokens
 
     @classmethod

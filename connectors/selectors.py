@@ -21,9 +21,10 @@ def connection_list_syncable(*, platform: str | None = None, organization_slug: 
 
 
 def connection_list_tokens_expiring(*, within_seconds: int) -> QuerySet[Connection]:
+    """Connections whose token expires within the horizon, or whose expiry is unknown."""
     horizon = timezone.now() + timedelta(seconds=within_seconds)
     return (
         Connection.objects.filter(status__in=[Connection.Status.ACTIVE, Connection.Status.FAILING])
-        .filter(Q(token_expires_at__lte=horizon))
+        .filter(Q(token_expires_at__lte=horizon) | Q(token_expires_at__isnull=True))
         .order_by("pk")
     )

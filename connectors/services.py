@@ -93,14 +93,18 @@ def connection_create(
     return connection
 
 
-def connection_refresh_token(*, connection: Connection, force: bool = False) -> None:
-    """Refresh the access token if it expires soon (or always, with ``force``).
+def connection_refresh_token(
+    *, connection: Connection, force: bool = False, margin_seconds: float | None = None
+) -> bool:
+    """Refresh the access token if it is missing or expires within the margin (or always, with
+    ``force``). Returns whether a refresh happened.
 
     A refusal from the platform marks the connection as needing re-authorization and re-raises.
     """
     connector = connector_for(connection)
+    before = connector.auth.tokens
     try:
-        connector.refresh_tokens(force=force)
+        return connector.refresh_tokens(force=force, margin_seconds=margin_seconds) is not before
     except AuthError as exc:
         connection_mark_needs_reauth(connection=connection, reason=exc.message)
         raise

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from celery import chain
 from django.db import transaction
 
-from connectors.errors import ConnectorError
+from connectors.errors import AuthError, ConnectorError
 from connectors.registry import get_connector_class
 from connectors.selectors import connection_list_syncable, connection_list_tokens_expiring
 from connectors.services import connection_refresh_token
@@ -86,11 +86,10 @@ def tokens_refresh_expiring(*, within_seconds: int) -> dict[str, int]:
     outcome = {"refreshed": 0, "needs_reauth": 0, "failed": 0}
     for connection in connection_list_tokens_expiring(within_seconds=within_seconds):
         try:
-            connection_refresh_token(connection=connection, force=True)
-            outcome["refreshed"] += 1
+            if connection_refresh_token(connection=connection, margin_seconds=within_seconds):
+                outcome["refreshed"] += 1
         except ConnectorError as exc:
-            key = "needs_reauth" if exc.__class__.__name__ == "AuthError" else "failed"
-            outcome[key] += 1
+            outcome["needs_reauth" if isinstance(exc, AuthError) else "failed"] += 1
             logger.warning(
                 "token.refresh_failed", extra={"connection_id": connection.pk, "error": type(exc).__name__}
             )

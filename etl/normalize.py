@@ -178,7 +178,7 @@ def normalize(records: Sequence[Any], mapping: Mapping[str, Field], dataset: Dat
         columns[column.name] = values
 
     frame = pd.DataFrame(columns, index=index)
-    bad = pd.Series([bool(r) for r in reasons], index=index)
+    bad = pd.Series([bool(r) for r in reasons], index=index, dtype=bool)
     quarantined = [(records[i], "; ".join(reasons[i])) for i in bad[bad].index]
     good = frame[~bad]
     deduped = good.drop_duplicates(subset=list(dataset.key), keep="last")

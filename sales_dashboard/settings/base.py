@@ -113,6 +113,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # Every asset is served by the project itself (no CDN). Without collectstatic, WhiteNoise serves
 # straight from the apps' static folders.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -135,7 +135,7 @@ def test_refresh_keeps_old_refresh_token_and_persists_a_rotated_one(settings: An
     responses.post(settings.T_URL, json={"access_token": "a1", "expires_in": 3600})
     kept = refresh_token_set(spec, TokenSet(refresh_token="r0"))
     assert kept.access_token == "a1" and kept.refresh_token == "r0" and kept.expires_at is not None
-    body = responses.calls[0].request.body
+    body = str(responses.calls[0].request.body)
     assert "grant_type=refresh_token" in body and "client_secret=csecret" in body and "refresh_token=r0" in body
     responses.post(settings.T_URL, json={"access_token": "a2", "expires_in": 3600, "refresh_token": "r1"})
     assert refresh_token_set(spec, kept).refresh_token == "r1"

@@ -6,6 +6,7 @@ Run after ``run_sandbox`` with its environment loaded (``make demo`` does both).
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +26,8 @@ class Command(BaseCommand):
     help = "Create the demo organization, its user and the sandbox connections (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["verbosity"] < 2:
+            logging.getLogger("connectors").setLevel(logging.WARNING)
         organization = organization_get_or_create(slug=DEMO_ORG, name="Demo Marketing Team")
         user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
         if created or not user.check_password(DEMO_PASSWORD):
