@@ -48,7 +48,8 @@ lint: install ## Ruff and mypy
 test: install ## The whole suite: lint, types, PostgreSQL + Redis + real worker tests, then the SQLite path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
-	$(PY) -m pytest -ra
+	$(PY) -m pytest -ra -m "not worker"
+	$(PY) -m pytest -v -m worker
 	DATABASE_URL=sqlite:///var/test-embedded.sqlite3 $(PY) -m pytest -ra -m embedded -p no:cacheprovider
 
 worker: install ## A Celery worker (needs CELERY_BROKER_URL, DATABASE_URL)

@@ -46,3 +46,16 @@ def linkedin_connection(organization: Organization, linkedin_sandbox: SandboxSer
         credentials={"refresh_token": DEMO_REFRESH_TOKEN},
         check=False,
     )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from django.conf import settings
+    from django.db import connection
+
+    db = settings.DATABASES["default"]
+    where = f"{db.get('HOST') or 'local'}:{db.get('PORT') or ''}" if connection.vendor != "sqlite" else db["NAME"]
+    return [
+        f"database: {connection.vendor} at {where} (test database created by pytest-django)",
+        f"cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]} {settings.CACHES['default'].get('LOCATION', '')}",
+        "celery: in-process for unit tests; tests/integration start a real worker and beat on redis://127.0.0.1:6379/13",
+    ]
