@@ -39,8 +39,8 @@ def sync_start(*, connection_id: int, trigger: str = "manual") -> SyncRun | None
         if run is None:
             return None
         steps = sync_chain(sync_run_id=run.pk)
-        steps.freeze()
-        task_ids = [str(task.id) for task in steps.tasks]
+        # Each step gets its id now, so the run can name its tasks before they are sent.
+        task_ids = [str(task.freeze().id) for task in steps.tasks]
         sync_run_add_task_ids(sync_run_id=run.pk, task_ids=task_ids)
         run.task_ids = task_ids
         transaction.on_commit(lambda: _enqueue(run.pk, steps))

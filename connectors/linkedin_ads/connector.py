@@ -87,11 +87,30 @@ class Connector(BaseConnector):
         }
 
     # -- endpoints ------------------------------------------------------------------------------
-    def account(self) -> dict[str, Any]:
-        body = self.client.get_json(f"/rest/adAccounts/{self.account_id}")
+    def account(self, campaigns: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The ad account's id, name and currency.
+
+        When the account endpoint is not there (404), the currency is taken from the campaigns'
+        money fields, which carry the account currency, and the name stays empty.
+        """
+        try:
+            body = self.client.get_json(f"/rest/adAccounts/{self.account_id}")
+        except PermanentError as exc:
+            if exc.status != 404:
+                raise
+            currencies = {
+                c["currency"] for c in (campaigns or self.campaigns()).values() if c.get("currency")
+            }
+            if len(currencies) != 1:
+                raise
+            return {"id": self.account_id, "name": None, "currency": currencies.pop()}
         if not isinstance(body, dict) or "currency" not in body:
             raise MalformedResponse("LinkedIn's ad account answer has no currency")
-        return {"id": str(body.get("id", self.account_id)), "name": body.get("name"), "currency": body["currency"]}
+        return {
+            "id": str(body.get("id", self.account_id)),
+            "name": body.get("name"),
+            "currency": body["currency"],
+        }
 
     def campaigns(self) -> dict[str, dict[str, Any]]:
         search = "(status:(values:List(" + ",".join(mapping.CAMPAIGN_STATUSES) + ")))"
@@ -101,7 +120,11 @@ class Connector(BaseConnector):
         for body in self.client.paginate(path, paginator):
             for element in body.get("elements", []) if isinstance(body, dict) else []:
                 if isinstance(element, dict) and "id" in element:
-                    found[str(element["id"])] = {"name": element.get("name"), "status": element.get("status")}
+                    found[str(element["id"])] = {
+                        "name": element.get("name"),
+                        "status": element.get("status"),
+                        "currency": _money_currency(element),
+                    }
         return found
 
     def analytics(self, window: Window, campaign_ids: list[str] | None = None) -> list[dict[str, Any]]:
@@ -112,7 +135,9 @@ class Connector(BaseConnector):
             ("dateRange", restli.date_range(window.start, window.end)),
         ]
         if campaign_ids:
-            params.append(("campaigns", restli.restli_list(restli.urn("sponsoredCampaign", c) for c in campaign_ids)))
+            params.append(
+                ("campaigns", restli.restli_list(restli.urn("sponsoredCampaign", c) for c in campaign_ids))
+            )
         else:
             params.append(("accounts", restli.restli_list([restli.urn("sponsoredAccount", self.account_id)])))
         params.append(("fields", ",".join(mapping.ANALYTICS_FIELDS)))
@@ -124,11 +149,11 @@ class Connector(BaseConnector):
 
     # -- the contract ---------------------------------------------------------------------------
     def check(self) -> str:
-        return str(self.account()["name"] or self.account_id)
+        return str(self.account()["name"] or f"LinkedIn Ads {self.account_id}")
 
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
-        account = self.account()
         campaigns = self.campaigns()
+        account = self.account(campaigns)
         cap = int(settings.LINKEDIN_ADS_ANALYTICS_ROW_CAP)
         days_per_call = max(1, min(30, (cap - 1) // max(1, len(campaigns))))
         for part in window.split(days_per_call):
@@ -161,7 +186,22 @@ class Connector(BaseConnector):
         if not isinstance(element, dict):
             return element  # left for the normalizer to quarantine with its reason
         pivots = element.get("pivotValues")
-        campaign_id = restli.urn_id(pivots[0]) if isinstance(pivots, list) and pivots and isinstance(
-            pivots[0], str
-        ) else None
-        return {**element, "_account": account, "_campaign": campaigns.get(campaign_id or "", {})}
+        campaign_id = (
+            restli.urn_id(pivots[0])
+            if isinstance(pivots, list) and pivots and isinstance(pivots[0], str)
+            else None
+        )
+        campaign = campaigns.get(campaign_id or "", {})
+        return {
+            **element,
+            "_account": account,
+            "_campaign": {"name": campaign.get("name"), "status": campaign.get("status")},
+        }
+
+
+def _money_currency(campaign: dict[str, Any]) -> str | None:
+    for key in ("unitCost", "dailyBudget", "totalBudget"):
+        money = campaign.get(key)
+        if isinstance(money, dict) and isinstance(money.get("currencyCode"), str):
+            return str(money["currencyCode"])
+    return None

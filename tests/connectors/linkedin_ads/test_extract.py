@@ -149,3 +149,22 @@ def test_retired_api_version_names_the_setting(settings: Any, linkedin_app: Link
 
 def test_check_returns_the_account_name(linkedin_app: LinkedInAdsSandbox) -> None:
     assert connector().check() == "Northwind – Demand Gen"
+
+
+def test_without_the_account_endpoint_the_currency_comes_from_the_campaigns(
+    linkedin_app: LinkedInAdsSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = connector()
+    real_get_json = conn.client.get_json
+
+    def no_account_endpoint(path: str, **kwargs: Any) -> Any:
+        if path == "/rest/adAccounts/508000001":
+            raise PermanentError("LinkedIn answered HTTP 404", status=404)
+        return real_get_json(path, **kwargs)
+
+    monkeypatch.setattr(conn.client, "get_json", no_account_endpoint)
+    win = window(5)
+    records = extracted(conn, win)
+    assert as_truth(records) == truth("508000001", win)
+    assert {r["_account"]["currency"] for r in records} == {"USD"}
+    assert conn.check() == "LinkedIn Ads 508000001"
