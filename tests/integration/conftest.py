@@ -57,8 +57,8 @@ class CeleryProcesses:
             if self.client.control.ping(timeout=0.5):
                 return proc
             if proc.poll() is not None:
-                pytest.fail(f"the worker exited: {self.log('worker')}")
-        pytest.fail(f"the worker did not answer a ping: {self.log('worker')}")
+                pytest.fail(f"the worker exited: {self.log('worker', tail=4000)}")
+        pytest.fail(f"the worker did not answer a ping: {self.log('worker', tail=4000)}")
 
     def start_beat(self) -> subprocess.Popen[bytes]:
         return self.start("beat", "beat", "--loglevel=INFO", "--max-interval=1",
@@ -68,9 +68,10 @@ class CeleryProcesses:
         out = subprocess.run(["pgrep", "-P", str(self.procs[name].pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
 
-    def log(self, name: str) -> str:
+    def log(self, name: str, *, tail: int | None = None) -> str:
         path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text[-tail:] if tail else text
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -115,4 +116,7 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, logs: C
         if value:
             return value
         time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}\n--- worker ---\n{logs.log('worker')}\n--- beat ---\n{logs.log('beat')}")
+    pytest.fail(
+        f"timed out waiting for {what}\n--- worker ---\n{logs.log('worker', tail=4000)}"
+        f"\n--- beat ---\n{logs.log('beat', tail=2000)}"
+    )
