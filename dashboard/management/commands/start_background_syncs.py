@@ -129,14 +129,24 @@ class Command(BaseCommand):
             raise CommandError("Some syncs failed; see the messages above.")
 
     def _summary(self, runs: list[SyncRun]) -> None:
-        header = f"{'connection':<44} {'status':<10} {'rows':>8} {'duration':>9}  note"
+        header = f"{'connection':<48} {'status':<10} {'rows':>8} {'duration':>9}  note"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
         for run in runs:
             duration = f"{run.duration_seconds:.1f}s" if run.duration_seconds is not None else "-"
-            note = run.error_message or "; ".join(run.notes)
             style = self.style.SUCCESS if run.status == SyncRun.Status.SUCCEEDED else self.style.ERROR
-            label = str(run.connection)[:44]
+            label = f"{run.connection.platform} {run.connection.name or run.connection.account_id}"[:48]
             self.stdout.write(
-                f"{label:<44} {style(f'{run.status:<10}')} {run.rows_loaded:>8} {duration:>9}  {note}"
+                f"{label:<48} {style(f'{run.status:<10}')} {run.rows_loaded:>8} {duration:>9}  {self._note(run)}"
             )
+
+    @staticmethod
+    def _note(run: SyncRun) -> str:
+        if run.error_message:
+            return run.error_message
+        changes = {"inserted": 0, "updated": 0, "deleted": 0}
+        for stats in run.rows.values():
+            for key in changes:
+                changes[key] += int(stats.get(key, 0))
+        note = f"{changes['inserted']} new, {changes['updated']} updated, {changes['deleted']} removed"
+        return "; ".join([note, *run.notes])
