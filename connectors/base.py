@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 
 from connectors.auth import OAuthSpec, TokenAuth, TokenSet, refresh_token_set
+from connectors.concurrency import ConcurrencyLimit
 from connectors.http import ApiClient, ErrorPolicy
 
 Record = dict[str, Any]
@@ -81,6 +82,8 @@ class BaseConnector(ABC):
     # Keys accepted by ``add_connection --credential key=value`` and what each one is.
     credential_keys: ClassVar[Mapping[str, str]] = {}
     option_keys: ClassVar[Mapping[str, str]] = {}
+    # Simultaneous requests allowed per account across all workers (None: no limit).
+    max_concurrent_requests: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -89,10 +92,20 @@ class BaseConnector(ABC):
         tokens: TokenSet,
         options: Mapping[str, Any] | None = None,
         on_tokens: Callable[[TokenSet], None] | None = None,
+        state: Mapping[str, Any] | None = None,
+        on_state: Callable[[dict[str, Any]], None] | None = None,
+        sync_key: str = "",
     ) -> None:
         self.account_id = account_id
         self.options = dict(options or {})
-        self.auth = TokenAuth(tokens, scheme=self.auth_scheme, refresher=self.refresher(), on_refresh=on_tokens)
+        # State kept across attempts of the same sync (e.g. an export job already created), and a
+        # key unique to the sync, for naming things created on the platform.
+        self.state: dict[str, Any] = dict(state or {})
+        self._on_state = on_state
+        self.sync_key = sync_key
+        self.auth = TokenAuth(
+            tokens, scheme=self.auth_scheme, refresher=self.refresher(), on_refresh=on_tokens
+        )
         self.client = self.build_client()
 
     # -- the parts a platform provides -------------------------------------------------------
@@ -118,13 +131,23 @@ class BaseConnector(ABC):
         return lambda tokens: refresh_token_set(spec, tokens)
 
     def build_client(self) -> ApiClient:
+        limit = self.max_concurrent_requests
         return ApiClient(
             base_url=self.base_url(),
             auth=self.auth,
             policy=self.policy,
             platform=self.platform,
             headers=self.default_headers(),
+            concurrency=(lambda: ConcurrencyLimit(f"{self.platform}:{self.account_id}", limit))
+            if limit
+            else None,
         )
+
+    def save_state(self, **changes: Any) -> None:
+        """Remember something for a later attempt of this sync; persisted at once."""
+        self.state.update(changes)
+        if self._on_state is not None:
+            self._on_state(dict(self.state))
 
     def refresh_tokens(self, *, force: bool = False, margin_seconds: float | None = None) -> TokenSet:
         """Refresh when forced, or when the access token is missing or expires within the margin."""

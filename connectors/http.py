@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -49,7 +50,9 @@ def require_secure_url(url: str) -> None:
 
         allow_plain_http_oauth()
         return
-    raise PermanentError(f"Refusing to send credentials to {parts.scheme}://{parts.hostname}: HTTPS is required")
+    raise PermanentError(
+        f"Refusing to send credentials to {parts.scheme}://{parts.hostname}: HTTPS is required"
+    )
 
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -78,7 +81,12 @@ def retrying(call: Callable[[], T], *, what: str, sleep: Callable[[float], None]
                 raise
             logger.warning(
                 "http.retry",
-                extra={"what": what, "attempt": attempt, "error": type(exc).__name__, "wait_s": round(delay, 2)},
+                extra={
+                    "what": what,
+                    "attempt": attempt,
+                    "error": type(exc).__name__,
+                    "wait_s": round(delay, 2),
+                },
             )
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -147,7 +155,9 @@ class ErrorPolicy:
                 if isinstance(body.get(key), str) and body[key]:
                     detail = body[key]
                     break
-        return f"{self.platform_name} answered HTTP {response.status_code}" + (f": {detail}" if detail else "")
+        return f"{self.platform_name} answered HTTP {response.status_code}" + (
+            f": {detail}" if detail else ""
+        )
 
 
 def safe_json(response: requests.Response) -> Any:
@@ -170,6 +180,7 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        concurrency: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
@@ -178,6 +189,7 @@ class ApiClient:
         self.headers = dict(headers or {})
         self.session = session or requests.Session()
         self.sleep = sleep
+        self.concurrency = concurrency
         self.timeout = (settings.HTTP_CONNECT_TIMEOUT_SECONDS, settings.HTTP_READ_TIMEOUT_SECONDS)
 
     def url(self, path: str) -> str:
@@ -202,7 +214,9 @@ class ApiClient:
                     return decode(self._send_once(method, path, **kwargs))
                 raise
 
-        return retrying(attempt, what=f"{self.platform} {method} {urlsplit(self.url(path)).path}", sleep=self.sleep)
+        return retrying(
+            attempt, what=f"{self.platform} {method} {urlsplit(self.url(path)).path}", sleep=self.sleep
+        )
 
     def _send_once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = self.url(path)
@@ -211,7 +225,8 @@ class ApiClient:
         kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
         started = time.monotonic()
         try:
-            response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            with self.concurrency() if self.concurrency else nullcontext():
+                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.Timeout:
             self._log(method, url, None, started)
             raise TransientError(f"{self.policy.platform_name} did not answer in time") from None
@@ -256,7 +271,12 @@ class ApiClient:
             ) from None
 
     def paginate(
-        self, path: str, paginator: Paginator, *, params: Mapping[str, Any] | None = None, max_pages: int = 100_000
+        self,
+        path: str,
+        paginator: Paginator,
+        *,
+        params: Mapping[str, Any] | None = None,
+        max_pages: int = 100_000,
     ) -> Iterator[Any]:
         """The one page loop: yields each page's JSON body until the paginator says stop."""
         page_params: dict[str, Any] | None = paginator.first()

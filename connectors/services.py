@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,13 +49,23 @@ def connection_save_tokens(*, connection_id: int, tokens: TokenSet) -> None:
         connection.save(update_fields=["credentials_encrypted", "token_expires_at", "updated_at"])
 
 
-def connector_for(connection: Connection) -> BaseConnector:
+def connector_for(
+    connection: Connection,
+    *,
+    state: Mapping[str, Any] | None = None,
+    on_state: Callable[[dict[str, Any]], None] | None = None,
+    sync_key: str = "",
+) -> BaseConnector:
+    """The connection's connector, with its tokens; refreshed tokens are saved as they come."""
     cls = get_connector_class(connection.platform)
     return cls(
         account_id=connection.account_id,
         tokens=connection_tokens(connection),
         options=connection.options,
         on_tokens=lambda tokens: connection_save_tokens(connection_id=connection.pk, tokens=tokens),
+        state=state,
+        on_state=on_state,
+        sync_key=sync_key,
     )
 
 

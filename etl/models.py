@@ -45,6 +45,8 @@ class SyncRun(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)
     task_ids = models.JSONField(default=list, blank=True)
+    # What a connector keeps between attempts of a step (an export job id, a cursor).
+    state = models.JSONField(default=dict, blank=True)
     error_class = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
 
@@ -153,3 +155,118 @@ class AdPerformanceDaily(WarehouseRow):
             models.Index(fields=["organization", "date"], name="wh_adperf_org_date"),
             models.Index(fields=["date"], name="wh_adperf_date"),
         ]
+
+
+class EmailCampaign(WarehouseRow):
+    campaign_id = models.CharField(max_length=64)
+    campaign_title = models.CharField(max_length=512, null=True, blank=True)
+    campaign_type = models.CharField(max_length=32, null=True, blank=True)
+    list_id = models.CharField(max_length=64, null=True, blank=True)
+    list_name = models.CharField(max_length=255, null=True, blank=True)
+    subject = models.CharField(max_length=998, null=True, blank=True)
+    send_time = models.DateTimeField(null=True, blank=True)
+    emails_sent = models.BigIntegerField(null=True, blank=True)
+    opens = models.BigIntegerField(null=True, blank=True)
+    unique_opens = models.BigIntegerField(null=True, blank=True)
+    clicks = models.BigIntegerField(null=True, blank=True)
+    unique_clicks = models.BigIntegerField(null=True, blank=True)  # unique subscriber clicks
+    bounces = models.BigIntegerField(null=True, blank=True)
+    unsubscribes = models.BigIntegerField(null=True, blank=True)
+    open_rate = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    click_rate = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+
+    class Meta:
+        db_table = "warehouse_email_campaign"
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "campaign_id"], name="warehouse_email_campaign_natural_key")
+        ]
+        indexes = [models.Index(fields=["organization", "send_time"], name="wh_email_org_send")]
+
+
+class CrmLead(WarehouseRow):
+    lead_id = models.CharField(max_length=64)
+    created_time = models.DateTimeField(null=True, blank=True)
+    modified_time = models.DateTimeField(null=True, blank=True)
+    company = models.CharField(max_length=255, null=True, blank=True)
+    lead_source = models.CharField(max_length=120, null=True, blank=True)
+    status = models.CharField(max_length=120, null=True, blank=True)
+    campaign_id = models.CharField(max_length=64, null=True, blank=True)
+    campaign_name = models.CharField(max_length=255, null=True, blank=True)
+    utm_source = models.CharField(max_length=255, null=True, blank=True)
+    utm_medium = models.CharField(max_length=255, null=True, blank=True)
+    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
+    converted = models.BooleanField(null=True, blank=True)
+    owner = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        db_table = "warehouse_crm_lead"
+        constraints = [models.UniqueConstraint(fields=["connection", "lead_id"], name="warehouse_crm_lead_natural_key")]
+        indexes = [models.Index(fields=["organization", "created_time"], name="wh_lead_org_created")]
+
+
+class CrmDeal(WarehouseRow):
+    deal_id = models.CharField(max_length=64)
+    deal_name = models.CharField(max_length=255, null=True, blank=True)
+    account_name = models.CharField(max_length=255, null=True, blank=True)
+    created_time = models.DateTimeField(null=True, blank=True)
+    modified_time = models.DateTimeField(null=True, blank=True)
+    stage = models.CharField(max_length=120, null=True, blank=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, null=True, blank=True)
+    closing_date = models.DateField(null=True, blank=True)
+    lead_source = models.CharField(max_length=120, null=True, blank=True)
+    campaign_id = models.CharField(max_length=64, null=True, blank=True)
+    campaign_name = models.CharField(max_length=255, null=True, blank=True)
+    utm_source = models.CharField(max_length=255, null=True, blank=True)
+    utm_medium = models.CharField(max_length=255, null=True, blank=True)
+    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
+    owner = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        db_table = "warehouse_crm_deal"
+        constraints = [models.UniqueConstraint(fields=["connection", "deal_id"], name="warehouse_crm_deal_natural_key")]
+        indexes = [models.Index(fields=["organization", "created_time"], name="wh_deal_org_created")]
+
+
+class AbmAccount(WarehouseRow):
+    account_id = models.CharField(max_length=64)
+    domain = models.CharField(max_length=255, null=True, blank=True)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    industry = models.CharField(max_length=255, null=True, blank=True)
+    journey_stage = models.CharField(max_length=120, null=True, blank=True)
+    engagement_points_7d = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    engagement_points_30d = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    engagement_minutes_7d = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    engagement_minutes_30d = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    intent_score = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    intent_keyword_count = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "warehouse_abm_account"
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "account_id"], name="warehouse_abm_account_natural_key")
+        ]
+
+
+class AbmEngagementDaily(WarehouseRow):
+    account_id = models.CharField(max_length=64)
+    date = models.DateField()
+    domain = models.CharField(max_length=255, null=True, blank=True)
+    engagement_minutes = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    engagement_points = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    web_minutes = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    email_minutes = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    ad_minutes = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    page_views = models.BigIntegerField(null=True, blank=True)
+    people_researching = models.BigIntegerField(null=True, blank=True)
+    intent_strength = models.CharField(max_length=16, null=True, blank=True)
+    intent_keywords = models.TextField(null=True, blank=True)  # comma-separated
+
+    class Meta:
+        db_table = "warehouse_abm_engagement_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "account_id", "date"], name="warehouse_abm_engagement_daily_natural_key"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "date"], name="wh_abm_eng_org_date")]

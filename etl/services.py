@@ -125,7 +125,12 @@ def sync_run_refresh(*, sync_run_id: int) -> None:
 def sync_run_extract(*, sync_run_id: int) -> None:
     with _step(sync_run_id, SyncRun.Step.EXTRACT) as run:
         RawPage.objects.filter(sync_run=run).delete()
-        connector = connector_for(run.connection)
+        connector = connector_for(
+            run.connection,
+            state=run.state,
+            on_state=lambda state: _save_state(run.pk, state),
+            sync_key=f"sync-{run.pk}",
+        )
         window = Window(run.window_start, run.window_end)
         for stream in connector.streams:
             count = 0
@@ -136,6 +141,10 @@ def sync_run_extract(*, sync_run_id: int) -> None:
                 count += len(page)
                 SyncRun.objects.filter(pk=run.pk).update(rows={**run.rows, stream.name: {"extracted": count}})
             run.rows[stream.name] = {"extracted": count}
+
+
+def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:
+    SyncRun.objects.filter(pk=sync_run_id).update(state=state)
 
 
 def _csv_chunks(frame: Any, size: int) -> Iterator[tuple[str, int]]:
@@ -249,9 +258,9 @@ def prune_warehouse(*, connection_id: int | None = None, today: date | None = No
     cutoff = db.ops.adapt_datefield_value(retention_start(today))
     total = 0
     for dataset in DATASETS.values():
-        if not dataset.window_column:
+        if not dataset.prune_column:
             continue
-        where = f"{dataset.window_column} < %s"
+        where = f"{dataset.prune_column} < %s"
         params: list[Any] = [cutoff]
         if connection_id is not None:
             where, params = f"connection_id = %s AND {where}", [connection_id, cutoff]
