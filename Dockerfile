@@ -38,8 +38,9 @@ RUN pip install --no-deps --force-reinstall . \
     && rm -rf build ./*.egg-info
 
 # Static files are collected into the image and served by WhiteNoise. The production settings
-# insist on these variables being set; the values here are placeholders that exist only for this
-# one command (nothing connects to them, and none of them ends up in the image's environment).
+# insist on these variables being set; the values here are throwaway placeholders for this one
+# command only: nothing connects to them, they are not in the image's environment, and the real
+# secrets are given at run time.
 RUN DJANGO_SECRET_KEY=collectstatic-build-only-placeholder \
     FIELD_ENCRYPTION_KEY=collectstatic-build-only-placeholder \
     DJANGO_ALLOWED_HOSTS=localhost \

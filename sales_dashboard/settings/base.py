@@ -92,6 +92,8 @@ if REDIS_URL:
             "TIMEOUT": 3600,
         }
     }
+    if REDIS_URL.startswith("rediss://") and env.str("REDIS_CA_CERT", default=""):
+        CACHES["default"]["OPTIONS"] = {"ssl_ca_certs": env.str("REDIS_CA_CERT"), "ssl_cert_reqs": "required"}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
