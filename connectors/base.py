@@ -143,6 +143,11 @@ class BaseConnector(ABC):
             else None,
         )
 
+    def note(self, message: str) -> None:
+        """Leave a note on the sync for the people reading its status (e.g. an account skipped)."""
+        notes = [*self.state.get("notes", []), message]
+        self.save_state(notes=notes)
+
     def save_state(self, **changes: Any) -> None:
         """Remember something for a later attempt of this sync; persisted at once."""
         self.state.update(changes)

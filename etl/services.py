@@ -141,6 +141,7 @@ def sync_run_extract(*, sync_run_id: int) -> None:
                 count += len(page)
                 SyncRun.objects.filter(pk=run.pk).update(rows={**run.rows, stream.name: {"extracted": count}})
             run.rows[stream.name] = {"extracted": count}
+        run.notes.extend(note for note in connector.state.get("notes", []) if note not in run.notes)
 
 
 def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:
