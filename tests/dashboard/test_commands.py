@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -11,7 +13,8 @@ from django_celery_beat.models import PeriodicTask
 
 from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox
 from connectors.models import Connection, Organization
-from connectors.sandbox import SandboxServer
+from connectors.registry import platforms
+from connectors.sandbox import SandboxServer, serve_sandboxes
 from connectors.services import connection_credentials
 from etl.models import AdPerformanceDaily, SyncRun
 
@@ -115,8 +118,18 @@ def test_periodic_tasks_are_installed_idempotently(db: None) -> None:
     assert json.loads(task.kwargs) == {"platform": "linkedin_ads"}
 
 
-def test_demo_setup_is_idempotent(linkedin_sandbox: SandboxServer) -> None:
-    run("demo_setup")
-    run("demo_setup")
+def test_demo_setup_is_idempotent(db: None, settings: Any) -> None:
+    servers = serve_sandboxes(platforms())
+    try:
+        for server in servers.values():
+            for key, value in server.env().items():
+                setattr(settings, key, value)
+        run("demo_setup")
+        run("demo_setup")
+    finally:
+        for server in servers.values():
+            server.stop()
     assert Organization.objects.filter(slug="demo").count() == 1
-    assert Connection.objects.filter(platform="linkedin_ads").count() == 2
+    for platform in servers:
+        demo = importlib.import_module(f"connectors.{platform}.sandbox").DEMO_CONNECTIONS
+        assert Connection.objects.filter(platform=platform).count() == len(demo), platform

@@ -1,0 +1,634 @@
+"""A local imitation of Mailchimp's Marketing API v3.0 and its OAuth service, for tests and the demo.
+
+It copies what a connector meets on the real service (docs/platform-apis.md, section 3), all from one
+server:
+
+- the OAuth service (``login.mailchimp.com`` in real life): ``GET /oauth2/authorize`` approves at once
+  and redirects with a code; ``POST /oauth2/token`` (authorization_code only) answers
+  ``{"access_token", "expires_in": 0, "scope": null}``: tokens never expire and there is no refresh
+  token; ``GET /oauth2/metadata`` with ``Authorization: OAuth <token>`` names the account's data centre,
+  and answers a bad token with HTTP 200 ``{"error": "invalid_token"}``;
+- the data centres (``https://<dc>.api.mailchimp.com`` in real life) as path prefixes:
+  ``/<dc>/3.0/...``. A token used on another data centre than its account's gets the 401 "API Key
+  Invalid" problem document, as a wrong host does;
+- ``/3.0/reports``, ``/3.0/reports/{id}`` and ``/3.0/campaigns`` with ``count`` (default 10, at most
+  1000), ``offset``, ``total_items``, send-time filters, and ``fields``/``exclude_fields`` (dot
+  notation) honoured;
+- at most 10 simultaneous connections per account (429 problem document); throttling also as a bare
+  403 or 429 without a body; never a Retry-After header.
+
+Errors are ``application/problem+json`` documents. The data (accounts, campaigns over time and their
+growing reports) is in ``sandbox_catalogue``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from http import HTTPStatus
+from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
+
+from connectors.mailchimp.sandbox_catalogue import (
+    ACCOUNTS,
+    DEMO_ACCOUNT_ID,
+    SandboxAccount,
+    campaigns_between,
+    drafts,
+    expected_campaign_rows,
+    find_campaign,
+    links,
+    render_campaign,
+    render_report,
+)
+from connectors.sandbox import (
+    BASE_FAULT_KINDS,
+    FakeApi,
+    SandboxRequest,
+    SandboxResponse,
+    json_response,
+    route,
+)
+
+__all__ = [
+    "ACCOUNTS",
+    "DEMO_ACCESS_TOKEN",
+    "DEMO_CONNECTIONS",
+    "MailchimpSandbox",
+    "create_app",
+    "expected_campaign_rows",
+]
+
+SANDBOX_CLIENT_ID: Final = "sandbox-mailchimp-client"
+SANDBOX_CLIENT_SECRET: Final = "sandbox-mailchimp-secret"
+DEMO_ACCESS_TOKEN: Final = ACCOUNTS[DEMO_ACCOUNT_ID].token
+
+ERRORS_DOC: Final = "https://mailchimp.com/developer/marketing/docs/errors/"
+DEFAULT_COUNT: Final = 10
+MAX_COUNT: Final = 1000
+MAX_CONNECTIONS: Final = 10
+AUTHORIZATION_CODE_TTL: Final = 600
+
+API_PATH: Final = re.compile(r"^/(?P<dc>[a-z]{2,10}[0-9]{1,4})/3\.0(?:/|$)")
+DC_PREFIX: Final = r"^/(?P<dc>[a-z]{2,10}[0-9]{1,4})/3\.0"
+
+FAULT_KINDS: Final = BASE_FAULT_KINDS | {
+    "rate_limit",
+    "bare_throttle",
+    "server_error",
+    "forbidden",
+    "invalid_token",
+    "malformed",
+}
+
+TOO_MANY_CONNECTIONS: Final = "You have exceeded the limit of 10 simultaneous connections."
+WRONG_KEY: Final = "Your API key may be invalid, or you've attempted to access the wrong datacenter."
+INTERNAL_ERROR: Final = (
+    "An unexpected internal error has occurred. Please contact Support for more information."
+)
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> SandboxResponse:
+    """Mailchimp's error document (``application/problem+json``)."""
+    body = {
+        "type": ERRORS_DOC,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": str(uuid.uuid4()),
+        **extra,
+    }
+    return json_response(status, body, {"Content-Type": "application/problem+json; charset=utf-8"})
+
+
+def invalid_resource(field: str, message: str) -> SandboxResponse:
+    detail = (
+        "The resource submitted could not be validated. For field-specific details, see the 'errors' array."
+    )
+    return problem(400, "Invalid Resource", detail, errors=[{"field": field, "message": message}])
+
+
+class BadParam(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# =========================================================================== query parameters
+
+
+def _page(request: SandboxRequest) -> tuple[int, int]:
+    values = {}
+    for name, default, highest in (("count", DEFAULT_COUNT, MAX_COUNT), ("offset", 0, None)):
+        raw = request.arg(name)
+        if raw is None or raw == "":
+            values[name] = default
+            continue
+        if not raw.isdigit() or (highest is not None and int(raw) > highest):
+            limit = f" between 0 and {highest}" if highest is not None else " a non-negative integer"
+            raise BadParam(name, f"The {name} parameter must be{limit}.")
+        values[name] = int(raw)
+    return values["count"], values["offset"]
+
+
+def _moment(request: SandboxRequest, name: str) -> datetime | None:
+    raw = request.arg(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadParam(
+            name, f"{raw!r} is not an ISO 8601 date-time (e.g. 2015-10-21T15:41:36+00:00)."
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# A selection tree: a name maps to ``True`` (the whole value) or to the tree of its chosen parts.
+Selection = dict[str, Any]
+
+
+def _selection(raw: str | None) -> Selection | None:
+    if raw is None or not raw.strip():
+        return None
+    tree: Selection = {}
+    for path in (part.strip() for part in raw.split(",")):
+        if not path:
+            continue
+        node = tree
+        *parents, leaf = path.split(".")
+        for name in parents:
+            child = node.get(name)
+            if child is True:
+                break
+            node = node.setdefault(name, {})
+        else:
+            node[leaf] = True
+    return tree
+
+
+def keep_fields(value: Any, tree: Selection) -> Any:
+    """Only the selected paths (lists are looked through, as Mailchimp's dot notation does)."""
+    if isinstance(value, list):
+        return [keep_fields(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        name: item if tree[name] is True else keep_fields(item, tree[name])
+        for name, item in value.items()
+        if name in tree
+    }
+
+
+def drop_fields(value: Any, tree: Selection) -> Any:
+    """Everything but the selected paths."""
+    if isinstance(value, list):
+        return [drop_fields(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        name: item if name not in tree else drop_fields(item, tree[name])
+        for name, item in value.items()
+        if tree.get(name) is not True
+    }
+
+
+def project(body: dict[str, Any], request: SandboxRequest) -> dict[str, Any]:
+    included, excluded = _selection(request.arg("fields")), _selection(request.arg("exclude_fields"))
+    if included is not None:
+        body = keep_fields(body, included)
+    if excluded is not None:
+        body = drop_fields(body, excluded)
+    return body
+
+
+# =========================================================================== faults on report pages
+
+
+def _set_bounce(report: Any) -> None:
+    bounces = report.setdefault("bounces", {})
+    if isinstance(bounces, dict):
+        bounces["hard_bounces"] = "n/a"
+
+
+_MALFORMATIONS: Final[Mapping[str, Callable[[dict[str, Any]], None]]] = {
+    "non_numeric_emails_sent": lambda report: report.__setitem__("emails_sent", "1,204"),
+    "missing_id": lambda report: report.pop("id", None),
+    "bad_send_time": lambda report: report.__setitem__("send_time", "2026-02-30T25:00:00+00:00"),
+    "non_numeric_bounces": _set_bounce,
+}
+NOT_AN_OBJECT: Final = "not_an_object"
+
+
+# =========================================================================== the fake service
+
+
+@dataclass
+class _AuthorizationCode:
+    redirect_uri: str
+    account_id: str
+    expires_at: float
+
+
+def _oauth_error(status: int, error: str, description: str) -> SandboxResponse:
+    return json_response(status, {"error": error, "error_description": description})
+
+
+class MailchimpSandbox(FakeApi):
+    """The Mailchimp fake. Options are described on :func:`create_app`."""
+
+    platform: ClassVar[str] = "mailchimp"
+    fault_kinds: ClassVar[frozenset[str]] = FAULT_KINDS
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] | None = None,
+        latency: float = 0.0,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        super().__init__()
+        self._clock = clock
+        self.latency = latency
+        self.max_connections = max_connections
+        self._lock = threading.Lock()
+        self._tokens: dict[str, str] = {}  # access token -> account (user id)
+        self._revoked: set[str] = set()
+        self._codes: dict[str, _AuthorizationCode] = {}
+        self._in_flight: Counter[str] = Counter()
+        self.peak_connections: Counter[str] = Counter()
+        self.report_queries: list[dict[str, Any]] = []
+        self.reset_state()
+
+    # -- time
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock() if self._clock is not None else time.time(), tz=UTC)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    # -- FakeApi hooks
+
+    def env(self, base_url: str) -> dict[str, str]:
+        return {
+            "MAILCHIMP_API_BASE_URL": base_url + "/{dc}",
+            "MAILCHIMP_METADATA_URL": base_url + "/oauth2/metadata",
+            "MAILCHIMP_TOKEN_URL": base_url + "/oauth2/token",
+            "MAILCHIMP_AUTHORIZE_URL": base_url + "/oauth2/authorize",
+            "MAILCHIMP_CLIENT_ID": SANDBOX_CLIENT_ID,
+            "MAILCHIMP_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        }
+
+    def reset_state(self) -> None:
+        with self._lock:
+            self._tokens = {account.token: account.user_id for account in ACCOUNTS.values()}
+            self._revoked.clear()
+            self._codes.clear()
+            self._in_flight.clear()
+            self.peak_connections.clear()
+            self.report_queries.clear()
+
+    def extra_state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "tokens": {"valid": len(self._tokens) - len(self._revoked), "revoked": len(self._revoked)},
+                "peak_connections": dict(self.peak_connections),
+                "report_queries": list(self.report_queries),
+            }
+
+    def validate_fault(self, kind: str, params: Mapping[str, Any]) -> str | None:
+        variant = params.get("variant", "non_numeric_emails_sent")
+        if kind == "malformed" and variant not in (*_MALFORMATIONS, NOT_AN_OBJECT):
+            return f"malformed variant must be one of {', '.join([*_MALFORMATIONS, NOT_AN_OBJECT])}"
+        status = params.get("status", 500)
+        if kind == "server_error" and not (isinstance(status, int) and 500 <= status <= 599):
+            return "server_error status must be 5xx"
+        if kind == "bare_throttle" and params.get("status", 403) not in (403, 429):
+            return "bare_throttle status must be 403 or 429"
+        return super().validate_fault(kind, params)
+
+    def error_response(self, status: int, code: str, message: str) -> SandboxResponse:
+        titles = {404: "Resource Not Found", 405: "Method Not Allowed", 400: "Invalid Resource"}
+        return problem(status, titles.get(status, HTTPStatus(status).phrase), message)
+
+    # -- the connection limit, around every data-centre request
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        account_id = self._slot_owner(request)
+        if account_id is None:
+            return super().handle(request)
+        if not self._enter(account_id):
+            self.count("connections_refused")
+            return problem(429, "Too Many Requests", TOO_MANY_CONNECTIONS)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return super().handle(request)
+        finally:
+            with self._lock:
+                self._in_flight[account_id] -= 1
+
+    def _slot_owner(self, request: SandboxRequest) -> str | None:
+        if API_PATH.match(request.path) is None:
+            return None
+        with self._lock:
+            return self._tokens.get(self._api_token(request) or "")
+
+    def _enter(self, account_id: str) -> bool:
+        with self._lock:
+            if self._in_flight[account_id] >= self.max_connections:
+                return False
+            self._in_flight[account_id] += 1
+            self.peak_connections[account_id] = max(
+                self.peak_connections[account_id], self._in_flight[account_id]
+            )
+            return True
+
+    # -- credentials
+
+    @staticmethod
+    def _api_token(request: SandboxRequest) -> str | None:
+        """The token of a data-centre request: OAuth or Bearer, or an API key as the Basic password."""
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        value = value.strip()
+        if scheme.lower() in ("oauth", "bearer") and value:
+            return value
+        if scheme.lower() == "basic" and value:
+            try:
+                _, _, password = base64.b64decode(value).decode().partition(":")
+            except ValueError:
+                return None
+            return password or None
+        return None
+
+    def _account_of(self, token: str | None) -> SandboxAccount | None:
+        with self._lock:
+            if not token or token in self._revoked:
+                return None
+            account_id = self._tokens.get(token)
+        return ACCOUNTS.get(account_id) if account_id else None
+
+    def _revoke_if_planned(self, request: SandboxRequest, token: str | None) -> None:
+        if self.faults.take("invalid_token", request.path) is not None and token:
+            with self._lock:
+                if token in self._tokens:
+                    self._revoked.add(token)
+
+    def caller(self, request: SandboxRequest) -> SandboxAccount:
+        account = self._account_of(self._api_token(request))
+        assert account is not None, "preflight lets only known tokens through"
+        return account
+
+    def api_base(self, request: SandboxRequest) -> str:
+        host = request.headers.get("Host", "127.0.0.1")
+        return f"http://{host}/{request.path_params.get('dc', '')}".rstrip("/")
+
+    # -- data-centre request checks
+
+    def preflight(self, request: SandboxRequest) -> SandboxResponse | None:
+        match = API_PATH.match(request.path)
+        if match is None:
+            return None
+        token = self._api_token(request)
+        if token is None:
+            return problem(401, "API Key Missing", "Your request did not include an API key.")
+        self._revoke_if_planned(request, token)
+        account = self._account_of(token)
+        if account is None or account.dc != match.group("dc"):
+            return problem(401, "API Key Invalid", WRONG_KEY)
+        return self._injected_failure(request)
+
+    def _injected_failure(self, request: SandboxRequest) -> SandboxResponse | None:
+        if self.faults.take("rate_limit", request.path) is not None:
+            return problem(429, "Too Many Requests", TOO_MANY_CONNECTIONS)
+        bare = self.faults.take("bare_throttle", request.path)
+        if bare is not None:
+            return SandboxResponse(int(bare.get("status", 403)))
+        failure = self.faults.take("server_error", request.path)
+        if failure is not None:
+            status = int(failure.get("status", 500))
+            title = str(failure.get("title", HTTPStatus(status).phrase))
+            return problem(status, title, str(failure.get("detail", INTERNAL_ERROR)))
+        if self.faults.take("forbidden", request.path) is not None:
+            return problem(403, "Forbidden", "You are not permitted to access this resource.")
+        return None
+
+    # -- OAuth
+
+    @route("GET", r"^/oauth2/authorize$")
+    def authorize(self, request: SandboxRequest) -> SandboxResponse:
+        """Approve at once for the demo account, as if its owner had logged in and clicked Allow."""
+        args = {name: request.arg(name) or "" for name in ("response_type", "client_id", "redirect_uri")}
+        missing = [name for name, value in args.items() if not value]
+        if missing:
+            return _oauth_error(400, "invalid_request", f"Missing required parameter: {missing[0]}")
+        if args["client_id"] != SANDBOX_CLIENT_ID:
+            return _oauth_error(400, "invalid_client", "Invalid client_id")
+        if args["response_type"] != "code":
+            return _oauth_error(400, "unsupported_response_type", "Only response_type=code is supported")
+        code = secrets.token_hex(16)
+        with self._lock:
+            self._codes[code] = _AuthorizationCode(
+                args["redirect_uri"], DEMO_ACCOUNT_ID, self.now().timestamp() + AUTHORIZATION_CODE_TTL
+            )
+        answer = {"code": code}
+        state = request.arg("state")
+        if state is not None:
+            answer["state"] = state
+        separator = "&" if "?" in args["redirect_uri"] else "?"
+        return SandboxResponse(302, b"", {"Location": args["redirect_uri"] + separator + urlencode(answer)})
+
+    @route("POST", r"^/oauth2/token$")
+    def token(self, request: SandboxRequest) -> SandboxResponse:
+        if not request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            return _oauth_error(400, "invalid_request", "The request must be form-encoded")
+        form = request.form()
+        if form.get("grant_type") != "authorization_code":
+            return _oauth_error(
+                400, "unsupported_grant_type", "Only the authorization_code grant is supported"
+            )
+        if form.get("client_id") != SANDBOX_CLIENT_ID or form.get("client_secret") != SANDBOX_CLIENT_SECRET:
+            return _oauth_error(401, "invalid_client", "Invalid client credentials")
+        with self._lock:
+            grant = self._codes.pop(form.get("code", ""), None)
+            if (
+                grant is None
+                or grant.redirect_uri != form.get("redirect_uri", "")
+                or self.now().timestamp() >= grant.expires_at
+            ):
+                return _oauth_error(400, "invalid_grant", "Invalid authorization code")
+            access_token = secrets.token_hex(16)
+            self._tokens[access_token] = grant.account_id
+        self.count("tokens_issued")
+        return json_response(200, {"access_token": access_token, "expires_in": 0, "scope": None})
+
+    @route("GET", r"^/oauth2/metadata$")
+    def metadata(self, request: SandboxRequest) -> SandboxResponse:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip() if scheme == "OAuth" else ""
+        self._revoke_if_planned(request, token)
+        failure = self._injected_failure(request)
+        if failure is not None:
+            return failure
+        account = self._account_of(token)
+        if account is None:
+            return json_response(200, {"error": "invalid_token"})
+        host = request.headers.get("Host", "127.0.0.1")
+        login_id = int(account.user_id) + 7_000_000
+        return json_response(
+            200,
+            {
+                "dc": account.dc,
+                "role": "owner",
+                "accountname": account.name,
+                "user_id": int(account.user_id),
+                "login": {
+                    "email": account.email,
+                    "avatar": None,
+                    "login_id": login_id,
+                    "login_name": account.login_name,
+                    "login_email": account.email,
+                },
+                "login_url": "https://login.mailchimp.com",
+                "api_endpoint": f"http://{host}/{account.dc}",
+            },
+        )
+
+    # -- reports and campaigns
+
+    @route("GET", DC_PREFIX + r"/reports$")
+    def reports(self, request: SandboxRequest) -> SandboxResponse:
+        account, now = self.caller(request), self.now()
+        try:
+            count, offset = _page(request)
+            since, before = _moment(request, "since_send_time"), _moment(request, "before_send_time")
+        except BadParam as exc:
+            return invalid_resource(exc.field, str(exc))
+        self._note_query(request, count, offset)
+        kind = request.arg("type")
+        sent = [
+            campaign
+            for campaign in campaigns_between(account.user_id, since, before, today=now.date())
+            if campaign.sent_by(now) and (not kind or campaign.type == kind)
+        ]
+        api = self.api_base(request)
+        page: list[Any] = [render_report(c, now.date(), api) for c in sent[offset : offset + count]]
+        if page:
+            self._maybe_malform(request.path, page)
+        self.count("reports_served", len(page))
+        body = {"reports": page, "total_items": len(sent), "_links": links(api, "reports", "Reports")}
+        return json_response(200, project(body, request))
+
+    @route("GET", DC_PREFIX + r"/reports/(?P<campaign_id>[0-9a-f]+)$")
+    def report(self, request: SandboxRequest) -> SandboxResponse:
+        account, now = self.caller(request), self.now()
+        campaign = find_campaign(account.user_id, request.path_params["campaign_id"], now.date())
+        if campaign is None or not campaign.sent_by(now):
+            return problem(404, "Resource Not Found", "The requested resource could not be found.")
+        return json_response(
+            200, project(render_report(campaign, now.date(), self.api_base(request)), request)
+        )
+
+    @route("GET", DC_PREFIX + r"/campaigns$")
+    def campaigns(self, request: SandboxRequest) -> SandboxResponse:
+        account, now = self.caller(request), self.now()
+        try:
+            count, offset = _page(request)
+            since, before = _moment(request, "since_send_time"), _moment(request, "before_send_time")
+            created_since = _moment(request, "since_create_time")
+            created_before = _moment(request, "before_create_time")
+            order = self._campaign_order(request)
+        except BadParam as exc:
+            return invalid_resource(exc.field, str(exc))
+        found = list(campaigns_between(account.user_id, since, before, today=now.date()))
+        if since is None and before is None:
+            found += drafts(account.user_id)
+        rendered = [render_campaign(c, now, self.api_base(request)) for c in found]
+        chosen = [
+            body
+            for body, campaign in zip(rendered, found, strict=True)
+            if self._campaign_matches(request, body)
+            and (created_since is None or campaign.create_time >= created_since)
+            and (created_before is None or campaign.create_time < created_before)
+        ]
+        field, descending = order
+        chosen.sort(key=lambda body: (body[field], body["id"]), reverse=descending)
+        body = {
+            "campaigns": chosen[offset : offset + count],
+            "total_items": len(chosen),
+            "_links": links(self.api_base(request), "campaigns", "Campaigns"),
+        }
+        return json_response(200, project(body, request))
+
+    @staticmethod
+    def _campaign_order(request: SandboxRequest) -> tuple[str, bool]:
+        field = request.arg("sort_field") or "create_time"
+        direction = (request.arg("sort_dir") or "ASC").upper()
+        if field not in ("create_time", "send_time"):
+            raise BadParam("sort_field", "sort_field must be create_time or send_time.")
+        if direction not in ("ASC", "DESC"):
+            raise BadParam("sort_dir", "sort_dir must be ASC or DESC.")
+        return field, direction == "DESC"
+
+    @staticmethod
+    def _campaign_matches(request: SandboxRequest, body: dict[str, Any]) -> bool:
+        for param, value in (
+            ("type", body["type"]),
+            ("status", body["status"]),
+            ("list_id", body["recipients"]["list_id"]),
+        ):
+            wanted = request.arg(param)
+            if wanted and wanted != value:
+                return False
+        return True
+
+    def _note_query(self, request: SandboxRequest, count: int, offset: int) -> None:
+        query = {
+            "count": count,
+            "offset": offset,
+            **{
+                name: request.arg(name)
+                for name in ("since_send_time", "before_send_time", "fields", "exclude_fields")
+                if request.arg(name) is not None
+            },
+        }
+        with self._lock:
+            self.report_queries.append(query)
+            del self.report_queries[:-200]
+
+    def _maybe_malform(self, path: str, page: list[Any]) -> None:
+        fault = self.faults.take("malformed", path)
+        if fault is None:
+            return
+        index = int(fault.get("index", len(page) // 2)) % len(page)
+        variant = str(fault.get("variant", "non_numeric_emails_sent"))
+        if variant == NOT_AN_OBJECT:
+            page[index] = "report unavailable"
+        else:
+            _MALFORMATIONS[variant](page[index])
+
+
+def create_app(**options: Any) -> MailchimpSandbox:
+    """Build the Mailchimp fake.
+
+    Options: ``clock`` (a ``time.time``-like callable; reports are read as of its day, and campaigns
+    count as sent once their send time has passed), ``latency`` (seconds every data-centre request
+    takes, to make simultaneous connections observable, default 0) and ``max_connections``
+    (simultaneous data-centre requests allowed per account, default 10).
+    """
+    return MailchimpSandbox(**options)
+
+
+# The account `make demo` connects: its OAuth access token never expires.
+DEMO_CONNECTIONS: Final[tuple[dict[str, Any], ...]] = (
+    {"account_id": DEMO_ACCOUNT_ID, "credentials": {"access_token": DEMO_ACCESS_TOKEN}, "options": {}},
+)
