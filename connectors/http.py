@@ -209,8 +209,8 @@ class ApiClient:
                 return decode(self._send_once(method, path, **kwargs))
             except AuthError as exc:
                 if exc.expired and not refreshed and self.auth is not None and self.auth.can_refresh:
+                    self.auth.refresh()  # a failed refresh may be retried: it is not yet "refreshed"
                     refreshed = True
-                    self.auth.refresh()
                     return decode(self._send_once(method, path, **kwargs))
                 raise
 

@@ -146,8 +146,13 @@ def _load_sqlite(
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS temp.{stage}")
         cursor.execute(f"CREATE TEMP TABLE {stage} ({', '.join(cols)})")
+        bools = [i for i, column in enumerate(dataset.columns) if column.kind == "bool"]
         for chunk in chunks:
             rows = [[value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))]
+            for row in rows:  # SQLite stores booleans as 0/1; the CSV carries True/False
+                for i in bools:
+                    if row[i] is not None:
+                        row[i] = 1 if row[i] == "True" else 0
             cursor.executemany(f"INSERT INTO {stage} ({', '.join(cols)}) VALUES ({placeholders})", rows)
         cursor.execute(f"SELECT count(*) FROM {stage}")
         staged = cursor.fetchone()[0]

@@ -22,6 +22,7 @@ from etl.schema import Dataset
 
 DECIMAL_RE = re.compile(r"^[-+]?\d+(\.\d+)?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 @dataclass
@@ -109,7 +110,8 @@ def _as_date(value: Any) -> str:
 
 
 def _as_datetime(value: Any) -> str:
-    if not isinstance(value, str) or not value:
+    """ISO 8601 only (no guessing of other layouts); a time without an offset is taken as UTC."""
+    if not isinstance(value, str) or not ISO_DATETIME_RE.match(value):
         raise ValueError
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -1,0 +1,337 @@
+"""Zoho CRM: leads and deals, read incrementally from the CRM REST API (v8).
+
+Platform facts encoded here (docs/platform-apis.md, section 4):
+
+- Every org lives in one data centre with its own accounts server (``accounts.zoho.com``, ``.eu``,
+  ``.in``, ``.com.au``, ...). The connection option ``accounts_server`` names it; the setting
+  ``ZOHO_CRM_ACCOUNTS_URL`` overrides it for every connection. Tokens come from
+  ``<accounts>/oauth/v2/token`` (or ``ZOHO_CRM_TOKEN_URL``) with the refresh-token grant; the refresh
+  token does not rotate, and the token endpoint reports errors with HTTP 200 ``{"error": ...}``
+  (``invalid_code``: revoked, so re-authorize) or HTTP 400 ``Access Denied`` when more than ten
+  access tokens were asked for within ten minutes (a throttle, not a revocation).
+- The API host is the ``api_domain`` of the token answer (``https://www.zohoapis.eu`` ...), unless
+  ``ZOHO_CRM_API_BASE_URL`` is set. A refresh that moves it is followed at once.
+- Requests carry ``Authorization: Zoho-oauthtoken <token>``; an expired token answers 401
+  ``INVALID_TOKEN`` (refreshed once, then retried by the shared client).
+- ``GET /crm/v8/{Module}`` needs ``fields`` (at most 50); ``page`` reaches 2,000 records and
+  ``page_token`` the rest (see ``paging.py``). ``If-Modified-Since`` limits a listing to records changed
+  after the start of the sync window; nothing changed answers 304, nothing at all 204.
+- Throttling (24 h credits or concurrent calls) is 429 ``TOO_MANY_REQUESTS`` with no ``Retry-After``:
+  the shared backoff applies. Simultaneous calls per org are capped by edition (Free 5 ... Ultimate
+  25): ``max_concurrent_requests`` defaults to the Free edition's 5.
+- Field API names differ between orgs, so the fields asked for are checked against
+  ``GET /crm/v8/settings/fields?module=...`` first; the UTM custom fields' names are options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
+from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.concurrency import ConcurrencyLimit
+from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
+from connectors.http import ApiClient, ErrorPolicy, require_secure_url, safe_json
+from connectors.zoho_crm import mapping
+from connectors.zoho_crm.paging import ZohoRecordsPaginator
+
+DEFAULT_ACCOUNTS_SERVER = "https://accounts.zoho.com"
+DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
+DEFAULT_MAX_CONCURRENT = 5  # the Free edition's limit; paid editions allow 10 to 25
+REFRESHABLE_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
+TOKEN_THROTTLE_ERROR = "Access Denied"
+
+
+class ZohoErrorPolicy(ErrorPolicy):
+    """Zoho's error envelope is ``{"code", "details", "message", "status": "error"}``."""
+
+    platform_name = "Zoho CRM"
+
+    def classify(self, response: requests.Response) -> ConnectorError | None:
+        code = self.error_code(response)
+        if response.status_code == 401 and code == "OAUTH_SCOPE_MISMATCH":
+            return AuthError(
+                "Zoho CRM refused the request: the authorization lacks a permission this app needs. "
+                "Reconnect the account and accept every requested permission.",
+                status=401,
+                code=code,
+            )
+        if response.status_code == 403:
+            return PermanentError(
+                f"{self.describe(response)}. The connected Zoho user needs read access to leads, deals, "
+                "field settings and the organization details.",
+                status=403,
+                code=code,
+            )
+        if response.status_code == 400 and code == "EXPIRED_VALUE":
+            # A page token outlived its 24 hours: the extract step starts the listing again.
+            return MalformedResponse(self.describe(response), status=400, code=code)
+        return super().classify(response)
+
+    def is_expired_token(self, response: requests.Response) -> bool:
+        return self.error_code(response) in REFRESHABLE_CODES
+
+    def error_code(self, response: requests.Response) -> str | None:
+        body = safe_json(response)
+        if isinstance(body, dict) and isinstance(body.get("code"), str):
+            return str(body["code"])
+        return None
+
+    def describe(self, response: requests.Response) -> str:
+        if response.status_code == 429:
+            return (
+                "Zoho CRM is throttling this organization (its 24-hour API credits or its limit of "
+                "simultaneous calls is used up)"
+            )
+        code = self.error_code(response)
+        text = super().describe(response)
+        return f"{text} ({code})" if code and code not in text else text
+
+
+class Connector(BaseConnector):
+    platform = "zoho_crm"
+    display_name = "Zoho CRM"
+    oauth = OAuthSpec(
+        token_url_setting="ZOHO_CRM_TOKEN_URL",
+        authorize_url_setting="ZOHO_CRM_AUTHORIZE_URL",
+        client_id_setting="ZOHO_CRM_CLIENT_ID",
+        client_secret_setting="ZOHO_CRM_CLIENT_SECRET",
+        scopes=(
+            "ZohoCRM.modules.leads.READ",
+            "ZohoCRM.modules.deals.READ",
+            "ZohoCRM.settings.fields.READ",
+            "ZohoCRM.org.READ",
+        ),
+        extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+    )
+    streams = (
+        StreamSpec("leads", "crm_lead", mapping.CRM_LEAD),
+        StreamSpec("deals", "crm_deal", mapping.CRM_DEAL),
+    )
+    restatement_days_setting = "ZOHO_CRM_RESTATEMENT_DAYS"
+    auth_scheme = "Zoho-oauthtoken"
+    policy = ZohoErrorPolicy()
+    max_concurrent_requests = DEFAULT_MAX_CONCURRENT
+    credential_keys = {
+        "refresh_token": "OAuth refresh token issued by the org's data centre (valid until revoked)",
+        "access_token": "OAuth access token (optional; it lasts one hour)",
+    }
+    option_keys = {
+        "accounts_server": "The org's Zoho accounts server, e.g. https://accounts.zoho.eu "
+        "(default https://accounts.zoho.com; ZOHO_CRM_ACCOUNTS_URL overrides it)",
+        "utm_source_field": "API name of the custom field with the UTM source (default UTM_Source)",
+        "utm_medium_field": "API name of the custom field with the UTM medium (default UTM_Medium)",
+        "utm_campaign_field": "API name of the custom field with the UTM campaign (default UTM_Campaign)",
+        "max_concurrent_requests": "Simultaneous API calls allowed by the org's edition "
+        "(Free 5, Standard 10, Professional 15, Enterprise 20, Ultimate 25; default 5)",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._clients: list[ApiClient] = []
+        self._org: dict[str, Any] | None = None
+        self._layout: dict[str, frozenset[str]] = {}
+        super().__init__(**kwargs)
+
+    # -- hosts ----------------------------------------------------------------------------------
+    def accounts_url(self) -> str:
+        configured = str(settings.ZOHO_CRM_ACCOUNTS_URL or self.options.get("accounts_server") or "")
+        url = (configured or DEFAULT_ACCOUNTS_SERVER).strip().rstrip("/")
+        if "://" not in url:
+            url = "https://" + url
+        if not urlsplit(url).hostname:
+            raise PermanentError(f"The Zoho accounts server {configured!r} is not a valid address")
+        return url
+
+    def token_url(self) -> str:
+        return str(settings.ZOHO_CRM_TOKEN_URL or f"{self.accounts_url()}/oauth/v2/token")
+
+    def authorize_url(self) -> str:
+        return str(getattr(settings, "ZOHO_CRM_AUTHORIZE_URL", "") or f"{self.accounts_url()}/oauth/v2/auth")
+
+    def base_url(self) -> str:
+        return self._api_base(self.auth.tokens)
+
+    @staticmethod
+    def _api_base(tokens: TokenSet) -> str:
+        override = str(settings.ZOHO_CRM_API_BASE_URL or "")
+        if override:
+            return override.rstrip("/")
+        domain = str(tokens.extra.get("api_domain") or "").rstrip("/")
+        if not domain:
+            return DEFAULT_API_DOMAIN
+        require_secure_url(domain)  # the token goes there: HTTPS only (plain HTTP on loopback)
+        return domain
+
+    # -- tokens and clients ---------------------------------------------------------------------
+    def refresher(self) -> Callable[[TokenSet], TokenSet] | None:
+        spec = self.oauth
+        if spec is None:
+            return None
+
+        def refresh(tokens: TokenSet) -> TokenSet:
+            try:
+                fresh = refresh_token_set(spec, tokens, token_url=self.token_url())
+            except AuthError as exc:
+                if exc.code != TOKEN_THROTTLE_ERROR:
+                    raise
+                raise RateLimited(
+                    "Zoho's accounts server refuses new access tokens for a while (at most ten per "
+                    "ten minutes)",
+                    code=exc.code,
+                ) from None
+            except PermanentError as exc:
+                if exc.code != "invalid_client":
+                    raise
+                raise PermanentError(
+                    f"Zoho's accounts server {self.accounts_url()} rejected this installation's client: "
+                    "check ZOHO_CRM_CLIENT_ID and ZOHO_CRM_CLIENT_SECRET, and that the connection's "
+                    "accounts_server is the org's data centre (clients are registered per data centre).",
+                    code=exc.code,
+                ) from None
+            base = self._api_base(fresh)
+            for client in self._clients:
+                client.base_url = base
+            return fresh
+
+        return refresh
+
+    def build_client(self) -> ApiClient:
+        return self._new_client()
+
+    def _new_client(self, extra_headers: dict[str, str] | None = None) -> ApiClient:
+        limit = self._concurrency_limit()
+        key = f"{self.platform}:{self.account_id}"
+        client = ApiClient(
+            base_url=self.base_url(),
+            auth=self.auth,
+            policy=self.policy,
+            platform=self.platform,
+            headers={**self.default_headers(), **(extra_headers or {})},
+            concurrency=lambda: ConcurrencyLimit(key, limit),
+        )
+        self._clients.append(client)
+        return client
+
+    def _concurrency_limit(self) -> int:
+        raw = self.options.get("max_concurrent_requests") or self.max_concurrent_requests
+        try:
+            limit = int(raw)
+        except (TypeError, ValueError):
+            limit = 0
+        if limit < 1:
+            raise PermanentError(f"max_concurrent_requests must be a positive whole number, not {raw!r}")
+        return limit
+
+    def _ensure_api_domain(self) -> None:
+        """Before the first call: without a known api_domain the API host is unknown, so refresh."""
+        if not settings.ZOHO_CRM_API_BASE_URL and not self.auth.tokens.extra.get("api_domain"):
+            self.refresh_tokens(force=True)
+
+    # -- endpoints ------------------------------------------------------------------------------
+    def org(self) -> dict[str, Any]:
+        """The organization behind the token: ids, name, home currency, time zone."""
+        if self._org is None:
+            self._ensure_api_domain()
+            body = self.client.get_json(f"/crm/{mapping.API_VERSION}/org")
+            orgs = body.get("org") if isinstance(body, dict) else None
+            if not isinstance(orgs, list) or not orgs or not isinstance(orgs[0], dict):
+                raise MalformedResponse("Zoho CRM's organization answer has no org")
+            self._org = orgs[0]
+        return self._org
+
+    def layout_fields(self, module: str) -> frozenset[str]:
+        """API names of the module's fields in this org."""
+        if module not in self._layout:
+            self._ensure_api_domain()
+            body = self.client.get_json(
+                f"/crm/{mapping.API_VERSION}/settings/fields", params={"module": module}
+            )
+            fields = body.get("fields") if isinstance(body, dict) else None
+            if not isinstance(fields, list):
+                raise MalformedResponse(f"Zoho CRM's field list for {module} has no fields")
+            self._layout[module] = frozenset(
+                str(f["api_name"]) for f in fields if isinstance(f, dict) and f.get("api_name")
+            )
+        return self._layout[module]
+
+    def utm_fields(self) -> dict[str, str]:
+        """Canonical UTM column → the API name of the org's custom field holding it."""
+        return {
+            column: str(self.options.get(option) or default)
+            for column, (option, default) in mapping.UTM_FIELDS.items()
+        }
+
+    def requested_fields(self, stream: StreamSpec) -> list[str]:
+        available = self.layout_fields(mapping.MODULES[stream.name])
+        wanted = [*mapping.FIELDS[stream.name], *self.utm_fields().values()]
+        fields = [name for name in dict.fromkeys(wanted) if name in available]
+        if not fields:
+            raise PermanentError(f"None of the expected {stream.name} fields exist in this Zoho CRM org")
+        return fields[: mapping.MAX_FIELDS]
+
+    # -- the contract ---------------------------------------------------------------------------
+    def check(self) -> str:
+        org = self.org()
+        known = {str(org.get(key)) for key in ("id", "zgid", "domain_name") if org.get(key)}
+        if known and self.account_id not in known:
+            raise PermanentError(
+                f"This Zoho authorization belongs to org {org.get('zgid') or org.get('id')} "
+                f"({org.get('company_name') or 'unnamed'}), not {self.account_id}"
+            )
+        return str(org.get("company_name") or f"Zoho CRM {self.account_id}")
+
+    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        self._ensure_api_domain()
+        module = mapping.MODULES[stream.name]
+        fields = self.requested_fields(stream)
+        currency = self._home_currency() if stream.name == "deals" else None
+        utm = self.utm_fields()
+        client = self._new_client({"If-Modified-Since": modified_since(window)})
+        params = {
+            "fields": ",".join(fields),
+            "sort_by": "id",
+            "sort_order": "asc",
+            **mapping.PARAMS[stream.name],
+        }
+        paginator = ZohoRecordsPaginator(
+            per_page=mapping.PER_PAGE, discrete_limit=mapping.DISCRETE_PAGING_LIMIT
+        )
+        for body in client.paginate(f"/crm/{mapping.API_VERSION}/{module}", paginator, params=params):
+            records = _records(body, module)
+            if records:
+                yield [_annotate(record, utm, currency) for record in records]
+
+    def _home_currency(self) -> str | None:
+        org = self.org()
+        code = org.get("iso_code")
+        return str(code) if isinstance(code, str) and code else None
+
+
+def _annotate(record: Any, utm: dict[str, str], currency: str | None) -> Any:
+    """Add the UTM values (read from the org's custom fields) and, for deals, the currency."""
+    if not isinstance(record, dict):
+        return record  # left for the normalizer to quarantine with its reason
+    annotated = {**record, "_utm": {column: record.get(name) for column, name in utm.items()}}
+    if currency is not None or "Currency" in record:
+        annotated["_currency"] = record.get("Currency") or currency
+    return annotated
+
+
+def modified_since(window: Window) -> str:
+    """``If-Modified-Since`` for a window: its first day at 00:00 UTC, ISO 8601 with the offset."""
+    return datetime.combine(window.start, time(0, 0), tzinfo=UTC).isoformat()
+
+
+def _records(body: Any, module: str) -> list[Any]:
+    if body is None:  # 204 (no records) or 304 (none changed since If-Modified-Since)
+        return []
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise MalformedResponse(f"Zoho CRM's {module} answer has no data list")
+    return data
