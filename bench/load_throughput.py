@@ -32,9 +32,9 @@ def synthetic_csv(rows: int, chunk_rows: int) -> list[str]:
         impressions = rng.randint(0, 50000)
         clicks = rng.randint(0, max(1, impressions // 20))
         buffer.write(
-            f"508000001,Bench account,{400000000 + campaign},Campaign {campaign},ACTIVE,"
-            f"{start + timedelta(days=day)},USD,{impressions},{clicks},{rng.randint(0, 10**7) / 100:.2f},"
-            f"{rng.randint(0, 50)},{rng.randint(0, 10**6) / 100:.2f}\n"
+            f"508000001,Bench account,{400000000 + campaign},Campaign {campaign},ACTIVE,SEARCH,"
+            f"{start + timedelta(days=day)},UTC,USD,{impressions},{clicks},{rng.randint(0, 10**7) / 100:.2f},"
+            f"{rng.randint(0, 50)},{rng.randint(0, 10**6) / 100:.2f},{rng.randint(0, 9)}\n"
         )
         if (i + 1) % chunk_rows == 0:
             chunks.append(buffer.getvalue())

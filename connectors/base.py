@@ -77,6 +77,9 @@ class BaseConnector(ABC):
     oauth: ClassVar[OAuthSpec | None] = None
     streams: ClassVar[tuple[StreamSpec, ...]]
     restatement_days_setting: ClassVar[str]
+    # The longest restatement window that makes sense for the platform (a connection's own
+    # setting is capped to it); None: no cap beyond the retention window.
+    max_restatement_days: ClassVar[int | None] = None
     auth_scheme: ClassVar[str] = "Bearer"
     policy: ClassVar[ErrorPolicy] = ErrorPolicy()
     # Keys accepted by ``add_connection --credential key=value`` and what each one is.

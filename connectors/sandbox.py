@@ -246,6 +246,9 @@ class FakeApi:
 
     # -- hooks for subclasses
 
+    def close(self) -> None:
+        """Release what the fake holds besides its HTTP server (e.g. a second, gRPC server)."""
+
     def env(self, base_url: str) -> dict[str, str]:
         """Environment variables that point the application at this fake served on ``base_url``."""
         return {}
@@ -460,6 +463,7 @@ class SandboxServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+        self.app.close()
 
     def __enter__(self) -> SandboxServer:
         return self

@@ -148,7 +148,9 @@ def _load_sqlite(
         cursor.execute(f"CREATE TEMP TABLE {stage} ({', '.join(cols)})")
         bools = [i for i, column in enumerate(dataset.columns) if column.kind == "bool"]
         for chunk in chunks:
-            rows = [[value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))]
+            rows: list[list[Any]] = [
+                [value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))
+            ]
             for row in rows:  # SQLite stores booleans as 0/1; the CSV carries True/False
                 for i in bools:
                     if row[i] is not None:

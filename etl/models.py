@@ -136,13 +136,16 @@ class AdPerformanceDaily(WarehouseRow):
     campaign_id = models.CharField(max_length=64)
     campaign_name = models.CharField(max_length=512, null=True, blank=True)
     campaign_status = models.CharField(max_length=32, null=True, blank=True)
+    campaign_type = models.CharField(max_length=64, null=True, blank=True)
     date = models.DateField()
+    account_time_zone = models.CharField(max_length=64, null=True, blank=True)
     currency = models.CharField(max_length=3)
     impressions = models.BigIntegerField()
     clicks = models.BigIntegerField()
     spend = models.DecimalField(max_digits=20, decimal_places=6)
     conversions = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     conversion_value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    view_through_conversions = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "warehouse_ad_performance_daily"

@@ -58,7 +58,10 @@ def sync_window_for(connection: Connection, *, today: date | None = None) -> tup
     oldest = retention_start(today)
     if connection.last_success_at is None:
         return Window(oldest, today), True
-    days = connection.restatement_days or get_connector_class(connection.platform).restatement_days()
+    connector_cls = get_connector_class(connection.platform)
+    days = connection.restatement_days or connector_cls.restatement_days()
+    if connector_cls.max_restatement_days:
+        days = min(days, connector_cls.max_restatement_days)
     start = today - timedelta(days=max(1, days) - 1)
     start = min(start, connection.last_success_at.date() - timedelta(days=1))
     return Window(max(oldest, start), today), False

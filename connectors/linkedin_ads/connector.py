@@ -123,6 +123,7 @@ class Connector(BaseConnector):
                     found[str(element["id"])] = {
                         "name": element.get("name"),
                         "status": element.get("status"),
+                        "type": element.get("type"),
                         "currency": _money_currency(element),
                     }
         return found
@@ -195,7 +196,7 @@ class Connector(BaseConnector):
         return {
             **element,
             "_account": account,
-            "_campaign": {"name": campaign.get("name"), "status": campaign.get("status")},
+            "_campaign": {k: campaign.get(k) for k in ("name", "status", "type")},
         }
 
 

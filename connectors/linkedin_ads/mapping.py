@@ -13,6 +13,7 @@ AD_PERFORMANCE_DAILY = {
     "campaign_id": Field("pivotValues.0", "urn_id", required=True),
     "campaign_name": Field("_campaign.name"),
     "campaign_status": Field("_campaign.status"),
+    "campaign_type": Field("_campaign.type"),
     "date": Field("dateRange.start", "ymd", required=True),
     "currency": Field("_account.currency", required=True),
     "impressions": Field("impressions", "int", required=True),
@@ -20,6 +21,7 @@ AD_PERFORMANCE_DAILY = {
     "spend": Field("costInLocalCurrency", "decimal", required=True),
     "conversions": Field("externalWebsiteConversions", "decimal"),
     "conversion_value": Field("conversionValueInLocalCurrency", "decimal"),
+    "view_through_conversions": Field("externalWebsitePostViewConversions", "int"),
 }
 
 # Requested from adAnalytics (LinkedIn allows at most 20 metrics per call).
@@ -32,6 +34,7 @@ ANALYTICS_FIELDS = (
     "costInLocalCurrency",
     "costInUsd",
     "externalWebsiteConversions",
+    "externalWebsitePostViewConversions",
     "conversionValueInLocalCurrency",
     "oneClickLeads",
 )

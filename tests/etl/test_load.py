@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 def csv_rows(*rows: tuple[str, str, int, str]) -> str:
     """(campaign_id, date, clicks, spend) → a CSV chunk in the dataset's column order."""
     return "".join(
-        f'508,"Acme, Inc.",{c},Campaign {c},ACTIVE,{d},USD,{clicks * 10},{clicks},{spend},1.5,\n'
+        f'508,"Acme, Inc.",{c},Campaign {c},ACTIVE,SPONSORED_UPDATES,{d},,USD,{clicks * 10},{clicks},{spend},1.5,,2\n'
         for c, d, clicks, spend in rows
     )
 

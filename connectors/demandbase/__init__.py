@@ -1,0 +1,1 @@
+"""Demandbase One ("uapi"): ABM accounts from the Data Export API, intent from the Intent API."""

@@ -1,0 +1,229 @@
+"""Demandbase One (uapi): ABM accounts and intent for the ABM tables.
+
+Two streams:
+
+- ``accounts`` → ``abm_account``: one account export job per sync through the Data Export API (see
+  ``connectors.demandbase.export`` for the job protocol and why a retried sync never creates a second
+  job), its JSON result file read and reshaped (``connectors.demandbase.results``). The export is a
+  snapshot of the tenant's accounts (optionally limited to account lists), not windowed.
+- ``intent`` → ``abm_engagement_daily``: the Intent API's cursor-paged ``POST
+  /data/intent/v1/companies/intent/query`` for the sync window (widened by one intent period so a
+  period that started before the window is not missed), filtered by keyword sets, aggregated to one
+  record per account per period end date (``connectors.demandbase.intent``).
+
+Authentication is the client-credentials exchange of an API key set (``connectors.demandbase.keyset``):
+the 8-hour access token is exchanged again when it is about to expire or is refused with 401. The
+connection's ``account_id`` is only a label for the tenant (e.g. its Demandbase instance or key set
+name): the key set alone decides which tenant's data is read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from connectors.auth import OAuthSpec, TokenSet
+from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.demandbase import mapping
+from connectors.demandbase.export import JOBS_PATH, DemandbaseClient, ExportJob, ExportTiming
+from connectors.demandbase.intent import daily_intent
+from connectors.demandbase.keyset import exchange_key_set
+from connectors.demandbase.paging import BodyCursorPaginator, post_pages
+from connectors.demandbase.policy import DemandbaseErrorPolicy, DownloadPolicy
+from connectors.demandbase.results import nest_fields
+from connectors.errors import MalformedResponse, PermanentError
+from connectors.http import ApiClient
+
+logger = logging.getLogger(__name__)
+
+INTENT_PATH = "/data/intent/v1/companies/intent/query"
+KEYWORD_SETS_PATH = "/data/export/v1/reference/keywordSet"
+INTENT_PAGE_SIZE = 100  # the API's maximum
+INTENT_MAX_FILTER_IDS = 10  # keywordSetIds per query
+INTENT_MAX_DAYS = 365  # a query spans 12 months at most (400-223)
+INTENT_PERIOD_DAYS = 7  # intent periods are weekly windows
+RECORDS_PER_PAGE = 1_000  # records per staged page
+
+
+def parse_ids(value: Any, option: str) -> list[int]:
+    """Integer ids from an option given as a list or as a comma/space separated string."""
+    if value in (None, "", []):
+        return []
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    items: Sequence[Any] = re.split(r"[\s,]+", value.strip()) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise PermanentError(f"The Demandbase option {option} must be a list of numeric ids")
+    ids: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        if isinstance(item, bool) or not text.isdigit():
+            raise PermanentError(f"The Demandbase option {option} must list numeric ids; {item!r} is not one")
+        ids.append(int(text))
+    return list(dict.fromkeys(ids))
+
+
+class Connector(BaseConnector):
+    platform = "demandbase"
+    display_name = "Demandbase"
+    # Client credentials: no authorization page, no refresh token; "refreshing" re-runs the exchange.
+    oauth = OAuthSpec(
+        token_url_setting="DEMANDBASE_TOKEN_URL",
+        authorize_url_setting="",
+        client_id_setting="DEMANDBASE_CLIENT_ID",
+        client_secret_setting="DEMANDBASE_CLIENT_SECRET",
+        refreshable=True,
+    )
+    streams = (
+        StreamSpec("accounts", "abm_account", mapping.ABM_ACCOUNT),
+        StreamSpec("intent", "abm_engagement_daily", mapping.ABM_ENGAGEMENT_DAILY),
+    )
+    restatement_days_setting = "DEMANDBASE_RESTATEMENT_DAYS"
+    policy = DemandbaseErrorPolicy()
+    credential_keys = {
+        "client_id": "Client ID of a Demandbase API key set (Demandbase One > Settings > API keys)",
+        "client_secret": "Client secret of the same API key set",
+    }
+    option_keys = {
+        "keyword_set_ids": "Intent keyword set ids to sync, comma-separated "
+        "(default: every keyword set of the tenant)",
+        "account_list_ids": "Export only the accounts of these account lists, comma-separated ids "
+        "(default: all accounts)",
+    }
+    # Export job polling: first wait, longest wait, and how long one attempt waits in all.
+    export_timing: ClassVar[ExportTiming] = ExportTiming()
+    client: DemandbaseClient  # built by build_client
+
+    def base_url(self) -> str:
+        return str(settings.DEMANDBASE_API_BASE_URL).rstrip("/")
+
+    def refresher(self) -> Callable[[TokenSet], TokenSet] | None:
+        return exchange_key_set
+
+    def build_client(self) -> DemandbaseClient:
+        return DemandbaseClient(
+            base_url=self.base_url(),
+            auth=self.auth,
+            policy=self.policy,
+            platform=self.platform,
+            headers=self.default_headers(),
+        )
+
+    # -- the contract ---------------------------------------------------------------------------
+    def check(self) -> str:
+        self.refresh_tokens()
+        self.client.get_json(JOBS_PATH, params={"page": 1, "perPage": 1})
+        return f"Demandbase {self.account_id}"
+
+    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        self.refresh_tokens()
+        if stream.name == "accounts":
+            yield from self._accounts()
+        elif stream.name == "intent":
+            yield from self._intent(window)
+        else:
+            raise PermanentError(f"Demandbase has no stream {stream.name!r}")
+
+    # -- accounts -------------------------------------------------------------------------------
+    def _accounts(self) -> Iterator[Page]:
+        request: dict[str, Any] = {
+            "entityType": "account",
+            "fields": list(mapping.ACCOUNT_EXPORT_FIELDS),
+            "format": "JSON",
+        }
+        lists = parse_ids(self.options.get("account_list_ids"), "account_list_ids")
+        if lists:
+            request["accountListIds"] = lists
+        job = ExportJob(
+            client=self.client,
+            downloads=self._downloads_client(),
+            request=request,
+            base_name=self._job_base_name("accounts"),
+            state=self.state,
+            save_state=self.save_state,
+            timing=self.export_timing,
+            sleep=self.client.sleep,
+        )
+        records = job.records()
+        for start in range(0, len(records), RECORDS_PER_PAGE):
+            yield [nest_fields(r, mapping.ACCOUNT_ENTITY) for r in records[start : start + RECORDS_PER_PAGE]]
+
+    def _downloads_client(self) -> ApiClient:
+        """For the signed result link: it carries its own authorization, so no bearer token is sent."""
+        return ApiClient(
+            base_url=self.base_url(),
+            auth=None,
+            policy=DownloadPolicy(),
+            platform=self.platform,
+            headers={"Accept": "application/json, application/x-ndjson"},
+            sleep=self.client.sleep,
+        )
+
+    def _job_base_name(self, what: str) -> str:
+        key = self.sync_key
+        if not key:  # outside a sync (a manual run): still unique, and stable across attempts
+            key = str(self.state.get("export_name_key") or f"run-{uuid.uuid4().hex[:10]}")
+            self.save_state(export_name_key=key)
+        return f"sales-dashboard {key} {what}"
+
+    # -- intent ---------------------------------------------------------------------------------
+    def _intent(self, window: Window) -> Iterator[Page]:
+        set_ids = self._keyword_set_ids()
+        if not set_ids:
+            logger.warning("demandbase.no_keyword_sets", extra={"account_id": self.account_id})
+            return
+        # A period ending inside the window may have started up to six days before it.
+        query = Window(window.start - timedelta(days=INTENT_PERIOD_DAYS - 1), window.end)
+        rows: list[Any] = []
+        for part in query.split(INTENT_MAX_DAYS):
+            for first in range(0, len(set_ids), INTENT_MAX_FILTER_IDS):
+                rows.extend(self._intent_rows(part, set_ids[first : first + INTENT_MAX_FILTER_IDS]))
+        records = daily_intent(rows, window.start, window.end)
+        for start in range(0, len(records), RECORDS_PER_PAGE):
+            yield records[start : start + RECORDS_PER_PAGE]
+
+    def _intent_rows(self, part: Window, set_ids: list[int]) -> Iterator[Any]:
+        body = {
+            "keywordSetIds": set_ids,
+            "startDate": part.start.isoformat(),
+            "endDate": part.end.isoformat(),
+            "sortBy": "endDate",
+            "sortOrder": "ASC",
+        }
+        paginator = BodyCursorPaginator(page_size=INTENT_PAGE_SIZE)
+        for answer in post_pages(self.client, INTENT_PATH, body, paginator):
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, list):
+                raise MalformedResponse("Demandbase's intent answer has no data list")
+            yield from data
+
+    def _keyword_set_ids(self) -> list[int]:
+        configured = parse_ids(self.options.get("keyword_set_ids"), "keyword_set_ids")
+        return configured or self._tenant_keyword_sets()
+
+    def _tenant_keyword_sets(self) -> list[int]:
+        """Every keyword set of the tenant, from the Export API's keywordSet reference data."""
+        try:
+            body = self.client.get_json(KEYWORD_SETS_PATH)
+        except PermanentError as exc:
+            raise PermanentError(
+                f"{exc.message}. Could not list the tenant's intent keyword sets: set the connection "
+                "option keyword_set_ids to the ids of the keyword sets to sync.",
+                status=exc.status,
+                code=exc.code,
+            ) from None
+        items = body.get("data") if isinstance(body, dict) else None
+        ids: list[int] = []
+        for item in items if isinstance(items, list) else []:
+            value = item.get("id", item.get("keywordSetId")) if isinstance(item, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                ids.append(value)
+            elif isinstance(value, str) and value.isdigit():
+                ids.append(int(value))
+        return list(dict.fromkeys(ids))

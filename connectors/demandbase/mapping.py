@@ -1,0 +1,57 @@
+"""Demandbase records → canonical ABM columns (pure data).
+
+``accounts`` (dataset ``abm_account``): one record per account of an account export job. The export's
+field names (``{Account}.engagementMinutesLast7Day``) are reshaped by the connector to
+``{"Account": {"engagementMinutesLast7Day": ...}}``, hence the ``Account.`` paths. Engagement minutes
+and points are Demandbase's rolling 7- and 30-day totals as of the export day; ``{Account}.id`` is the
+Demandbase account (company) id.
+
+``intent`` (dataset ``abm_engagement_daily``): one record per account per intent period, dated on the
+period's end date, built by ``connectors.demandbase.intent.daily_intent`` from the Intent API rows
+(people researching summed over keywords, strongest intent, keywords joined with ", "). The engagement
+minute columns of that table stay empty: uapi has no per-day engagement endpoint. The intent
+``companyId`` (a string) is taken to be the same id as the export's ``{Account}.id``, so both tables
+join on ``account_id`` (and on ``domain``).
+"""
+
+from connectors.base import Field
+
+ACCOUNT_ENTITY = "Account"
+
+# Requested from the export job, in this order; the tenant's Export collection must include them.
+ACCOUNT_EXPORT_FIELDS = (
+    "{Account}.id",
+    "{Account}.domain",
+    "{Account}.name",
+    "{Account}.industry",
+    "{Account}.journeyStage",
+    "{Account}.engagementPointsLast7Day",
+    "{Account}.engagementPointsLast30Day",
+    "{Account}.engagementMinutesLast7Day",
+    "{Account}.engagementMinutesLast30Day",
+    "{Account}.intentScore",
+    "{Account}.intentKeywordCount",
+)
+
+ABM_ACCOUNT = {
+    "account_id": Field("Account.id", required=True),
+    "domain": Field("Account.domain"),
+    "name": Field("Account.name"),
+    "industry": Field("Account.industry"),
+    "journey_stage": Field("Account.journeyStage"),
+    "engagement_points_7d": Field("Account.engagementPointsLast7Day", "decimal"),
+    "engagement_points_30d": Field("Account.engagementPointsLast30Day", "decimal"),
+    "engagement_minutes_7d": Field("Account.engagementMinutesLast7Day", "decimal"),
+    "engagement_minutes_30d": Field("Account.engagementMinutesLast30Day", "decimal"),
+    "intent_score": Field("Account.intentScore", "decimal"),
+    "intent_keyword_count": Field("Account.intentKeywordCount", "int"),
+}
+
+ABM_ENGAGEMENT_DAILY = {
+    "account_id": Field("companyId", required=True),
+    "date": Field("endDate", "date", required=True),
+    "domain": Field("domain"),
+    "people_researching": Field("numPeopleResearching", "int"),
+    "intent_strength": Field("intentStrength"),
+    "intent_keywords": Field("keywords"),
+}

@@ -1,0 +1,216 @@
+"""Google Ads: campaign × day performance through the official client library (gRPC, GAQL).
+
+One stream, ``campaign_performance``, feeds the ad performance table. Each sync:
+
+1. lists the customers the authorizing Google user can open (``ListAccessibleCustomers``) and
+   checks that the connection's account, or the manager it is reached through, is one of them;
+2. reads the account (``FROM customer``). A manager (MCC) account cannot report metrics itself:
+   the connector lists every account under it (``FROM customer_client``, sent with
+   ``login-customer-id`` = the manager) and reports each client that is not itself a manager and
+   is ENABLED; cancelled, suspended and closed clients are skipped and recorded in the run's state;
+3. streams the campaign report per account (``SearchStream``) for the window, 30 days per query.
+
+A stream is read whole before its rows are handed on, so a stream cut by an expired token, a
+throttle or a server error is asked again from the start without duplicating rows. Failures are
+mapped by ``errors.py``; an expired access token is refreshed once and the call repeated; the
+shared bounded backoff (``connectors.http.retrying``) covers transient errors and short throttles.
+
+Per connection: ``login_customer_id`` (the manager's id) when the account is reached through a
+manager; the restatement window is ``GOOGLE_ADS_RESTATEMENT_DAYS`` (14) unless the connection's
+``restatement_days`` says otherwise (conversions keep arriving for up to 90 days).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+from connectors.auth import OAuthSpec
+from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.errors import AuthError, PermanentError
+from connectors.google_ads import errors, gaql, mapping, records
+from connectors.google_ads.records import Account, format_customer_id
+from connectors.google_ads.session import AdsSession
+from connectors.http import ApiClient, retrying
+
+T = TypeVar("T")
+
+DAYS_PER_QUERY = 30
+STREAM_TIMEOUT_SECONDS = 900.0  # the deadline of one whole SearchStream
+CALL_TIMEOUT_SECONDS = 120.0
+
+
+def customer_id_from(raw: Any, what: str) -> str:
+    """Digits only, as the API wants them (``123-456-7890`` → ``1234567890``)."""
+    digits = str(raw or "").replace("-", "").replace(" ", "").strip()
+    if len(digits) != 10 or not digits.isdigit():
+        raise PermanentError(
+            f"The {what} must be a Google Ads customer id: 10 digits, shown as 123-456-7890 in Google Ads "
+            f"(got {raw!r})."
+        )
+    return digits
+
+
+@dataclass
+class SyncPlan:
+    """Which accounts one sync reports on, and through which manager."""
+
+    login_customer_id: str | None
+    accounts: list[Account]
+    skipped: list[Account] = field(default_factory=list)
+
+
+class Connector(BaseConnector):
+    platform = "google_ads"
+    display_name = "Google Ads"
+    oauth = OAuthSpec(
+        token_url_setting="GOOGLE_ADS_TOKEN_URL",
+        authorize_url_setting="GOOGLE_ADS_AUTHORIZE_URL",
+        client_id_setting="GOOGLE_ADS_CLIENT_ID",
+        client_secret_setting="GOOGLE_ADS_CLIENT_SECRET",
+        scopes=(mapping.ADWORDS_SCOPE,),
+        extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+    )
+    streams = (StreamSpec(mapping.STREAM, "ad_performance_daily", mapping.AD_PERFORMANCE_DAILY),)
+    restatement_days_setting = "GOOGLE_ADS_RESTATEMENT_DAYS"
+    # Conversions are credited for up to 90 days (the longest conversion window); a connection's
+    # restatement_days beyond that gains nothing. Not yet read by the pipeline.
+    max_restatement_days = 90
+    credential_keys = {
+        "refresh_token": "OAuth refresh token of a Google user with access to the account "
+        "(scope adwords, offline access); Google does not rotate it",
+        "access_token": "OAuth access token (1 hour); optional, a fresh one is obtained from "
+        "the refresh token",
+    }
+    option_keys = {
+        "login_customer_id": "Manager (MCC) account id the account is reached through, digits or "
+        "123-456-7890; a connection to a manager account syncs every enabled client account under it",
+    }
+
+    # -- set-up -------------------------------------------------------------------------------------
+    def base_url(self) -> str:
+        return str(settings.GOOGLE_ADS_API_BASE_URL)
+
+    def build_client(self) -> ApiClient:
+        """The library's gRPC session carries every Google Ads call; the shared REST client is kept
+        only because the contract has one (token refresh does not use it either)."""
+        self.ads = AdsSession()
+        return super().build_client()
+
+    @property
+    def customer_id(self) -> str:
+        return customer_id_from(self.account_id, "account id")
+
+    def login_customer_id(self) -> str | None:
+        raw = self.options.get("login_customer_id")
+        return customer_id_from(raw, "login_customer_id option") if raw not in (None, "") else None
+
+    # -- the contract ---------------------------------------------------------------------------------
+    def check(self) -> str:
+        try:
+            account = self.account(self.customer_id, self.login_customer_id())
+        finally:
+            self.ads.close()
+        name = account.name or f"Google Ads {format_customer_id(account.id)}"
+        return f"{name} (manager)" if account.manager else name
+
+    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        try:
+            plan = self.plan()
+            for account in plan.accounts:
+                for part in window.split(DAYS_PER_QUERY):
+                    yield from self.report(account, part, plan.login_customer_id)
+        finally:
+            self.ads.close()
+
+    # -- discovery ------------------------------------------------------------------------------------
+    def plan(self) -> SyncPlan:
+        login = self.login_customer_id()
+        entry = login or self.customer_id
+        if entry not in self.accessible_customers():
+            raise PermanentError(errors.no_access_message(entry, login, self.customer_id))
+        account = self.account(self.customer_id, login)
+        if not account.manager:
+            return SyncPlan(login, [account])
+        login = login or account.id
+        clients = [c for c in self.clients(account.id, login) if c.id != account.id and not c.manager]
+        synced = [c for c in clients if c.status == mapping.SYNCED_CLIENT_STATUS]
+        skipped = [c for c in clients if c.status != mapping.SYNCED_CLIENT_STATUS]
+        self.save_state(
+            skipped_clients=[c.as_dict() for c in skipped],
+            notes=[f"Skipped Google Ads client {c.label}: the account is {c.status}" for c in skipped],
+        )
+        return SyncPlan(login, synced, skipped)
+
+    def accessible_customers(self) -> set[str]:
+        def call() -> set[str]:
+            response = self.ads.customers().list_accessible_customers(
+                request={}, timeout=CALL_TIMEOUT_SECONDS
+            )
+            return {name.rsplit("/", 1)[-1] for name in response.resource_names}
+
+        return self._call(call, "ListAccessibleCustomers", errors.CallContext(self.customer_id))
+
+    def account(self, customer_id: str, login: str | None) -> Account:
+        rows = self._search(customer_id, login, gaql.account())
+        if not rows:
+            raise PermanentError(f"Google Ads returned nothing for account {format_customer_id(customer_id)}")
+        return records.account_from_customer(rows[0])
+
+    def clients(self, manager_id: str, login: str) -> list[Account]:
+        return [records.account_from_client(row) for row in self._search(manager_id, login, gaql.clients())]
+
+    # -- reporting ------------------------------------------------------------------------------------
+    def report(self, account: Account, window: Window, login: str | None) -> list[Page]:
+        """The campaign report of one account for one window, one page per stream batch."""
+        query = gaql.campaign_report(window)
+
+        def call() -> list[Page]:
+            batches = self.ads.google_ads(login).search_stream(
+                customer_id=account.id, query=query, timeout=STREAM_TIMEOUT_SECONDS
+            )
+            return [[records.campaign_record(row) for row in batch.results] for batch in batches]
+
+        pages = self._call(call, f"SearchStream {account.id}", errors.CallContext(account.id, login))
+        return [page for page in pages if page]
+
+    def _search(self, customer_id: str, login: str | None, query: str) -> list[Any]:
+        def call() -> list[Any]:
+            batches = self.ads.google_ads(login).search_stream(
+                customer_id=customer_id, query=query, timeout=CALL_TIMEOUT_SECONDS
+            )
+            return [row for batch in batches for row in batch.results]
+
+        return self._call(call, f"SearchStream {customer_id}", errors.CallContext(customer_id, login))
+
+    # -- calling the library --------------------------------------------------------------------------
+    def _call(self, call: Callable[[], T], what: str, context: errors.CallContext) -> T:
+        """One library call: errors mapped, one refresh on an expired token, bounded retries."""
+        refreshed = False
+
+        def once() -> T:
+            self.refresh_tokens()  # a missing token, or one about to expire during a long sync
+            self.ads.use_token(self.auth.tokens.access_token)
+            try:
+                return call()
+            except Exception as exc:
+                error = errors.translate(exc, context)
+                if error is None:
+                    raise
+                raise error from None
+
+        def attempt() -> T:
+            nonlocal refreshed
+            try:
+                return once()
+            except AuthError as exc:
+                if not exc.expired or refreshed or not self.auth.can_refresh:
+                    raise
+                refreshed = True
+                self.auth.refresh()
+                return once()
+
+        return retrying(attempt, what=f"google_ads {what}")

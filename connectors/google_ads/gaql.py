@@ -1,0 +1,32 @@
+"""The Google Ads Query Language statements the connector sends.
+
+GAQL names fields in snake_case. A query that selects ``segments.date`` must bound it on both
+sides in WHERE (``BETWEEN 'YYYY-MM-DD' AND 'YYYY-MM-DD'``, inclusive, in the account's time zone),
+and metrics may not be asked of a manager account, only of its clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connectors.base import Window
+from connectors.google_ads import mapping
+
+
+def select(fields: Iterable[str], resource: str, where: str = "") -> str:
+    query = f"SELECT {', '.join(fields)} FROM {resource}"
+    return f"{query} WHERE {where}" if where else query
+
+
+def campaign_report(window: Window) -> str:
+    """Campaign × day rows for the window (rows whose metrics are all zero are not returned)."""
+    where = f"segments.date BETWEEN '{window.start.isoformat()}' AND '{window.end.isoformat()}'"
+    return select(mapping.CAMPAIGN_REPORT_FIELDS, "campaign", where)
+
+
+def account() -> str:
+    return select(mapping.ACCOUNT_FIELDS, "customer")
+
+
+def clients() -> str:
+    return select(mapping.CLIENT_FIELDS, "customer_client")

@@ -1,0 +1,420 @@
+"""The Google Ads sandbox: Google's OAuth endpoints over HTTP and the Ads API over gRPC with TLS.
+
+``GoogleAdsSandbox`` is the shared ``FakeApi`` (so ``run_sandbox`` and the tests serve it like any
+other platform) for Google's authorization and token endpoints, and it starts the gRPC server of
+the Ads API itself, with a certificate made at start, when it is created. ``env()`` names both.
+
+Token endpoint (``POST /token``, form-encoded): the refresh grant answers an access token valid for
+3599 s with no new refresh token (Google does not rotate them); a revoked or unknown refresh token
+is HTTP 400 ``invalid_grant``; a wrong client is HTTP 401 ``invalid_client``.
+
+The gRPC calls check the bearer token (``authorization`` metadata) and the ``login-customer-id``
+header: accounts the sandbox's one Google user can open directly need none; a client account is
+reached only with the id of a manager above it, and a cancelled, suspended or closed account
+answers ``CUSTOMER_NOT_ENABLED``.
+
+Faults (``faults.add(kind, ...)`` or ``POST /_sandbox/faults``; ``path`` matches the gRPC method,
+e.g. ``/google.ads.googleads.v26.services.GoogleAdsService/SearchStream``):
+
+- ``rate_limit``: RESOURCE_EXHAUSTED with ``quota_error_details`` (``retry_delay_seconds``, default 1);
+- ``server_error``: ``code`` INTERNAL (default), UNAVAILABLE or DEADLINE_EXCEEDED, after
+  ``after_batches`` stream messages (default 0: before any);
+- ``expire_token``: the caller's access token expires, after ``after_batches`` messages (default 0),
+  and the call fails UNAUTHENTICATED / ``OAUTH_TOKEN_EXPIRED``;
+- ``revoke_refresh``: the next refresh finds every refresh token revoked (``invalid_grant``);
+- ``malformed``: one streamed row loses ``segments.date`` (``variant`` ``missing_date``) or
+  ``campaign.id`` (``missing_campaign_id``); ``index`` picks the row;
+- ``delay`` (both transports) and ``truncated`` (the HTTP token endpoint only).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
+
+import grpc
+
+from connectors.google_ads.mapping import ADWORDS_SCOPE
+from connectors.google_ads.sandbox import catalogue
+from connectors.google_ads.sandbox.catalogue import SandboxCustomer
+from connectors.google_ads.sandbox.grpc_service import USER_PERMISSION_NOTE, RpcFailure, start_server
+from connectors.google_ads.sandbox.tls import SandboxTls
+from connectors.sandbox import (
+    BASE_FAULT_KINDS,
+    FakeApi,
+    SandboxRequest,
+    SandboxResponse,
+    json_response,
+    route,
+)
+
+SANDBOX_CLIENT_ID: Final = "sandbox-google-ads-client.apps.googleusercontent.com"
+SANDBOX_CLIENT_SECRET: Final = "GOCSPX-sandbox-google-ads-secret"
+DEMO_REFRESH_TOKEN: Final = "1//sandbox-google-ads-refresh-demo"
+ACCESS_TOKEN_TTL: Final = 3599
+AUTHORIZATION_CODE_TTL: Final = 600
+STREAM_BATCH_ROWS: Final = 10_000
+SEARCH_PAGE_ROWS: Final = 10_000
+
+FAULT_KINDS: Final = BASE_FAULT_KINDS | {
+    "rate_limit",
+    "server_error",
+    "expire_token",
+    "revoke_refresh",
+    "malformed",
+}
+SERVER_ERROR_CODES: Final = {
+    "INTERNAL": ("internal_error", "INTERNAL_ERROR", "An internal error has occurred."),
+    "UNAVAILABLE": ("", "", "The service is currently unavailable."),
+    "DEADLINE_EXCEEDED": ("internal_error", "DEADLINE_EXCEEDED", "Deadline Exceeded"),
+}
+
+
+@dataclass
+class _AccessToken:
+    expires_at: float
+    expired: bool = False
+
+
+@dataclass
+class _RefreshToken:
+    scope: str
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class CallFaults:
+    """Faults planned for one call that strike once ``cut_after`` stream messages have gone out."""
+
+    cut_after: int | None = None
+    kind: str = ""
+    params: Mapping[str, Any] | None = None
+    token: str = ""
+
+
+def _oauth_error(status: int, error: str, description: str) -> SandboxResponse:
+    return json_response(status, {"error": error, "error_description": description})
+
+
+class GoogleAdsSandbox(FakeApi):
+    platform: ClassVar[str] = "google_ads"
+    fault_kinds: ClassVar[frozenset[str]] = FAULT_KINDS
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        access_token_ttl: int = ACCESS_TOKEN_TTL,
+        stream_batch_rows: int = STREAM_BATCH_ROWS,
+        search_page_rows: int = SEARCH_PAGE_ROWS,
+        grpc_host: str = "127.0.0.1",
+        grpc_port: int = 0,
+    ) -> None:
+        super().__init__()
+        self.clock = clock
+        self.access_token_ttl = access_token_ttl
+        self.stream_batch_rows = stream_batch_rows
+        self.search_page_rows = search_page_rows
+        self._token_lock = threading.Lock()
+        self._access: dict[str, _AccessToken] = {}
+        self._refresh: dict[str, _RefreshToken] = {}
+        self._codes: dict[str, tuple[str, str, float]] = {}
+        self.calls: list[dict[str, str | None]] = []  # the metadata of each gRPC call, for tests
+        self.reset_state()
+        self.tls = SandboxTls.generate()
+        self.grpc_host = grpc_host
+        self._server, self.grpc_port = start_server(self, self.tls, grpc_host, grpc_port)
+        # SandboxServer.stop() knows nothing of the gRPC server: it is stopped by close(), or at exit.
+        self._closer = weakref.finalize(self, _shut_down, self._server, self.tls)
+
+    # -- FakeApi hooks --------------------------------------------------------------------------------
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"{self.grpc_host}:{self.grpc_port}"
+
+    def env(self, base_url: str) -> dict[str, str]:
+        return {
+            "GOOGLE_ADS_API_ENDPOINT": self.grpc_endpoint,
+            "GOOGLE_ADS_CA_CERT": str(self.tls.ca_path),
+            "GOOGLE_ADS_TOKEN_URL": base_url + "/token",
+            "GOOGLE_ADS_AUTHORIZE_URL": base_url + "/o/oauth2/v2/auth",
+            "GOOGLE_ADS_CLIENT_ID": SANDBOX_CLIENT_ID,
+            "GOOGLE_ADS_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        }
+
+    def error_response(self, status: int, code: str, message: str) -> SandboxResponse:
+        return _oauth_error(status, code.lower(), message)
+
+    def reset_state(self) -> None:
+        with self._counter_lock:
+            self.calls.clear()
+        with self._token_lock:
+            self._access.clear()
+            self._codes.clear()
+            self._refresh.clear()
+            self._refresh[DEMO_REFRESH_TOKEN] = _RefreshToken(ADWORDS_SCOPE)
+
+    def extra_state(self) -> dict[str, Any]:
+        with self._token_lock:
+            live = sum(1 for t in self._access.values() if not t.expired and t.expires_at > self.now())
+        return {"grpc_endpoint": self.grpc_endpoint, "live_access_tokens": live}
+
+    def validate_fault(self, kind: str, params: Mapping[str, Any]) -> str | None:
+        if kind == "rate_limit" and not isinstance(params.get("retry_delay_seconds", 1), int | float):
+            return "rate_limit needs a numeric 'retry_delay_seconds'"
+        if kind == "server_error" and params.get("code", "INTERNAL") not in SERVER_ERROR_CODES:
+            return f"server_error 'code' must be one of {', '.join(SERVER_ERROR_CODES)}"
+        if kind in ("server_error", "expire_token") and not isinstance(params.get("after_batches", 0), int):
+            return f"{kind} needs an integer 'after_batches'"
+        return super().validate_fault(kind, params)
+
+    def close(self) -> None:
+        """Stop the gRPC server and remove the certificate files (at most once)."""
+        self._closer()
+
+    # -- time and accounts ----------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock()
+
+    def today_for(self, customer: SandboxCustomer | str) -> date:
+        """The account's local date now: the newest day it reports, and the age of its conversions."""
+        found = catalogue.CUSTOMERS[customer] if isinstance(customer, str) else customer
+        return found.local_today(self.now())
+
+    def accessible(self) -> list[SandboxCustomer]:
+        return catalogue.accessible_customers()
+
+    def served(self, customer_id: str, resource: str, rows: int) -> None:
+        """Count served rows: in all, and per account and resource (``rows_served:<id>:campaign``)."""
+        self.count("rows_served", rows)
+        self.count(f"rows_served:{customer_id}:{resource}", rows)
+        self.count("messages_served")
+
+    # -- gRPC admission -------------------------------------------------------------------------------
+    def admit(self, method: str, context: grpc.ServicerContext) -> CallFaults:
+        """Count the call, apply delays, check the token and fire the faults planned for it."""
+        metadata = _metadata(context)
+        with self._counter_lock:
+            self.requests[method.rsplit("/", 1)[-1]] += 1
+            self.calls.append(
+                {
+                    "method": method.rsplit("/", 1)[-1],
+                    "login_customer_id": metadata.get("login-customer-id"),
+                    "developer_token": metadata.get("developer-token"),
+                }
+            )
+        delay = self.faults.take("delay", method)
+        if delay is not None:
+            time.sleep(float(delay.get("seconds", 1.0)))
+        token = self.authenticate(metadata)
+        throttle = self.faults.take("rate_limit", method)
+        if throttle is not None:
+            raise _throttle(throttle)
+        for kind in ("expire_token", "server_error"):
+            params = self.faults.take(kind, method)
+            if params is not None:
+                return CallFaults(int(params.get("after_batches", 0)), kind, params, token)
+        return CallFaults(token=token)
+
+    def cut_failure(self, faults: CallFaults, context: grpc.ServicerContext) -> RpcFailure:
+        """The failure a planned fault ends a call with."""
+        params = faults.params or {}
+        if faults.kind == "expire_token":
+            with self._token_lock:
+                record = self._access.get(faults.token)
+                if record is not None:
+                    record.expired = True
+            return _token_failure("OAUTH_TOKEN_EXPIRED", "Request had invalid authentication credentials.")
+        code = str(params.get("code", "INTERNAL"))
+        family, name, message = SERVER_ERROR_CODES[code]
+        return RpcFailure(getattr(grpc.StatusCode, code), message, family, name)
+
+    def authenticate(self, metadata: Mapping[str, str]) -> str:
+        header = metadata.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise RpcFailure(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "Request is missing required authentication credential. Expected OAuth 2 access token.",
+            )
+        with self._token_lock:
+            record = self._access.get(token)
+            if record is None:
+                raise _token_failure("OAUTH_TOKEN_INVALID", "Request had invalid authentication credentials.")
+            if record.expired or record.expires_at <= self.now():
+                record.expired = True
+                raise _token_failure("OAUTH_TOKEN_EXPIRED", "Request had invalid authentication credentials.")
+        return token
+
+    def target(self, customer_id: str, context: grpc.ServicerContext) -> SandboxCustomer:
+        """The account a call is about, if this caller may reach it (login-customer-id rules)."""
+        customer = _known_customer(customer_id, "customer ID")
+        login = _metadata(context).get("login-customer-id")
+        manager = _known_customer(login, "login-customer-id") if login is not None else None
+        if customer is None:
+            raise _denied()
+        if login is None and not customer.accessible:
+            raise _denied()
+        if login is not None and (
+            manager is None or not manager.accessible or not catalogue.is_under(customer.id, manager.id)
+        ):
+            raise _denied()
+        if customer.status != "ENABLED":
+            raise RpcFailure(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "The customer account can't be accessed because it is not yet enabled or has been "
+                "deactivated.",
+                "authorization_error",
+                "CUSTOMER_NOT_ENABLED",
+            )
+        return customer
+
+    def maybe_malform(self, method: str, rows: list[Any]) -> None:
+        fault = self.faults.take("malformed", method) if rows else None
+        if fault is None:
+            return
+        row = rows[int(fault.get("index", len(rows) // 2)) % len(rows)]
+        if fault.get("variant", "missing_date") == "missing_campaign_id":
+            row.campaign.ClearField("id")
+        else:
+            row.segments.ClearField("date")
+
+    # -- OAuth ----------------------------------------------------------------------------------------
+    @route("GET", r"^/o/oauth2/v2/auth$")
+    def authorize(self, request: SandboxRequest) -> SandboxResponse:
+        """Consent at once, as if the user clicked "Allow", and send the browser back with a code."""
+        client_id, redirect_uri = request.arg("client_id") or "", request.arg("redirect_uri") or ""
+        if client_id != SANDBOX_CLIENT_ID:
+            return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        if request.arg("response_type") != "code" or not redirect_uri:
+            return _oauth_error(
+                400, "invalid_request", "Required parameter is missing: response_type or redirect_uri"
+            )
+        scope = request.arg("scope") or ADWORDS_SCOPE
+        code = "4/sandbox-" + secrets.token_urlsafe(24)
+        with self._token_lock:
+            self._codes[code] = (redirect_uri, scope, self.now() + AUTHORIZATION_CODE_TTL)
+        answer = {"code": code, "scope": scope}
+        if request.arg("state") is not None:
+            answer["state"] = request.arg("state") or ""
+        separator = "&" if "?" in redirect_uri else "?"
+        return SandboxResponse(302, b"", {"Location": redirect_uri + separator + urlencode(answer)})
+
+    @route("POST", r"^/token$")
+    def token(self, request: SandboxRequest) -> SandboxResponse:
+        if not request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            return _oauth_error(400, "invalid_request", "Invalid request: the body must be form-encoded")
+        form = request.form()
+        client_id, client_secret = _client_credentials(request, form)
+        if client_id != SANDBOX_CLIENT_ID or client_secret != SANDBOX_CLIENT_SECRET:
+            return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        grant_type = form.get("grant_type", "")
+        if grant_type == "refresh_token":
+            return self._refresh_grant(request.path, form.get("refresh_token", ""))
+        if grant_type == "authorization_code":
+            return self._code_grant(form.get("code", ""), form.get("redirect_uri", ""))
+        if not grant_type:
+            return _oauth_error(400, "invalid_request", "Required parameter is missing: grant_type")
+        return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+    def _refresh_grant(self, path: str, refresh_token: str) -> SandboxResponse:
+        revoke = self.faults.take("revoke_refresh", path) is not None
+        with self._token_lock:
+            if revoke:
+                for existing in self._refresh.values():
+                    existing.revoked = True
+            record = self._refresh.get(refresh_token)
+            if record is None or record.revoked:
+                return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+            return json_response(200, self._issue(record.scope))
+
+    def _code_grant(self, code: str, redirect_uri: str) -> SandboxResponse:
+        with self._token_lock:
+            grant = self._codes.pop(code, None)
+            if grant is None or grant[0] != redirect_uri or grant[2] <= self.now():
+                return _oauth_error(400, "invalid_grant", "Malformed auth code.")
+            refresh_token = "1//sandbox-" + secrets.token_urlsafe(32)
+            self._refresh[refresh_token] = _RefreshToken(grant[1])
+            return json_response(200, {**self._issue(grant[1]), "refresh_token": refresh_token})
+
+    def _issue(self, scope: str) -> dict[str, Any]:
+        """Mint an access token; the caller holds the token lock."""
+        token = "ya29.sandbox-" + secrets.token_urlsafe(40)
+        self._access[token] = _AccessToken(self.now() + self.access_token_ttl)
+        self.count("tokens_issued")
+        return {
+            "access_token": token,
+            "expires_in": self.access_token_ttl,
+            "scope": scope,
+            "token_type": "Bearer",
+        }
+
+
+def _shut_down(server: grpc.Server, tls: SandboxTls) -> None:
+    server.stop(grace=None).wait(5)
+    tls.remove()
+
+
+def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        found[key.lower()] = value.decode() if isinstance(value, bytes) else str(value)
+    return found
+
+
+def _known_customer(raw: str, what: str) -> SandboxCustomer | None:
+    if len(raw) != 10 or not raw.isdigit():
+        raise RpcFailure(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Invalid {what} '{raw}'. Customer IDs are 10 digits without hyphens.",
+            "request_error",
+            "INVALID_CUSTOMER_ID",
+        )
+    return catalogue.CUSTOMERS.get(raw)
+
+
+def _denied() -> RpcFailure:
+    return RpcFailure(
+        grpc.StatusCode.PERMISSION_DENIED,
+        USER_PERMISSION_NOTE,
+        "authorization_error",
+        "USER_PERMISSION_DENIED",
+    )
+
+
+def _token_failure(name: str, message: str) -> RpcFailure:
+    return RpcFailure(grpc.StatusCode.UNAUTHENTICATED, message, "authentication_error", name)
+
+
+def _throttle(params: Mapping[str, Any]) -> RpcFailure:
+    delay = float(params.get("retry_delay_seconds", 1))
+    return RpcFailure(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"Too many requests. Retry in {delay:g} seconds.",
+        "quota_error",
+        str(params.get("name", "RESOURCE_EXHAUSTED")),
+        retry_delay=delay,
+        rate_name=str(params.get("rate_name", "Number of operations for basic access")),
+        rate_scope=str(params.get("rate_scope", "DEVELOPER")),
+    )
+
+
+def _client_credentials(request: SandboxRequest, form: Mapping[str, str]) -> tuple[str, str]:
+    """Google takes the client in the form or as HTTP Basic authentication."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:]).decode()
+        except ValueError:
+            return "", ""
+        client_id, _, secret = decoded.partition(":")
+        return client_id, secret
+    return form.get("client_id", ""), form.get("client_secret", "")

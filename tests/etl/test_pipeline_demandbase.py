@@ -1,0 +1,221 @@
+"""Whole syncs through the chain (Celery in-process) against the Demandbase sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.demandbase.connector import Connector
+from connectors.demandbase.export import ExportTiming
+from connectors.demandbase.sandbox import (
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+    DemandbaseSandbox,
+    create_app,
+)
+from connectors.models import Connection, Organization
+from connectors.sandbox import SandboxServer
+from dashboard.services import sync_start
+from etl.models import AbmAccount, AbmEngagementDaily, QuarantinedRecord, SyncRun
+from etl.services import today_utc
+from tests.connectors.demandbase.truth import account_truth, intent_truth
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
+
+
+@pytest.fixture(autouse=True)
+def fast_export_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Connector, "export_timing", ExportTiming(0.01, 0.05, 10.0))
+
+
+@pytest.fixture
+def demandbase_app(settings: Any) -> Iterator[DemandbaseSandbox]:
+    with SandboxServer(create_app()) as server:
+        for key, value in server.env().items():
+            setattr(settings, key, value)
+        assert isinstance(server.app, DemandbaseSandbox)
+        yield server.app
+
+
+@pytest.fixture
+def demandbase_connection(organization: Organization, demandbase_app: DemandbaseSandbox) -> Connection:
+    from connectors.services import connection_create
+
+    return connection_create(
+        organization=organization,
+        platform="demandbase",
+        account_id="northwind",
+        credentials={"client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET},
+        check=False,
+    )
+
+
+def run_sync(connection: Connection) -> SyncRun:
+    run = sync_start(connection_id=connection.pk)
+    assert run is not None
+    run.refresh_from_db()
+    return run
+
+
+def accounts(connection: Connection) -> dict[str, tuple[Any, ...]]:
+    return {
+        r.account_id: (
+            r.domain,
+            r.name,
+            r.journey_stage,
+            r.engagement_minutes_7d,
+            r.engagement_points_30d,
+            r.intent_score,
+            r.intent_keyword_count,
+        )
+        for r in AbmAccount.objects.filter(connection=connection)
+    }
+
+
+def intent(connection: Connection) -> dict[tuple[str, date], tuple[Any, ...]]:
+    return {
+        (r.account_id, r.date): (r.domain, r.people_researching, r.intent_strength, r.intent_keywords)
+        for r in AbmEngagementDaily.objects.filter(connection=connection)
+    }
+
+
+def served_intent(run: SyncRun) -> dict[tuple[str, date], tuple[Any, ...]]:
+    return intent_truth(run.window_start, run.window_end, today=today_utc())
+
+
+def test_first_sync_loads_exactly_what_was_served(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
+) -> None:
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert run.is_backfill and run.window_start == today_utc() - timedelta(days=29)
+    assert accounts(demandbase_connection) == account_truth(today_utc())
+    assert intent(demandbase_connection) == served_intent(run)
+    assert run.rows["accounts"]["inserted"] == 300
+    assert run.rows["intent"]["inserted"] == len(served_intent(run)) > 100
+    assert run.state["export_job_id"] == demandbase_app.state()["jobs"][0]["jobId"]
+    demandbase_connection.refresh_from_db()
+    assert demandbase_connection.status == Connection.Status.ACTIVE
+    assert demandbase_connection.token_expires_at is not None
+
+
+def test_second_sync_changes_nothing(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
+) -> None:
+    run_sync(demandbase_connection)
+    before = (accounts(demandbase_connection), intent(demandbase_connection))
+    second = run_sync(demandbase_connection)
+    assert second.status == SyncRun.Status.SUCCEEDED and not second.is_backfill
+    assert (accounts(demandbase_connection), intent(demandbase_connection)) == before
+    for stream in ("accounts", "intent"):
+        stats = second.rows[stream]
+        assert stats["inserted"] == 0 and stats["updated"] == 0 and stats["deleted"] == 0
+        assert stats["unchanged"] == stats["loaded"] > 0
+    jobs = demandbase_app.state()["jobs"]
+    assert len(jobs) == 2 and jobs[0]["jobName"] != jobs[1]["jobName"]  # one job per sync, named by it
+
+
+def test_throttling_a_500_and_an_expired_token_mid_run_lose_nothing(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
+) -> None:
+    demandbase_app.faults.add("throttle", times=2, path="/data/intent/")
+    demandbase_app.faults.add("server_error", times=1, path="/data/export/v1/job/")
+    demandbase_app.faults.add("expire_token", times=1, after=4, path="/data/")
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert accounts(demandbase_connection) == account_truth(today_utc())
+    assert intent(demandbase_connection) == served_intent(run)
+    assert demandbase_app.faults.pending() == []
+    assert demandbase_app.state()["counters"]["tokens_issued"] == 2
+
+
+def test_a_job_creation_timeout_does_not_create_a_second_job(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox, settings: Any
+) -> None:
+    settings.HTTP_READ_TIMEOUT_SECONDS = 0.5
+    demandbase_app.faults.add("slow_job_response", seconds=1.5)
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert accounts(demandbase_connection) == account_truth(today_utc())
+    state = demandbase_app.state()
+    assert state["counters"]["jobs_created"] == 1 and state["requests"]["create_job"] == 1
+
+
+def test_a_retried_extract_step_reuses_the_saved_job(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox, settings: Any
+) -> None:
+    settings.HTTP_MAX_ATTEMPTS = 2
+    # The intent query fails past the inline retries after the export is done: the step is retried.
+    demandbase_app.faults.add("server_error", times=2, path="/data/intent/")
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert accounts(demandbase_connection) == account_truth(today_utc())
+    assert intent(demandbase_connection) == served_intent(run)
+    state = demandbase_app.state()
+    assert state["counters"]["jobs_created"] == 1 and state["requests"]["download"] == 2
+
+
+def test_revoked_key_set_marks_the_connection_and_does_not_retry(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
+) -> None:
+    demandbase_app.faults.add("revoke_keyset", times=1)
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.FAILED and run.error_class == "AuthError"
+    assert "key set" in run.error_message
+    demandbase_connection.refresh_from_db()
+    assert demandbase_connection.status == Connection.Status.NEEDS_REAUTH
+    assert demandbase_app.state()["requests"].get("token", 0) <= 1
+    assert sync_start(connection_id=demandbase_connection.pk) is None
+
+
+def test_a_key_set_revoked_during_extract_marks_the_connection(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
+) -> None:
+    demandbase_app.faults.add("revoke_keyset", times=1, path="/data/intent/")
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.FAILED and run.error_class == "AuthError"
+    demandbase_connection.refresh_from_db()
+    assert demandbase_connection.status == Connection.Status.NEEDS_REAUTH
+
+
+def test_malformed_records_are_quarantined_and_the_rest_loads(
+    demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
+) -> None:
+    demandbase_app.faults.add("malformed", variant="missing_id", index=10, path="/downloads/")
+    demandbase_app.faults.add("malformed", variant="non_numeric_people", index=0, path="/data/intent/")
+    run = run_sync(demandbase_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert run.rows["accounts"]["quarantined"] == 1 and run.rows["intent"]["quarantined"] == 1
+    reasons = set(QuarantinedRecord.objects.filter(sync_run=run).values_list("reason", flat=True))
+    assert reasons == {"account_id: missing (Account.id)", "people_researching: 'many' is not a valid int"}
+    truth = account_truth(today_utc())
+    loaded = accounts(demandbase_connection)
+    assert len(loaded) == 299 and all(truth[key] == value for key, value in loaded.items())
+    # The broken intent row is left out of its account's period; every other period is exact.
+    expected, found = served_intent(run), intent(demandbase_connection)
+    assert len([key for key in expected if found.get(key) != expected[key]]) <= 1
+    assert any("quarantined" in note for note in run.notes)
+
+
+def test_a_tenant_without_intent_access_fails_with_what_to_fix(
+    organization: Organization, demandbase_app: DemandbaseSandbox
+) -> None:
+    from connectors.demandbase.sandbox import EXPORT_ONLY_CLIENT_ID, EXPORT_ONLY_CLIENT_SECRET
+    from connectors.services import connection_create
+
+    connection = connection_create(
+        organization=organization,
+        platform="demandbase",
+        account_id="northwind-export-only",
+        credentials={"client_id": EXPORT_ONLY_CLIENT_ID, "client_secret": EXPORT_ONLY_CLIENT_SECRET},
+        check=True,
+    )
+    assert connection.name == "Demandbase northwind-export-only"
+    run = run_sync(connection)
+    assert run.status == SyncRun.Status.FAILED and run.error_class == "PermanentError"
+    assert "403-100" in run.error_message and "Intent APIs" in run.error_message
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.FAILING
