@@ -199,8 +199,14 @@ class ApiClient:
         """Send one request with retries; returns a successful response or raises a ConnectorError."""
         return self.call(method, path, lambda response: response, **kwargs)
 
-    def call(self, method: str, path: str, decode: Callable[[requests.Response], T], **kwargs: Any) -> T:
-        """Send, check and decode one request; a failed decode (a truncated body) is retried too."""
+    def call(
+        self, method: str, path: str, decode: Callable[[requests.Response], T], *, retry: bool = True, **kwargs: Any
+    ) -> T:
+        """Send, check and decode one request; a failed decode (a truncated body) is retried too.
+
+        ``retry=False`` sends it once (for requests that are not idempotent, e.g. creating a job):
+        only an expired token is renewed and the request sent again, since a 401 did nothing.
+        """
         refreshed = False
 
         def attempt() -> T:
@@ -214,6 +220,8 @@ class ApiClient:
                     return decode(self._send_once(method, path, **kwargs))
                 raise
 
+        if not retry:
+            return attempt()
         return retrying(
             attempt, what=f"{self.platform} {method} {urlsplit(self.url(path)).path}", sleep=self.sleep
         )
@@ -259,6 +267,10 @@ class ApiClient:
     def post_json(self, path: str, **kwargs: Any) -> Any:
         return self.call("POST", path, self.json, **kwargs)
 
+    def post_json_once(self, path: str, **kwargs: Any) -> Any:
+        """POST without inline retries (not idempotent); an expired token is still renewed once."""
+        return self.call("POST", path, self.json, retry=False, **kwargs)
+
     def json(self, response: requests.Response) -> Any:
         if not response.content:
             return None
@@ -276,13 +288,21 @@ class ApiClient:
         paginator: Paginator,
         *,
         params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
         max_pages: int = 100_000,
     ) -> Iterator[Any]:
-        """The one page loop: yields each page's JSON body until the paginator says stop."""
+        """The one page loop: yields each page's JSON body until the paginator says stop.
+
+        GET with the paging in the query string; with ``json_body``, POST with the paging merged
+        into the JSON body (queries paged by a body cursor).
+        """
         page_params: dict[str, Any] | None = paginator.first()
         pages = 0
         while page_params is not None:
-            body = self.get_json(path, params={**(params or {}), **page_params})
+            if json_body is None:
+                body = self.get_json(path, params={**(params or {}), **page_params})
+            else:
+                body = self.post_json(path, params=params, json={**json_body, **page_params})
             yield body
             pages += 1
             if pages >= max_pages:

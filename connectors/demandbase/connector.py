@@ -31,10 +31,10 @@ from django.conf import settings
 from connectors.auth import OAuthSpec, TokenSet
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.demandbase import mapping
-from connectors.demandbase.export import JOBS_PATH, DemandbaseClient, ExportJob, ExportTiming
+from connectors.demandbase.export import JOBS_PATH, ExportJob, ExportTiming
 from connectors.demandbase.intent import daily_intent
 from connectors.demandbase.keyset import exchange_key_set
-from connectors.demandbase.paging import BodyCursorPaginator, post_pages
+from connectors.demandbase.paging import BodyCursorPaginator
 from connectors.demandbase.policy import DemandbaseErrorPolicy, DownloadPolicy
 from connectors.demandbase.results import nest_fields
 from connectors.errors import MalformedResponse, PermanentError
@@ -98,22 +98,12 @@ class Connector(BaseConnector):
     }
     # Export job polling: first wait, longest wait, and how long one attempt waits in all.
     export_timing: ClassVar[ExportTiming] = ExportTiming()
-    client: DemandbaseClient  # built by build_client
 
     def base_url(self) -> str:
         return str(settings.DEMANDBASE_API_BASE_URL).rstrip("/")
 
     def refresher(self) -> Callable[[TokenSet], TokenSet] | None:
         return exchange_key_set
-
-    def build_client(self) -> DemandbaseClient:
-        return DemandbaseClient(
-            base_url=self.base_url(),
-            auth=self.auth,
-            policy=self.policy,
-            platform=self.platform,
-            headers=self.default_headers(),
-        )
 
     # -- the contract ---------------------------------------------------------------------------
     def check(self) -> str:
@@ -197,7 +187,7 @@ class Connector(BaseConnector):
             "sortOrder": "ASC",
         }
         paginator = BodyCursorPaginator(page_size=INTENT_PAGE_SIZE)
-        for answer in post_pages(self.client, INTENT_PATH, body, paginator):
+        for answer in self.client.paginate(INTENT_PATH, paginator, json_body=body):
             data = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(data, list):
                 raise MalformedResponse("Demandbase's intent answer has no data list")

@@ -13,8 +13,8 @@ and sending it again would make a second one. So:
 - the job's name (unique per sync) is saved *before* the POST; when an earlier POST's outcome is
   unknown (timeout, 5xx, unreadable answer, a worker lost mid-request), the job is first looked for by
   that name in ``GET /data/export/v1/jobs`` and adopted if found;
-- the POST itself is sent once (``DemandbaseClient.post_json_once``), never replayed blindly by the
-  shared client's inline retry.
+- the POST itself is sent once (``ApiClient.post_json_once``), never replayed blindly by the shared
+  client's inline retry.
 
 Waiting (for the job, or for another job of the tenant to finish) is bounded: past the deadline the
 error goes up, the job id stays saved, and the retried step picks up where this one stopped.
@@ -57,22 +57,6 @@ STATE_PENDING_NAME = "export_job_pending"
 STATE_FAILURES = "export_failures"
 
 
-class DemandbaseClient(ApiClient):
-    """The shared client, plus a POST that is sent once (for requests that are not idempotent)."""
-
-    def post_json_once(self, path: str, **kwargs: Any) -> Any:
-        """Send one POST without the inline retry; an expired token is renewed and the POST sent again
-        (a 401 means nothing was created). Timeouts, 5xx and throttling go up to the caller."""
-        try:
-            response = self._send_once("POST", path, **kwargs)
-        except AuthError as exc:
-            if not (exc.expired and self.auth is not None and self.auth.can_refresh):
-                raise
-            self.auth.refresh()
-            response = self._send_once("POST", path, **kwargs)
-        return self.json(response)
-
-
 @dataclass(frozen=True)
 class ExportTiming:
     first_poll_seconds: float = 2.0
@@ -97,7 +81,7 @@ class ExportJob:
     def __init__(
         self,
         *,
-        client: DemandbaseClient,
+        client: ApiClient,
         downloads: ApiClient,
         request: dict[str, Any],
         base_name: str,

@@ -1,20 +1,17 @@
 """Paginators for Demandbase's two paging styles (same protocol as ``connectors.paginators``).
 
 - Intent: a cursor. The request is a POST whose JSON body carries ``pageSize`` and ``pageToken``; the
-  next token is ``pagination.after`` of the answer, ``null`` on the last page. ``ApiClient.paginate``
-  only sends GET query parameters, so the connector drives this paginator from a short bounded loop
-  over ``post_json`` (``post_pages``), merging ``first()``/``next()`` into the body.
+  next token is ``pagination.after`` of the answer, ``null`` on the last page (``ApiClient.paginate``
+  with ``json_body`` merges ``first()``/``next()`` into the body).
 - Export jobs listing: ``page`` (1-based) and ``perPage``, with ``totalCount`` in the answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from connectors.errors import PermanentError
-from connectors.http import ApiClient
-from connectors.paginators import Paginator, dig
+from connectors.paginators import dig
 
 
 class BodyCursorPaginator:
@@ -76,27 +73,3 @@ class PageTotalPaginator:
             return None
         self.page += 1
         return {"page": self.page, "perPage": self.per_page}
-
-
-def post_pages(
-    client: ApiClient,
-    path: str,
-    body: Mapping[str, Any],
-    paginator: Paginator,
-    *,
-    max_pages: int = 10_000,
-) -> Iterator[Any]:
-    """Yield each answer of a POST-body-paged query until the paginator says stop.
-
-    The same bounded loop as ``ApiClient.paginate``, for a platform that pages POST requests: each page is
-    one ``post_json`` (retries, token refresh and error mapping included).
-    """
-    page: dict[str, Any] | None = paginator.first()
-    pages = 0
-    while page is not None:
-        answer = client.post_json(path, json={**body, **page})
-        yield answer
-        pages += 1
-        if pages >= max_pages:
-            raise PermanentError(f"Stopped after {max_pages} pages of {path}: the paging never ended")
-        page = paginator.next(answer)
