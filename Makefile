@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 STAMP := $(VENV)/.installed
 SANDBOX_ENV := var/sandbox.env
+# The browser tests drive Debian's Chromium; Playwright's own browser builds are never downloaded.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
@@ -45,7 +48,11 @@ lint: install ## Ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
-test: install ## The whole suite: lint, types, PostgreSQL + Redis + real worker tests, then the SQLite path
+browser-deps: install ## Debian's Chromium and the Playwright package, for the browser tests
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet "playwright>=1.45,<2"
+
+test: install browser-deps ## The whole suite: lint, types, PostgreSQL + Redis + browser + real worker tests, then the SQLite path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 	$(PY) -m pytest -ra -m "not worker"
@@ -73,4 +80,4 @@ up: install ## PostgreSQL + Redis mode on this machine: migrate, then web, worke
 clean: ## Remove the virtualenv and local state (var/)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: help install migrate sandbox sandbox-stop demo sync lint test worker beat flower up clean
+.PHONY: help install browser-deps migrate sandbox sandbox-stop demo sync lint test worker beat flower up clean

@@ -6,7 +6,11 @@ excluded from every form and list, and it is not searchable.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from connectors.models import Connection, Membership, Organization
@@ -46,6 +50,32 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "organization")
 
 
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("organization",)
+    verbose_name = "organization membership"
+    verbose_name_plural = "organization memberships (who sees which organization's dashboard)"
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithMembershipsAdmin(UserAdmin):
+    """Django's user admin, plus the organizations the user belongs to."""
+
+    inlines = (UserMembershipInline,)
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "organizations")
+
+    @admin.display(description="Organizations")
+    def organizations(self, obj: Any) -> str:
+        memberships = Membership.objects.filter(user_id=obj.pk).select_related("organization")
+        return ", ".join(f"{m.organization.name} ({m.get_role_display()})" for m in memberships) or "—"
+
+
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     list_display = (
@@ -61,9 +91,16 @@ class ConnectionAdmin(admin.ModelAdmin):
     search_fields = ("account_id", "name", "organization__name")
     list_select_related = ("organization",)
     exclude = ("credentials_encrypted",)
-    readonly_fields = ("last_success_at", "token_expires_at", "created_at", "updated_at")
+    readonly_fields = ("credentials_state", "last_success_at", "token_expires_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("organization", "platform", "account_id", "name", "status", "status_message")}),
         ("Sync settings", {"fields": ("restatement_days", "options")}),
-        ("State", {"fields": ("last_success_at", "token_expires_at", "created_at", "updated_at")}),
+        ("State", {"fields": ("credentials_state", "last_success_at", "token_expires_at", "created_at", "updated_at")}),
     )
+
+    @admin.display(description="Credentials")
+    def credentials_state(self, obj: Connection) -> str:
+        """Whether tokens are stored; never what they are. Reconnect from the dashboard to replace them."""
+        if not obj.credentials_encrypted:
+            return "None stored: connect the account from the dashboard"
+        return "Stored encrypted (not shown). Use Reconnect on the dashboard's Sync health page to replace them."

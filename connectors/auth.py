@@ -210,3 +210,58 @@ class TokenAuth:
     def ensure_fresh(self, margin_seconds: float) -> None:
         if self.tokens.expires_within(margin_seconds) and self.can_refresh:
             self.refresh()
+
+
+# -- the authorization-code flow (connecting an account) -------------------------------------------
+
+
+def authorization_url(
+    spec: OAuthSpec, *, redirect_uri: str, state: str, authorize_url: str | None = None
+) -> str:
+    """The platform's consent page for this installation's OAuth app, carrying ``state``.
+
+    ``authorize_url`` overrides the spec's setting (a platform whose accounts server depends on
+    the customer's data centre passes its own).
+    """
+    url = authorize_url or str(getattr(settings, spec.authorize_url_setting, "") or "")
+    if not url:
+        raise PermanentError(f"No authorization URL is configured ({spec.authorize_url_setting}).")
+    require_secure_url(url)
+    session = OAuth2Session(
+        client_id=spec.client_id, redirect_uri=redirect_uri, scope=list(spec.scopes) or None, state=state
+    )
+    address, _ = session.authorization_url(url, **spec.extra_authorize_params)
+    return str(address)
+
+
+def authorization_code_exchange(
+    spec: OAuthSpec, *, code: str, redirect_uri: str, token_url: str | None = None
+) -> TokenSet:
+    """Exchange the code the platform sent back for tokens (not retried: a code works once)."""
+    url = token_url or spec.token_url
+    require_secure_url(url)
+    # No scope on this session: platforms answer with their own spelling of the granted scopes
+    # (LinkedIn joins them with commas, Mailchimp sends null), which is not an error here.
+    session = OAuth2Session(client_id=spec.client_id, redirect_uri=redirect_uri)
+    session.register_compliance_hook("access_token_response", _check_token_response)
+    try:
+        body = session.fetch_token(
+            url,
+            code=code,
+            client_secret=spec.client_secret,
+            include_client_id=True,
+            timeout=(settings.HTTP_CONNECT_TIMEOUT_SECONDS, settings.HTTP_READ_TIMEOUT_SECONDS),
+        )
+    except OAuth2Error as exc:
+        code_name = getattr(exc, "error", "") or type(exc).__name__
+        if code_name == "invalid_client":
+            raise _token_error(exc) from None
+        raise AuthError(
+            f"The platform did not accept the sign-in ({code_name}). Start the connection again.",
+            code=code_name,
+        ) from None
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        raise TransientError(f"The token endpoint could not be reached ({type(exc).__name__})") from None
+    except ValueError as exc:  # a body that is not JSON
+        raise TransientError(f"The token endpoint returned an unreadable answer ({exc})") from None
+    return token_set_from_response(dict(body))

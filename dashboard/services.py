@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from celery import chain
+from django.conf import settings
 from django.db import transaction
 
+from connectors.auth import TokenSet, authorization_code_exchange, authorization_url
 from connectors.errors import AuthError, ConnectorError
+from connectors.models import Connection, Organization
 from connectors.registry import get_connector_class
 from connectors.selectors import connection_list_syncable, connection_list_tokens_expiring
-from connectors.services import connection_refresh_token
+from connectors.services import connection_create, connection_refresh_token
 from dashboard.schedules import periodic_schedules
 from etl.models import SyncRun
 from etl.services import sync_run_add_task_ids, sync_run_create_if_idle, sync_run_fail
@@ -126,3 +133,163 @@ def periodic_tasks_install() -> int:
         )
         count += 1
     return count
+
+
+# --------------------------------------------------------------------------------------------------
+# Connecting an account: the OAuth authorization-code flow, or a credentials form
+# --------------------------------------------------------------------------------------------------
+
+CONNECT_INTENT_MAX_AGE_SECONDS = 15 * 60
+
+
+class ConnectError(Exception):
+    """Connecting an account failed; ``message`` is meant for the person who tried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ConnectIntent:
+    """What is remembered (in the visitor's session) between "Connect" and the platform's redirect."""
+
+    state: str
+    organization_id: int
+    platform: str
+    account_id: str
+    options: dict[str, str]
+    connection_id: int | None = None  # set when re-authorizing an existing connection
+    created_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConnectIntent:
+        return cls(
+            state=str(data["state"]),
+            organization_id=int(data["organization_id"]),
+            platform=str(data["platform"]),
+            account_id=str(data["account_id"]),
+            options={str(k): str(v) for k, v in dict(data.get("options") or {}).items()},
+            connection_id=int(data["connection_id"]) if data.get("connection_id") is not None else None,
+            created_at=float(data.get("created_at") or 0.0),
+        )
+
+    @property
+    def expired(self) -> bool:
+        return time.time() - self.created_at > CONNECT_INTENT_MAX_AGE_SECONDS
+
+
+def connect_uses_oauth(platform: str) -> bool:
+    """Whether the platform connects through a consent page (else: a credentials form)."""
+    spec = get_connector_class(platform).oauth
+    return spec is not None and bool(spec.authorize_url_setting)
+
+
+def connect_missing_settings(platform: str) -> list[str]:
+    """The settings this installation still needs before the platform can be connected."""
+    spec = get_connector_class(platform).oauth
+    if spec is None or not connect_uses_oauth(platform):
+        return []
+    return [name for name in (spec.client_id_setting, spec.client_secret_setting) if not getattr(settings, name, "")]
+
+
+def _oauth_urls(platform: str, account_id: str, options: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The authorize and token URLs for this account when its connector decides them (a Zoho data
+    centre), else None for the OAuthSpec's settings."""
+    cls = get_connector_class(platform)
+    if not callable(getattr(cls, "authorize_url", None)) and not callable(getattr(cls, "token_url", None)):
+        return None, None
+    connector: Any = cls(account_id=account_id, tokens=TokenSet(), options=dict(options))
+    authorize = connector.authorize_url() if callable(getattr(connector, "authorize_url", None)) else None
+    token = connector.token_url() if callable(getattr(connector, "token_url", None)) else None
+    return authorize, token
+
+
+def connect_start(
+    *,
+    organization: Organization,
+    platform: str,
+    account_id: str,
+    options: Mapping[str, str],
+    redirect_uri: str,
+    connection_id: int | None = None,
+) -> tuple[str, ConnectIntent]:
+    """Begin the authorization-code flow: the consent page's URL and the intent to remember."""
+    cls = get_connector_class(platform)
+    spec = cls.oauth
+    if spec is None or not connect_uses_oauth(platform):
+        raise ConnectError(f"{cls.display_name} is connected with its API credentials, not a sign-in page.")
+    missing = connect_missing_settings(platform)
+    if missing:
+        raise ConnectError(
+            f"This installation has no OAuth app for {cls.display_name} yet: set {' and '.join(missing)}."
+        )
+    intent = ConnectIntent(
+        state=secrets.token_urlsafe(32),
+        organization_id=organization.pk,
+        platform=platform,
+        account_id=account_id.strip(),
+        options={k: v for k, v in options.items() if v},
+        connection_id=connection_id,
+        created_at=time.time(),
+    )
+    try:
+        authorize_url, _ = _oauth_urls(platform, intent.account_id, intent.options)
+        url = authorization_url(spec, redirect_uri=redirect_uri, state=intent.state, authorize_url=authorize_url)
+    except ConnectorError as exc:
+        raise ConnectError(exc.message) from None
+    return url, intent
+
+
+def connect_complete(
+    *, organization: Organization, intent: ConnectIntent, code: str, redirect_uri: str
+) -> Connection:
+    """Exchange the code, store the tokens (encrypted), check the account and queue the first sync."""
+    if intent.organization_id != organization.pk:
+        raise ConnectError("This sign-in was started for another organization.")
+    cls = get_connector_class(intent.platform)
+    spec = cls.oauth
+    if spec is None:
+        raise ConnectError(f"{cls.display_name} does not use a sign-in page.")
+    try:
+        _, token_url = _oauth_urls(intent.platform, intent.account_id, intent.options)
+        tokens = authorization_code_exchange(spec, code=code, redirect_uri=redirect_uri, token_url=token_url)
+        connection = connection_create(
+            organization=organization,
+            platform=intent.platform,
+            account_id=intent.account_id,
+            credentials=tokens.to_dict(),
+            options=intent.options,
+            check=True,
+        )
+    except ConnectorError as exc:
+        raise ConnectError(exc.message) from None
+    sync_start(connection_id=connection.pk, trigger="reconnect" if intent.connection_id else "connect")
+    return connection
+
+
+def connect_with_credentials(
+    *,
+    organization: Organization,
+    platform: str,
+    account_id: str,
+    credentials: Mapping[str, str],
+    options: Mapping[str, str],
+) -> Connection:
+    """Connect a platform that takes API credentials (Demandbase's key set), then queue the first sync."""
+    try:
+        connection = connection_create(
+            organization=organization,
+            platform=platform,
+            account_id=account_id.strip(),
+            credentials={k: v for k, v in credentials.items() if v},
+            options={k: v for k, v in options.items() if v},
+            check=True,
+        )
+    except ConnectorError as exc:
+        raise ConnectError(exc.message) from None
+    sync_start(connection_id=connection.pk, trigger="connect")
+    return connection

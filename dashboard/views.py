@@ -3,38 +3,227 @@ through services."""
 
 from __future__ import annotations
 
+import csv
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from connectors.models import Membership
+from connectors.registry import connector_classes
+from dashboard.exports import UnknownExport, export_table
+from dashboard.forms import ConnectForm
 from dashboard.selectors import (
     ALLOWED_DAYS,
     DEFAULT_DAYS,
+    CampaignFilters,
+    accounts_report,
+    campaign_detail,
+    campaign_list,
     connection_get_for_organization,
+    connection_list_needing_reauth,
+    email_report,
+    membership_for_user,
     organization_for_user,
     overview_days_from_param,
     overview_get,
+    period_from_params,
+    pipeline_report,
+    platform_name,
+    sync_health_get,
 )
-from dashboard.services import sync_start
+from dashboard.services import (
+    ConnectError,
+    ConnectIntent,
+    connect_complete,
+    connect_missing_settings,
+    connect_start,
+    connect_uses_oauth,
+    connect_with_credentials,
+    sync_start,
+)
+
+SESSION_INTENTS = "dashboard_connect_intents"
+
+NAV = (
+    ("overview", "Overview", "dashboard:overview"),
+    ("campaigns", "Campaigns", "dashboard:campaigns"),
+    ("email", "Email", "dashboard:email"),
+    ("pipeline", "Pipeline", "dashboard:pipeline"),
+    ("accounts", "Accounts", "dashboard:accounts"),
+    ("sync", "Sync health", "dashboard:sync_health"),
+)
+
+PageView = Callable[..., HttpResponseBase]
 
 
-@login_required
+def organization_page(view: PageView) -> PageView:
+    """Login required; the visitor's membership is passed on, or a friendly page when there is none."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        membership = membership_for_user(request.user)
+        if membership is None:
+            return render(request, "dashboard/no_organization.html", status=200)
+        return view(request, membership, *args, **kwargs)
+
+    return wrapper
+
+
+def _is_admin(membership: Membership) -> bool:
+    return membership.role == Membership.Role.ADMIN
+
+
+def _render(
+    request: HttpRequest,
+    membership: Membership,
+    template: str,
+    *,
+    section: str,
+    status: int = 200,
+    **context: Any,
+) -> HttpResponse:
+    organization = membership.organization
+    period = context.get("period")
+    query = f"?{period.querystring}" if period is not None else ""
+    context.update(
+        organization=organization,
+        section=section,
+        nav=[(key, label, reverse(name) + (query if key != "sync" else "")) for key, label, name in NAV],
+        can_manage=_is_admin(membership),
+        reauth_connections=connection_list_needing_reauth(organization=organization),
+        day_choices=ALLOWED_DAYS,
+    )
+    return render(request, template, context, status=status)
+
+
+# --------------------------------------------------------------------------------------------
+# Pages
+# --------------------------------------------------------------------------------------------
+
+
 @require_safe
-def overview(request: HttpRequest) -> HttpResponse:
-    organization = organization_for_user(request.user)
-    if organization is None:
-        return render(request, "dashboard/no_organization.html", status=200)
-    days = overview_days_from_param(request.GET.get("days"))
-    context = {
-        "organization": organization,
-        "overview": overview_get(organization=organization, days=days),
-        "days": days,
-        "day_choices": ALLOWED_DAYS,
-    }
-    return render(request, "dashboard/overview.html", context)
+@organization_page
+def overview(request: HttpRequest, membership: Membership) -> HttpResponse:
+    period = period_from_params(request.GET)
+    data = overview_get(organization=membership.organization, period=period)
+    return _render(
+        request,
+        membership,
+        "dashboard/overview.html",
+        section="overview",
+        period=period,
+        overview=data,
+        days=period.preset,
+    )
+
+
+@require_safe
+@organization_page
+def campaigns(request: HttpRequest, membership: Membership) -> HttpResponse:
+    period = period_from_params(request.GET)
+    filters = CampaignFilters.from_params(request.GET)
+    page = campaign_list(organization=membership.organization, period=period, filters=filters)
+    return _render(
+        request, membership, "dashboard/campaigns.html", section="campaigns", period=period, page=page
+    )
+
+
+@require_safe
+@organization_page
+def campaign(
+    request: HttpRequest, membership: Membership, connection_id: int, campaign_id: str
+) -> HttpResponse:
+    period = period_from_params(request.GET)
+    detail = campaign_detail(
+        organization=membership.organization,
+        connection_id=connection_id,
+        campaign_id=campaign_id,
+        period=period,
+    )
+    if detail is None:
+        raise Http404("No such campaign.")
+    return _render(
+        request, membership, "dashboard/campaign.html", section="campaigns", period=period, detail=detail
+    )
+
+
+@require_safe
+@organization_page
+def email(request: HttpRequest, membership: Membership) -> HttpResponse:
+    period = period_from_params(request.GET)
+    report = email_report(organization=membership.organization, period=period)
+    return _render(request, membership, "dashboard/email.html", section="email", period=period, report=report)
+
+
+@require_safe
+@organization_page
+def pipeline(request: HttpRequest, membership: Membership) -> HttpResponse:
+    period = period_from_params(request.GET)
+    report = pipeline_report(organization=membership.organization, period=period)
+    return _render(
+        request, membership, "dashboard/pipeline.html", section="pipeline", period=period, report=report
+    )
+
+
+@require_safe
+@organization_page
+def accounts(request: HttpRequest, membership: Membership) -> HttpResponse:
+    period = period_from_params(request.GET)
+    report = accounts_report(organization=membership.organization, period=period)
+    return _render(
+        request, membership, "dashboard/accounts.html", section="accounts", period=period, report=report
+    )
+
+
+@require_safe
+@organization_page
+def sync_health(request: HttpRequest, membership: Membership) -> HttpResponse:
+    try:
+        connection_id: int | None = int(request.GET.get("connection", ""))
+    except ValueError:
+        connection_id = None
+    health = sync_health_get(organization=membership.organization, connection_id=connection_id)
+    return _render(request, membership, "dashboard/sync_health.html", section="sync", health=health)
+
+
+@require_safe
+@organization_page
+def export_csv(request: HttpRequest, membership: Membership, table: str) -> HttpResponse:
+    try:
+        result = export_table(table, organization=membership.organization, params=request.GET)
+    except UnknownExport as exc:
+        raise Http404(str(exc)) from None
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    writer = csv.writer(response)
+    writer.writerow(result.header)
+    writer.writerows(result.rows)
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# Sync now
+# --------------------------------------------------------------------------------------------
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=False
+    ):
+        return target
+    return None
 
 
 @login_required
@@ -54,6 +243,202 @@ def connection_sync_now(request: HttpRequest, connection_id: int) -> HttpRespons
         )
     else:
         messages.info(request, f"A sync is already running for {label}.")
+    target = _safe_next(request)
+    if target:
+        return redirect(target)
     days = overview_days_from_param(request.POST.get("days"))
-    target = reverse("dashboard:overview")
-    return redirect(target if days == DEFAULT_DAYS else f"{target}?days={days}")
+    overview_url = reverse("dashboard:overview")
+    return redirect(overview_url if days == DEFAULT_DAYS else f"{overview_url}?days={days}")
+
+
+# --------------------------------------------------------------------------------------------
+# Connecting accounts
+# --------------------------------------------------------------------------------------------
+
+
+def _remember_intent(request: HttpRequest, intent: ConnectIntent) -> None:
+    pending = {
+        state: data
+        for state, data in dict(request.session.get(SESSION_INTENTS) or {}).items()
+        if not ConnectIntent.from_dict(data).expired
+    }
+    pending[intent.state] = intent.to_dict()
+    request.session[SESSION_INTENTS] = pending
+
+
+def _take_intent(request: HttpRequest, state: str) -> ConnectIntent | None:
+    """The intent started in this session under ``state`` (used once), or None."""
+    pending = dict(request.session.get(SESSION_INTENTS) or {})
+    found = None
+    for known in list(pending):
+        if state and hmac.compare_digest(known.encode(), state.encode()):
+            found = ConnectIntent.from_dict(pending.pop(known))
+    request.session[SESSION_INTENTS] = pending
+    if found is None or found.expired:
+        return None
+    return found
+
+
+def _redirect_uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("dashboard:oauth_callback"))
+
+
+def _forbid_non_admin(request: HttpRequest, membership: Membership) -> HttpResponse | None:
+    if _is_admin(membership):
+        return None
+    return _render(request, membership, "dashboard/connect_forbidden.html", section="sync", status=403)
+
+
+@require_safe
+@organization_page
+def connect_choose(request: HttpRequest, membership: Membership) -> HttpResponse:
+    denied = _forbid_non_admin(request, membership)
+    if denied:
+        return denied
+    platforms = [
+        {
+            "platform": slug,
+            "name": cls.display_name,
+            "oauth": connect_uses_oauth(slug),
+            "missing": connect_missing_settings(slug),
+        }
+        for slug, cls in connector_classes().items()
+    ]
+    return _render(request, membership, "dashboard/connect_choose.html", section="sync", platforms=platforms)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@organization_page
+def connect_platform(request: HttpRequest, membership: Membership, platform: str) -> HttpResponse:
+    denied = _forbid_non_admin(request, membership)
+    if denied:
+        return denied
+    if platform not in connector_classes():
+        raise Http404("No such platform.")
+    uses_oauth = connect_uses_oauth(platform)
+    form = ConnectForm(
+        request.POST or None,
+        platform=platform,
+        with_credentials=not uses_oauth,
+        initial={"account_id": request.GET.get("account", "")},
+    )
+    missing = connect_missing_settings(platform)
+    if request.method == "POST" and form.is_valid() and not missing:
+        organization = membership.organization
+        try:
+            if uses_oauth:
+                url, intent = connect_start(
+                    organization=organization,
+                    platform=platform,
+                    account_id=form.cleaned_data["account_id"],
+                    options=form.options(),
+                    redirect_uri=_redirect_uri(request),
+                )
+                _remember_intent(request, intent)
+                return redirect(url)
+            connection = connect_with_credentials(
+                organization=organization,
+                platform=platform,
+                account_id=form.cleaned_data["account_id"],
+                credentials=form.credentials(),
+                options=form.options(),
+            )
+        except ConnectError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{connection.name} is connected; its first sync has started.")
+            return redirect(reverse("dashboard:sync_health"))
+    return _render(
+        request,
+        membership,
+        "dashboard/connect_form.html",
+        section="sync",
+        form=form,
+        platform=platform,
+        platform_label=platform_name(platform),
+        uses_oauth=uses_oauth,
+        missing=missing,
+    )
+
+
+@require_POST
+@organization_page
+def connection_reconnect(request: HttpRequest, membership: Membership, connection_id: int) -> HttpResponse:
+    denied = _forbid_non_admin(request, membership)
+    if denied:
+        return denied
+    connection = connection_get_for_organization(
+        organization=membership.organization, connection_id=connection_id
+    )
+    if connection is None or connection.platform not in connector_classes():
+        raise Http404("No such connection.")
+    if not connect_uses_oauth(connection.platform):
+        # Credential platforms are reconnected by entering the credentials again.
+        target = reverse("dashboard:connect_platform", args=[connection.platform])
+        return redirect(f"{target}?{urlencode({'account': connection.account_id})}")
+    try:
+        url, intent = connect_start(
+            organization=membership.organization,
+            platform=connection.platform,
+            account_id=connection.account_id,
+            options={str(k): str(v) for k, v in (connection.options or {}).items()},
+            redirect_uri=_redirect_uri(request),
+            connection_id=connection.pk,
+        )
+    except ConnectError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("dashboard:sync_health"))
+    _remember_intent(request, intent)
+    return redirect(url)
+
+
+@require_safe
+@organization_page
+def oauth_callback(request: HttpRequest, membership: Membership) -> HttpResponse:
+    intent = _take_intent(request, request.GET.get("state", ""))
+    if intent is None:
+        return _render(
+            request,
+            membership,
+            "dashboard/connect_failed.html",
+            section="sync",
+            status=400,
+            reason="This sign-in was not started from this browser session, or it has expired. "
+            "Nothing was connected; start again from “Connect an account”.",
+        )
+    label = platform_name(intent.platform)
+    error = request.GET.get("error", "")
+    code = request.GET.get("code", "")
+    if error or not code:
+        description = (
+            request.GET.get("error_description", "") or error or "no authorization code was returned"
+        )
+        return _render(
+            request,
+            membership,
+            "dashboard/connect_failed.html",
+            section="sync",
+            status=400,
+            reason=f"{label} did not grant access ({description}). Nothing was connected.",
+            platform=intent.platform,
+        )
+    try:
+        connection = connect_complete(
+            organization=membership.organization,
+            intent=intent,
+            code=code,
+            redirect_uri=_redirect_uri(request),
+        )
+    except ConnectError as exc:
+        return _render(
+            request,
+            membership,
+            "dashboard/connect_failed.html",
+            section="sync",
+            status=400,
+            reason=exc.message,
+            platform=intent.platform,
+        )
+    verb = "reconnected" if intent.connection_id else "connected"
+    messages.success(request, f"{connection.name or label} is {verb}; a sync has started.")
+    return redirect(reverse("dashboard:sync_health"))

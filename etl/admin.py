@@ -10,7 +10,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from etl.models import AdPerformanceDaily, QuarantinedRecord, SyncRun
+from etl.models import (
+    AbmAccount,
+    AbmEngagementDaily,
+    AdPerformanceDaily,
+    CrmDeal,
+    CrmLead,
+    EmailCampaign,
+    QuarantinedRecord,
+    SyncRun,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -103,3 +112,68 @@ class AdPerformanceDailyAdmin(ReadOnlyAdmin):
     date_hierarchy = "date"
     ordering = ("-date", "platform", "account_id", "campaign_id")
     show_full_result_count = False
+
+
+class WarehouseAdmin(ReadOnlyAdmin):
+    """Warehouse rows, for looking: BI tools and the dashboard read the same tables."""
+
+    list_select_related = ("organization",)
+    show_full_result_count = False
+    list_per_page = 50
+
+
+@admin.register(EmailCampaign)
+class EmailCampaignAdmin(WarehouseAdmin):
+    list_display = (
+        "send_time", "organization", "campaign_title", "list_name", "emails_sent", "unique_opens",
+        "unique_clicks", "unsubscribes", "synced_at",
+    )
+    list_filter = ("organization",)
+    search_fields = ("campaign_id", "campaign_title", "subject", "list_name")
+    date_hierarchy = "send_time"
+    ordering = ("-send_time",)
+
+
+@admin.register(CrmLead)
+class CrmLeadAdmin(WarehouseAdmin):
+    list_display = (
+        "created_time", "organization", "lead_id", "company", "lead_source", "status", "campaign_name",
+        "utm_campaign", "converted",
+    )
+    list_filter = ("organization", "converted", "lead_source")
+    search_fields = ("lead_id", "company", "campaign_name", "utm_campaign")
+    ordering = ("-created_time",)
+
+
+@admin.register(CrmDeal)
+class CrmDealAdmin(WarehouseAdmin):
+    list_display = (
+        "created_time", "organization", "deal_id", "deal_name", "stage", "amount", "currency", "lead_source",
+        "campaign_name",
+    )
+    list_filter = ("organization", "stage", "currency")
+    search_fields = ("deal_id", "deal_name", "account_name", "campaign_name", "utm_campaign")
+    ordering = ("-created_time",)
+
+
+@admin.register(AbmAccount)
+class AbmAccountAdmin(WarehouseAdmin):
+    list_display = (
+        "name", "organization", "domain", "industry", "journey_stage", "engagement_points_30d", "intent_score",
+        "synced_at",
+    )
+    list_filter = ("organization", "journey_stage")
+    search_fields = ("account_id", "name", "domain")
+    ordering = ("-engagement_points_30d",)
+
+
+@admin.register(AbmEngagementDaily)
+class AbmEngagementDailyAdmin(WarehouseAdmin):
+    list_display = (
+        "date", "organization", "account_id", "domain", "engagement_minutes", "engagement_points", "page_views",
+        "intent_strength",
+    )
+    list_filter = ("organization", "intent_strength")
+    search_fields = ("account_id", "domain", "intent_keywords")
+    date_hierarchy = "date"
+    ordering = ("-date",)

@@ -147,6 +147,7 @@ def _load_sqlite(
         cursor.execute(f"DROP TABLE IF EXISTS temp.{stage}")
         cursor.execute(f"CREATE TEMP TABLE {stage} ({', '.join(cols)})")
         bools = [i for i, column in enumerate(dataset.columns) if column.kind == "bool"]
+        stamps = [i for i, column in enumerate(dataset.columns) if column.kind == "datetime"]
         for chunk in chunks:
             rows: list[list[Any]] = [
                 [value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))
@@ -155,6 +156,9 @@ def _load_sqlite(
                 for i in bools:
                     if row[i] is not None:
                         row[i] = 1 if row[i] == "True" else 0
+                for i in stamps:  # Django keeps UTC datetimes in SQLite as "YYYY-MM-DD HH:MM:SS[.f]"
+                    if row[i] is not None:
+                        row[i] = row[i].replace("T", " ").removesuffix("+00:00")
             cursor.executemany(f"INSERT INTO {stage} ({', '.join(cols)}) VALUES ({placeholders})", rows)
         cursor.execute(f"SELECT count(*) FROM {stage}")
         staged = cursor.fetchone()[0]

@@ -35,6 +35,7 @@ from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
 from etl.normalize import normalize
 from etl.schema import DATASETS, get_dataset
+from sales_dashboard.cache_versions import dashboard_cache_bump
 from sales_dashboard.logging import redact
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,8 @@ def sync_run_load(*, sync_run_id: int) -> None:
             status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=run.rows
         )
         connection_mark_succeeded(connection=run.connection)
+        organization_id = run.connection.organization_id
+        transaction.on_commit(lambda: dashboard_cache_bump(organization_id))
 
 
 def sync_run_prune(*, sync_run_id: int) -> None:

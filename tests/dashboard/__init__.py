@@ -104,3 +104,90 @@ def add_row(
         conversions=Decimal(conversions) if conversions is not None else None,
         conversion_value=Decimal(conversion_value) if conversion_value is not None else None,
     )
+
+
+def add_email(connection: Connection, *, campaign_id: str, send_time: datetime, **values: Any) -> Any:
+    from etl.models import EmailCampaign
+
+    defaults: dict[str, Any] = {
+        "campaign_title": f"Campaign {campaign_id}",
+        "subject": "Hello",
+        "list_name": "Customers",
+        "emails_sent": 1000,
+        "bounces": 0,
+        "unique_opens": 250,
+        "unique_clicks": 40,
+        "unsubscribes": 2,
+    }
+    defaults.update(values)
+    return EmailCampaign.objects.create(
+        organization_id=connection.organization_id,
+        connection=connection,
+        platform=connection.platform,
+        sync_run_id=1,
+        synced_at=timezone.now(),
+        campaign_id=campaign_id,
+        send_time=send_time,
+        **defaults,
+    )
+
+
+def add_lead(connection: Connection, *, lead_id: str, created: datetime, **values: Any) -> Any:
+    from etl.models import CrmLead
+
+    return CrmLead.objects.create(
+        organization_id=connection.organization_id,
+        connection=connection,
+        platform=connection.platform,
+        sync_run_id=1,
+        synced_at=timezone.now(),
+        lead_id=lead_id,
+        created_time=created,
+        modified_time=created,
+        **values,
+    )
+
+
+def add_deal(connection: Connection, *, deal_id: str, created: datetime, **values: Any) -> Any:
+    from etl.models import CrmDeal
+
+    return CrmDeal.objects.create(
+        organization_id=connection.organization_id,
+        connection=connection,
+        platform=connection.platform,
+        sync_run_id=1,
+        synced_at=timezone.now(),
+        deal_id=deal_id,
+        created_time=created,
+        modified_time=created,
+        **values,
+    )
+
+
+def add_account(connection: Connection, *, account_id: str, **values: Any) -> Any:
+    from etl.models import AbmAccount
+
+    return AbmAccount.objects.create(
+        organization_id=connection.organization_id,
+        connection=connection,
+        platform=connection.platform,
+        sync_run_id=1,
+        synced_at=timezone.now(),
+        account_id=account_id,
+        **values,
+    )
+
+
+def add_engagement(connection: Connection, *, account_id: str, day: date, **values: Any) -> Any:
+    from etl.models import AbmEngagementDaily
+
+    return AbmEngagementDaily.objects.create(
+        organization_id=connection.organization_id,
+        connection=connection,
+        platform=connection.platform,
+        sync_run_id=1,
+        synced_at=timezone.now(),
+        account_id=account_id,
+        date=day,
+        **values,
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from unittest.mock import MagicMock, patch
 
 import pytest
@@ -79,7 +80,7 @@ class TestOverview:
         assert "123,457" in html  # impressions with separators
         assert "1,333.50" not in html  # USD + EUR would be this: never shown
         totals = response.context["overview"].totals
-        assert {t.currency: str(t.spend) for t in totals} == {"USD": "1234.500000", "EUR": "99.000000"}
+        assert {t.currency: t.spend for t in totals} == {"USD": Decimal("1234.5"), "EUR": Decimal("99")}
 
     def test_other_organizations_rows_never_appear(self, frozen_today: object) -> None:
         org = make_org("Northwind")

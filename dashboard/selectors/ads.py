@@ -1,0 +1,779 @@
+"""Ad performance across platforms: the overview, the campaign table and one campaign's days.
+
+Every figure is aggregated in the database (``values()`` + ``Sum``) and grouped by currency, so
+money in different currencies is never added together. The results are small read models
+(frozen dataclasses) that templates can display without further arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db.models import CharField, F, FloatField, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
+
+from connectors.models import Organization
+from dashboard.cache import cache_scope, cached
+from dashboard.charts import BarChart, ChartPoint, bar_chart
+from dashboard.periods import DEFAULT_DAYS, DateRange, Period, last_days, period_from_params
+from dashboard.selectors.common import (
+    Restatement,
+    earliest_since,
+    platform_name,
+    restatement_windows,
+    restatements_overlapping,
+)
+from dashboard.selectors.sync import ConnectionOverview, overview_connections
+from etl.models import AdPerformanceDaily
+
+CAMPAIGNS_PER_PAGE = 50
+OVERVIEW_TOP_CAMPAIGNS = 10
+
+# Aggregate aliases must differ from the model's field names.
+_METRIC_SUMS: dict[str, Any] = {
+    "sum_spend": Sum("spend"),
+    "sum_impressions": Sum("impressions"),
+    "sum_clicks": Sum("clicks"),
+    "sum_conversions": Sum("conversions"),
+    "sum_conversion_value": Sum("conversion_value"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Read models
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """Additive figures for one currency, plus the ratios derived from them.
+
+    ``conversions`` and ``conversion_value`` stay ``None`` when no row reported them (some
+    platforms do not track conversions), which is different from a reported zero.
+    """
+
+    currency: str
+    spend: Decimal = Decimal("0")
+    impressions: int = 0
+    clicks: int = 0
+    conversions: Decimal | None = None
+    conversion_value: Decimal | None = None
+
+    @property
+    def ctr_percent(self) -> Decimal | None:
+        """Click-through rate in percent; None without impressions."""
+        if not self.impressions:
+            return None
+        return Decimal(self.clicks) * 100 / Decimal(self.impressions)
+
+    @property
+    def cpc(self) -> Decimal | None:
+        """Cost per click; None without clicks."""
+        if not self.clicks:
+            return None
+        return self.spend / Decimal(self.clicks)
+
+    @property
+    def cost_per_conversion(self) -> Decimal | None:
+        """Spend divided by conversions; None when there are none (or none were reported)."""
+        if not self.conversions:
+            return None
+        return self.spend / self.conversions
+
+    @property
+    def roas(self) -> Decimal | None:
+        """Return on ad spend: conversion value per unit of spend (same currency); None without spend."""
+        if self.conversion_value is None or not self.spend:
+            return None
+        return self.conversion_value / self.spend
+
+    @property
+    def has_activity(self) -> bool:
+        return bool(self.spend or self.impressions or self.clicks or self.conversions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DailyMetrics(Metrics):
+    day: date
+    provisional: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignMetrics(Metrics):
+    platform: str
+    platform_name: str
+    account_id: str
+    account_name: str
+    campaign_id: str
+    campaign_name: str
+    connection_id: int = 0
+    status: str = ""
+    provisional: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformMetrics(Metrics):
+    platform: str
+    platform_name: str
+    provisional: bool = False
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One figure of the overview with the same figure for the previous period."""
+
+    key: str
+    label: str
+    kind: str  # money | count | decimal | percent | ratio
+    value: Decimal | int | None
+    previous: Decimal | int | None = None
+    lower_is_better: bool = False
+    neutral: bool = False  # a change is neither good nor bad (spend)
+
+    @property
+    def change_percent(self) -> Decimal | None:
+        if self.value is None or self.previous is None or not self.previous:
+            return None
+        return (Decimal(self.value) - Decimal(self.previous)) * 100 / abs(Decimal(self.previous))
+
+    @property
+    def direction(self) -> str:
+        change = self.change_percent
+        if change is None or abs(change) < Decimal("0.05"):
+            return "flat"
+        return "up" if change > 0 else "down"
+
+    @property
+    def tone(self) -> str:
+        if self.neutral or self.direction == "flat":
+            return "neutral"
+        better = (self.direction == "down") if self.lower_is_better else (self.direction == "up")
+        return "good" if better else "bad"
+
+
+# key, label, kind, Metrics attribute, lower is better, neutral
+KPI_SPECS: tuple[tuple[str, str, str, str, bool, bool], ...] = (
+    ("spend", "Spend", "money", "spend", False, True),
+    ("impressions", "Impressions", "count", "impressions", False, False),
+    ("clicks", "Clicks", "count", "clicks", False, False),
+    ("ctr", "CTR", "percent", "ctr_percent", False, False),
+    ("cpc", "Cost per click", "money", "cpc", True, False),
+    ("conversions", "Conversions", "decimal", "conversions", False, False),
+    ("cost_per_conversion", "Cost per conversion", "money", "cost_per_conversion", True, False),
+    ("conversion_value", "Conversion value", "money", "conversion_value", False, False),
+    ("roas", "ROAS", "ratio", "roas", False, False),
+)
+
+
+@dataclass(frozen=True)
+class CurrencyKpis:
+    currency: str
+    current: Metrics
+    previous: Metrics | None
+    kpis: list[Kpi]
+
+
+def currency_kpis(current: Metrics, previous: Metrics | None) -> CurrencyKpis:
+    kpis = [
+        Kpi(
+            key=key,
+            label=label,
+            kind=kind,
+            value=getattr(current, attribute),
+            previous=getattr(previous, attribute) if previous is not None else None,
+            lower_is_better=lower,
+            neutral=neutral,
+        )
+        for key, label, kind, attribute, lower, neutral in KPI_SPECS
+    ]
+    return CurrencyKpis(currency=current.currency, current=current, previous=previous, kpis=kpis)
+
+
+@dataclass(frozen=True)
+class CurrencySeries:
+    """One currency's figures for every day of the range (days without rows are zero)."""
+
+    currency: str
+    days: list[DailyMetrics]
+
+    @property
+    def days_newest_first(self) -> list[DailyMetrics]:
+        return list(reversed(self.days))
+
+    @property
+    def active_days_newest_first(self) -> list[DailyMetrics]:
+        return [day for day in reversed(self.days) if day.has_activity]
+
+    @property
+    def chart(self) -> BarChart:
+        return spend_chart(self.days)
+
+    @property
+    def clicks_chart(self) -> BarChart:
+        return bar_chart(
+            [ChartPoint(d.day, Decimal(d.clicks), d.provisional) for d in self.days], unit="clicks"
+        )
+
+    def marked_provisional(self, since: date | None) -> CurrencySeries:
+        if since is None:
+            return self
+        return replace(self, days=[replace(d, provisional=d.day >= since) for d in self.days])
+
+
+@dataclass(frozen=True)
+class Overview:
+    organization: Organization
+    date_range: DateRange
+    totals: list[Metrics]
+    daily: list[CurrencySeries]
+    campaigns: list[CampaignMetrics]
+    connections: list[ConnectionOverview] = field(default_factory=list)
+    period: Period | None = None
+    currencies: list[CurrencyKpis] = field(default_factory=list)
+    by_platform: list[PlatformMetrics] = field(default_factory=list)
+    restatements: list[Restatement] = field(default_factory=list)
+    campaign_count: int = 0
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.totals)
+
+    @property
+    def comparable(self) -> bool:
+        return self.period is not None and self.period.comparable
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregates
+# --------------------------------------------------------------------------------------------
+
+
+def overview_date_range(*, days: int = DEFAULT_DAYS, today: date | None = None) -> DateRange:
+    """The ``days`` days ending today (UTC), today included."""
+    return last_days(days, today=today)
+
+
+def _performance_rows(*, organization: Organization, date_range: DateRange) -> QuerySet[AdPerformanceDaily]:
+    return AdPerformanceDaily.objects.filter(
+        organization_id=organization.pk, date__gte=date_range.start, date__lte=date_range.end
+    )
+
+
+def _metric_kwargs(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "currency": row["currency"],
+        "spend": row["sum_spend"] if row["sum_spend"] is not None else Decimal("0"),
+        "impressions": int(row["sum_impressions"] or 0),
+        "clicks": int(row["sum_clicks"] or 0),
+        "conversions": row["sum_conversions"],
+        "conversion_value": row["sum_conversion_value"],
+    }
+
+
+def overview_totals(*, organization: Organization, date_range: DateRange) -> list[Metrics]:
+    """One line per currency, largest spend first."""
+    rows = (
+        _performance_rows(organization=organization, date_range=date_range)
+        .values("currency")
+        .annotate(**_METRIC_SUMS)
+        .order_by("-sum_spend", "currency")
+    )
+    return [Metrics(**_metric_kwargs(row)) for row in rows]
+
+
+def overview_by_platform(*, organization: Organization, date_range: DateRange) -> list[PlatformMetrics]:
+    """One line per platform and currency, largest spend first within each currency."""
+    rows = (
+        _performance_rows(organization=organization, date_range=date_range)
+        .values("platform", "currency")
+        .annotate(**_METRIC_SUMS)
+        .order_by("currency", "-sum_spend", "platform")
+    )
+    return [
+        PlatformMetrics(
+            platform=row["platform"], platform_name=platform_name(row["platform"]), **_metric_kwargs(row)
+        )
+        for row in rows
+    ]
+
+
+def overview_daily(*, organization: Organization, date_range: DateRange) -> list[CurrencySeries]:
+    """Per currency, the figures of each day of the range in date order (missing days are zero).
+
+    The database returns at most one row per (day, currency); the loop below only places those
+    aggregates on the calendar.
+    """
+    rows = (
+        _performance_rows(organization=organization, date_range=date_range)
+        .values("date", "currency")
+        .annotate(**_METRIC_SUMS)
+        .order_by("currency", "date")
+    )
+    return _series(rows, date_range)
+
+
+def _series(rows: Any, date_range: DateRange) -> list[CurrencySeries]:
+    by_currency: dict[str, dict[date, DailyMetrics]] = {}
+    for row in rows:
+        by_currency.setdefault(row["currency"], {})[row["date"]] = DailyMetrics(
+            day=row["date"], **_metric_kwargs(row)
+        )
+    series = [
+        CurrencySeries(
+            currency=currency,
+            days=[found.get(day) or DailyMetrics(currency=currency, day=day) for day in date_range.dates()],
+        )
+        for currency, found in by_currency.items()
+    ]
+    series.sort(key=lambda s: (-sum((d.spend for d in s.days), Decimal("0")), s.currency))
+    return series
+
+
+def _latest_status() -> Max:
+    """The campaign status on the campaign's latest day: the largest "YYYY-MM-DD|STATUS" string.
+
+    One aggregate in the same GROUP BY (no subquery per campaign), on SQLite and PostgreSQL alike.
+    """
+    return Max(
+        Concat(
+            Cast("date", output_field=CharField()),
+            Value("|"),
+            Coalesce("campaign_status", Value("")),
+            output_field=CharField(),
+        )
+    )
+
+
+def _campaign_rows(rows: QuerySet[AdPerformanceDaily]) -> QuerySet[Any]:
+    return rows.values("platform", "connection_id", "account_id", "campaign_id", "currency").annotate(
+        account_label=Max("account_name"),
+        campaign_label=Max("campaign_name"),
+        latest_status=_latest_status(),
+        **_METRIC_SUMS,
+    )
+
+
+def _campaign_metrics(
+    row: Mapping[str, Any], restated: Mapping[str, Restatement] | None = None
+) -> CampaignMetrics:
+    status = (row.get("latest_status") or "").partition("|")[2]
+    return CampaignMetrics(
+        platform=row["platform"],
+        platform_name=platform_name(row["platform"]),
+        account_id=row["account_id"],
+        account_name=row["account_label"] or "",
+        campaign_id=row["campaign_id"],
+        campaign_name=row["campaign_label"] or "",
+        connection_id=row["connection_id"],
+        status=status,
+        provisional=bool(restated and row["platform"] in restated),
+        **_metric_kwargs(row),
+    )
+
+
+def overview_campaigns(
+    *, organization: Organization, date_range: DateRange, limit: int | None = None
+) -> list[CampaignMetrics]:
+    """One line per campaign and currency, highest spend first."""
+    rows = _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
+        "-sum_spend", "platform", "account_id", "campaign_id"
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    return [_campaign_metrics(row) for row in rows]
+
+
+def _campaign_count(*, organization: Organization, date_range: DateRange) -> int:
+    return (
+        _performance_rows(organization=organization, date_range=date_range)
+        .values("connection_id", "campaign_id", "currency")
+        .distinct()
+        .count()
+    )
+
+
+def overview_get(
+    *,
+    organization: Organization,
+    days: int = DEFAULT_DAYS,
+    today: date | None = None,
+    period: Period | None = None,
+) -> Overview:
+    """Everything the overview page shows for one organization (aggregates cached)."""
+    if period is None:
+        period = period_from_params({"days": str(days)}, today=today)
+    date_range = period.current
+    previous_range = period.previous
+
+    def compute() -> tuple[Any, ...]:
+        return (
+            overview_totals(organization=organization, date_range=date_range),
+            overview_totals(organization=organization, date_range=previous_range)
+            if period.comparable
+            else [],
+            overview_daily(organization=organization, date_range=date_range),
+            overview_by_platform(organization=organization, date_range=date_range),
+            overview_campaigns(
+                organization=organization, date_range=date_range, limit=OVERVIEW_TOP_CAMPAIGNS
+            ),
+            _campaign_count(organization=organization, date_range=date_range),
+        )
+
+    totals, previous, daily, by_platform, campaigns, campaign_count = cached(
+        organization_id=organization.pk,
+        name="overview",
+        params=(date_range.start, date_range.end, period.comparable),
+        compute=compute,
+    )
+
+    windows = restatement_windows(organization=organization, today=period.today)
+    restatements = restatements_overlapping(windows, {p.platform for p in by_platform}, date_range)
+    restated = {r.platform: r for r in restatements}
+    previous_by_currency = {m.currency: m for m in previous}
+    currency_platforms: dict[str, set[str]] = {}
+    for line in by_platform:
+        currency_platforms.setdefault(line.currency, set()).add(line.platform)
+    return Overview(
+        organization=organization,
+        date_range=date_range,
+        period=period,
+        totals=totals,
+        currencies=[
+            currency_kpis(
+                m,
+                previous_by_currency.get(m.currency, Metrics(currency=m.currency))
+                if period.comparable
+                else None,
+            )
+            for m in totals
+        ],
+        daily=[
+            series.marked_provisional(
+                earliest_since(
+                    [restated[p] for p in currency_platforms.get(series.currency, ()) if p in restated]
+                )
+            )
+            for series in daily
+        ],
+        by_platform=[replace(line, provisional=line.platform in restated) for line in by_platform],
+        campaigns=[replace(c, provisional=c.platform in restated) for c in campaigns],
+        campaign_count=campaign_count,
+        restatements=restatements,
+        connections=overview_connections(organization=organization),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The campaign table
+# --------------------------------------------------------------------------------------------
+
+
+def _ratio(numerator: str, denominator: str) -> Any:
+    return Cast(F(numerator), FloatField()) / NullIf(Cast(F(denominator), FloatField()), Value(0.0))
+
+
+# sort key -> (label, expression or field name)
+CAMPAIGN_SORTS: dict[str, tuple[str, Any]] = {
+    "campaign": ("Campaign", "campaign_label"),
+    "platform": ("Platform", "platform"),
+    "spend": ("Spend", "sum_spend"),
+    "impressions": ("Impressions", "sum_impressions"),
+    "clicks": ("Clicks", "sum_clicks"),
+    "ctr": ("CTR", _ratio("sum_clicks", "sum_impressions")),
+    "cpc": ("CPC", _ratio("sum_spend", "sum_clicks")),
+    "conversions": ("Conversions", "sum_conversions"),
+    "cost_per_conversion": ("Cost / conv.", _ratio("sum_spend", "sum_conversions")),
+    "conversion_value": ("Conv. value", "sum_conversion_value"),
+    "roas": ("ROAS", _ratio("sum_conversion_value", "sum_spend")),
+}
+_TEXT_SORTS = {"campaign", "platform"}
+
+
+@dataclass(frozen=True)
+class CampaignFilters:
+    platform: str = ""
+    status: str = ""
+    currency: str = ""
+    search: str = ""
+    sort: str = "spend"
+    descending: bool = True
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> CampaignFilters:
+        sort = params.get("sort", "spend")
+        if sort not in CAMPAIGN_SORTS:
+            sort = "spend"
+        direction = params.get("dir", "")
+        descending = direction != "asc" if direction in ("asc", "desc") else sort not in _TEXT_SORTS
+        try:
+            page = max(1, int(params.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            platform=params.get("platform", "").strip()[:32],
+            status=params.get("status", "").strip()[:32],
+            currency=params.get("currency", "").strip().upper()[:3],
+            search=params.get("q", "").strip()[:200],
+            sort=sort,
+            descending=descending,
+            page=page,
+        )
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filters as query parameters (without the page), defaults left out."""
+        found = {
+            "platform": self.platform,
+            "status": self.status,
+            "currency": self.currency,
+            "q": self.search,
+        }
+        found = {k: v for k, v in found.items() if v}
+        if self.sort != "spend" or not self.descending:
+            found["sort"] = self.sort
+            found["dir"] = "desc" if self.descending else "asc"
+        return found
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.platform or self.status or self.currency or self.search)
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    key: str
+    label: str
+    current: bool
+    descending: bool
+    params: dict[str, str]  # the filters with this column's next sort order
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    period: Period
+    filters: CampaignFilters
+    rows: list[CampaignMetrics]
+    total: int
+    page: int
+    pages: int
+    platforms: list[tuple[str, str]]
+    statuses: list[str]
+    currencies: list[str]
+    restatements: list[Restatement]
+    per_page: int = CAMPAIGNS_PER_PAGE
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.rows) - 1 if self.rows else 0
+
+    def sort_columns(self) -> dict[str, SortColumn]:
+        columns = {}
+        for key, (label, _) in CAMPAIGN_SORTS.items():
+            current = key == self.filters.sort
+            descending = self.filters.descending if current else key not in _TEXT_SORTS
+            next_descending = not descending if current else descending
+            params = {**self.filters.params, "sort": key, "dir": "desc" if next_descending else "asc"}
+            columns[key] = SortColumn(key, label, current, descending, params)
+        return columns
+
+
+def _campaign_queryset(
+    *, organization: Organization, date_range: DateRange, filters: CampaignFilters
+) -> QuerySet[Any]:
+    rows = _performance_rows(organization=organization, date_range=date_range)
+    if filters.platform:
+        rows = rows.filter(platform=filters.platform)
+    if filters.currency:
+        rows = rows.filter(currency=filters.currency)
+    if filters.search:
+        rows = rows.filter(
+            Q(campaign_name__icontains=filters.search)
+            | Q(campaign_id=filters.search)
+            | Q(account_name__icontains=filters.search)
+            | Q(account_id=filters.search)
+        )
+    grouped = _campaign_rows(rows)
+    if filters.status:
+        grouped = grouped.filter(latest_status__endswith="|" + filters.status)
+    label, expression = CAMPAIGN_SORTS[filters.sort]
+    if isinstance(expression, str):
+        ordering = F(expression)
+    else:
+        grouped = grouped.annotate(sort_value=expression)
+        ordering = F("sort_value")
+    primary = ordering.desc(nulls_last=True) if filters.descending else ordering.asc(nulls_last=True)
+    return grouped.order_by(primary, "platform", "account_id", "campaign_id", "currency")
+
+
+def campaign_filter_choices(*, organization: Organization, date_range: DateRange) -> dict[str, list[Any]]:
+    rows = _performance_rows(organization=organization, date_range=date_range)
+    platforms = sorted(set(rows.values_list("platform", flat=True).distinct()))
+    statuses = sorted({s for s in rows.values_list("campaign_status", flat=True).distinct() if s})
+    currencies = sorted(set(rows.values_list("currency", flat=True).distinct()))
+    return {
+        "platforms": [(p, platform_name(p)) for p in platforms],
+        "statuses": statuses,
+        "currencies": currencies,
+    }
+
+
+def campaign_list(
+    *,
+    organization: Organization,
+    period: Period,
+    filters: CampaignFilters,
+    per_page: int = CAMPAIGNS_PER_PAGE,
+) -> CampaignPage:
+    """One page of the campaign table, filtered and sorted in the database (cached)."""
+    date_range = period.current
+    scope = cache_scope(organization.pk)
+
+    def compute() -> tuple[list[CampaignMetrics], int, int, int]:
+        paginator = Paginator(
+            _campaign_queryset(organization=organization, date_range=date_range, filters=filters), per_page
+        )
+        page = paginator.get_page(filters.page)
+        return (
+            [_campaign_metrics(row) for row in page.object_list],
+            paginator.count,
+            page.number,
+            paginator.num_pages,
+        )
+
+    rows, total, number, pages = cached(
+        organization_id=organization.pk,
+        name="campaigns",
+        params=(date_range.start, date_range.end, filters, per_page),
+        compute=compute,
+        scope=scope,
+    )
+    choices = cached(
+        organization_id=organization.pk,
+        name="campaign-choices",
+        params=(date_range.start, date_range.end),
+        compute=lambda: campaign_filter_choices(organization=organization, date_range=date_range),
+        scope=scope,
+    )
+    windows = restatement_windows(organization=organization, today=period.today)
+    restatements = restatements_overlapping(windows, [p for p, _ in choices["platforms"]], date_range)
+    restated = {r.platform: r for r in restatements}
+    return CampaignPage(
+        period=period,
+        filters=filters,
+        rows=[replace(r, provisional=r.platform in restated) for r in rows],
+        total=total,
+        page=number,
+        pages=pages,
+        platforms=choices["platforms"],
+        statuses=choices["statuses"],
+        currencies=choices["currencies"],
+        restatements=restatements,
+        per_page=per_page,
+    )
+
+
+def campaign_list_all(
+    *, organization: Organization, period: Period, filters: CampaignFilters
+) -> list[CampaignMetrics]:
+    """Every row of the filtered, sorted campaign table (for the CSV export)."""
+    rows = _campaign_queryset(organization=organization, date_range=period.current, filters=filters)
+    return [_campaign_metrics(row) for row in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# One campaign
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignDetail:
+    period: Period
+    campaign: CampaignMetrics | None  # None when the campaign has no rows in the period
+    connection_id: int
+    campaign_id: str
+    series: list[CurrencySeries]
+    restatement: Restatement | None
+
+    @property
+    def restatements(self) -> list[Restatement]:
+        return [self.restatement] if self.restatement is not None else []
+
+    @property
+    def title(self) -> str:
+        if self.campaign is not None:
+            return self.campaign.campaign_name or self.campaign.campaign_id
+        return self.campaign_id
+
+
+def campaign_exists(*, organization: Organization, connection_id: int, campaign_id: str) -> bool:
+    return AdPerformanceDaily.objects.filter(
+        organization_id=organization.pk, connection_id=connection_id, campaign_id=campaign_id
+    ).exists()
+
+
+def campaign_detail(
+    *, organization: Organization, connection_id: int, campaign_id: str, period: Period
+) -> CampaignDetail | None:
+    """One campaign's totals and days in the period; None if the organization has no such campaign."""
+    if not campaign_exists(organization=organization, connection_id=connection_id, campaign_id=campaign_id):
+        return None
+    date_range = period.current
+
+    def compute() -> tuple[list[CampaignMetrics], list[CurrencySeries]]:
+        rows = _performance_rows(organization=organization, date_range=date_range).filter(
+            connection_id=connection_id, campaign_id=campaign_id
+        )
+        totals = [_campaign_metrics(row) for row in _campaign_rows(rows).order_by("-sum_spend")]
+        daily = rows.values("date", "currency").annotate(**_METRIC_SUMS).order_by("currency", "date")
+        return totals, _series(daily, date_range)
+
+    totals, series = cached(
+        organization_id=organization.pk,
+        name="campaign",
+        params=(date_range.start, date_range.end, connection_id, campaign_id),
+        compute=compute,
+    )
+    campaign = totals[0] if totals else None
+    restatement = None
+    if campaign is not None:
+        windows = restatement_windows(organization=organization, today=period.today)
+        found = windows.get(campaign.platform)
+        restatement = found if found is not None and found.overlaps(date_range) else None
+    since = restatement.since if restatement else None
+    return CampaignDetail(
+        period=period,
+        campaign=replace(campaign, provisional=restatement is not None) if campaign else None,
+        connection_id=connection_id,
+        campaign_id=campaign_id,
+        series=[s.marked_provisional(since) for s in series],
+        restatement=restatement,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Chart
+# --------------------------------------------------------------------------------------------
+
+
+def spend_chart(days: list[DailyMetrics]) -> BarChart:
+    """Bar positions for a spend-per-day chart drawn as inline SVG."""
+    currency = days[0].currency if days else ""
+    return bar_chart([ChartPoint(d.day, d.spend, d.provisional) for d in days], unit=currency)

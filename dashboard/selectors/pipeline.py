@@ -1,0 +1,400 @@
+"""Pipeline (Zoho CRM): leads and deals by source and campaign, deal amounts by stage, and the cost
+per lead of the ad campaigns that CRM records can be matched to.
+
+How leads are matched to ad campaigns (the page says the same): a CRM lead belongs to an ad
+campaign when, comparing without case, spaces or punctuation,
+
+1. its UTM campaign equals the ad campaign's ID, or else
+2. its UTM campaign equals the ad campaign's name, or else
+3. its CRM campaign name equals the ad campaign's name.
+
+The first rule that finds an ad campaign decides. When a rule finds campaigns on several platforms,
+the UTM source (``linkedin``, ``google``, ...) picks the platform; leads that still match several
+campaigns are counted as ambiguous rather than twice. Leads are those created in the period; spend
+is the matched campaign's spend in the same period, in its own currency.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, NullIf
+
+from connectors.models import Organization
+from dashboard.cache import cached
+from dashboard.charts import BarChart, ChartPoint, bar_chart
+from dashboard.periods import DateRange, Period
+from dashboard.selectors.common import (
+    Restatement,
+    organization_platforms,
+    parse_day,
+    platform_name,
+    restatement_windows,
+    utc_day,
+)
+from etl.models import AdPerformanceDaily, CrmDeal, CrmLead
+
+CRM_PLATFORMS = ("zoho_crm",)
+NONE_LABEL = "(not set)"
+TOP_GROUPS = 25
+
+MATCH_RULES = {
+    "utm_id": "UTM campaign = ad campaign ID",
+    "utm_name": "UTM campaign = ad campaign name",
+    "crm_name": "CRM campaign = ad campaign name",
+}
+
+# Words in a UTM source that point to an ad platform.
+SOURCE_HINTS = {
+    "linkedin_ads": ("linkedin", "lnkd", "li"),
+    "google_ads": ("google", "adwords", "gads"),
+}
+
+
+def match_key(value: str | None) -> str:
+    """Lower case, every run of spaces and punctuation turned into one space."""
+    return re.sub(r"[\W_]+", " ", (value or "").lower()).strip()
+
+
+@dataclass(frozen=True)
+class LeadGroup:
+    label: str
+    leads: int
+    converted: int
+
+    @property
+    def conversion_percent(self) -> Decimal | None:
+        return Decimal(self.converted) * 100 / Decimal(self.leads) if self.leads else None
+
+
+@dataclass(frozen=True)
+class DealGroup:
+    label: str
+    currency: str
+    deals: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CostPerLead:
+    platform: str
+    platform_name: str
+    connection_id: int
+    campaign_id: str
+    campaign_name: str
+    currency: str
+    spend: Decimal
+    leads: int
+    converted: int
+    matched_by: list[str]
+
+    @property
+    def cost_per_lead(self) -> Decimal | None:
+        return self.spend / Decimal(self.leads) if self.leads else None
+
+
+@dataclass(frozen=True)
+class MatchSummary:
+    matched_leads: int = 0
+    ambiguous_leads: int = 0
+    unmatched_leads: int = 0  # had campaign or UTM information that matched no ad campaign
+    leads_without_campaign: int = 0
+    campaigns_without_leads: int = 0
+
+
+@dataclass(frozen=True)
+class DealTotals:
+    currency: str
+    deals: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    period: Period
+    connected: bool
+    leads: int
+    converted: int
+    previous_leads: int | None
+    deals: list[DealTotals]
+    leads_by_source: list[LeadGroup]
+    leads_by_campaign: list[LeadGroup]
+    deals_by_stage: list[DealGroup]
+    deals_by_source: list[DealGroup]
+    deals_by_campaign: list[DealGroup]
+    cost_per_lead: list[CostPerLead]
+    match: MatchSummary
+    chart: BarChart
+    restatement: Restatement | None = None
+    match_rules: dict[str, str] = field(default_factory=lambda: dict(MATCH_RULES))
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.leads or self.deals)
+
+    @property
+    def leads_change_percent(self) -> Decimal | None:
+        if self.previous_leads is None or not self.previous_leads:
+            return None
+        return Decimal(self.leads - self.previous_leads) * 100 / Decimal(self.previous_leads)
+
+
+def _bounds(date_range: DateRange) -> tuple[datetime, datetime]:
+    start = datetime.combine(date_range.start, time.min, tzinfo=UTC)
+    return start, datetime.combine(date_range.end + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _leads(organization: Organization, date_range: DateRange) -> QuerySet[CrmLead]:
+    start, end = _bounds(date_range)
+    return CrmLead.objects.filter(
+        organization_id=organization.pk, created_time__gte=start, created_time__lt=end
+    )
+
+
+def _deals(organization: Organization, date_range: DateRange) -> QuerySet[CrmDeal]:
+    start, end = _bounds(date_range)
+    return CrmDeal.objects.filter(
+        organization_id=organization.pk, created_time__gte=start, created_time__lt=end
+    )
+
+
+def _label(field_name: str) -> Any:
+    return Coalesce(NullIf(field_name, Value("")), Value(NONE_LABEL))
+
+
+def _campaign_label() -> Any:
+    return Coalesce(NullIf("campaign_name", Value("")), NullIf("utm_campaign", Value("")), Value(NONE_LABEL))
+
+
+def leads_grouped(rows: QuerySet[CrmLead], label: Any, limit: int = TOP_GROUPS) -> list[LeadGroup]:
+    grouped = (
+        rows.annotate(group_label=label)
+        .values("group_label")
+        .annotate(leads=Count("id"), converted=Count("id", filter=Q(converted=True)))
+        .order_by("-leads", "group_label")[:limit]
+    )
+    return [LeadGroup(row["group_label"], row["leads"], row["converted"]) for row in grouped]
+
+
+def deals_grouped(rows: QuerySet[CrmDeal], label: Any, limit: int = TOP_GROUPS) -> list[DealGroup]:
+    grouped = (
+        rows.annotate(group_label=label)
+        .values("group_label", "currency")
+        .annotate(deals=Count("id"), total=Sum("amount"))
+        .order_by("currency", "-total", "group_label")[:limit]
+    )
+    return [
+        DealGroup(row["group_label"], row["currency"] or "", row["deals"], row["total"] or Decimal("0"))
+        for row in grouped
+    ]
+
+
+def deal_totals(rows: QuerySet[CrmDeal]) -> list[DealTotals]:
+    grouped = rows.values("currency").annotate(deals=Count("id"), total=Sum("amount")).order_by("currency")
+    return [DealTotals(row["currency"] or "", row["deals"], row["total"] or Decimal("0")) for row in grouped]
+
+
+def leads_per_day(rows: QuerySet[CrmLead]) -> dict[date, int]:
+    grouped = rows.annotate(day=utc_day("created_time")).values("day").annotate(n=Count("id")).order_by("day")
+    found: dict[date, int] = {}
+    for row in grouped:
+        day = parse_day(row["day"])
+        if day is not None:
+            found[day] = found.get(day, 0) + row["n"]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Cost per lead
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _AdCampaign:
+    platform: str
+    connection_id: int
+    campaign_id: str
+    campaign_name: str
+    currency: str
+    spend: Decimal
+
+
+def _ad_campaigns(organization: Organization, date_range: DateRange) -> list[_AdCampaign]:
+    rows = (
+        AdPerformanceDaily.objects.filter(
+            organization_id=organization.pk, date__gte=date_range.start, date__lte=date_range.end
+        )
+        .values("platform", "connection_id", "campaign_id", "currency")
+        .annotate(name=Max("campaign_name"), spend=Sum("spend"))
+    )
+    return [
+        _AdCampaign(
+            row["platform"],
+            row["connection_id"],
+            row["campaign_id"],
+            row["name"] or "",
+            row["currency"],
+            row["spend"] or Decimal("0"),
+        )
+        for row in rows
+    ]
+
+
+def _narrow_by_source(found: list[_AdCampaign], utm_source: str | None) -> list[_AdCampaign]:
+    platforms = {c.platform for c in found}
+    if len(platforms) < 2:
+        return found
+    words = set(match_key(utm_source).split())
+    hinted = {p for p, hints in SOURCE_HINTS.items() if words & set(hints)}
+    narrowed = [c for c in found if c.platform in hinted]
+    return narrowed or found
+
+
+def match_leads(
+    ad_campaigns: Iterable[_AdCampaign], lead_groups: Iterable[dict[str, Any]]
+) -> tuple[list[CostPerLead], MatchSummary]:
+    """Assign grouped leads to ad campaigns by the rules in the module docstring."""
+    campaigns = list(ad_campaigns)
+    by_id: dict[str, list[_AdCampaign]] = {}
+    by_name: dict[str, list[_AdCampaign]] = {}
+    for campaign in campaigns:
+        by_id.setdefault(match_key(campaign.campaign_id), []).append(campaign)
+        if match_key(campaign.campaign_name):
+            by_name.setdefault(match_key(campaign.campaign_name), []).append(campaign)
+
+    counts: dict[tuple[int, str, str], list[int]] = {}
+    rules_used: dict[tuple[int, str, str], set[str]] = {}
+    summary = {"matched": 0, "ambiguous": 0, "unmatched": 0, "none": 0}
+    for group in lead_groups:
+        utm, crm = match_key(group.get("utm_campaign")), match_key(group.get("campaign_name"))
+        leads, converted = int(group["leads"]), int(group["converted"])
+        if not utm and not crm:
+            summary["none"] += leads
+            continue
+        found, rule = [], ""
+        for rule_name, key, index in (
+            ("utm_id", utm, by_id),
+            ("utm_name", utm, by_name),
+            ("crm_name", crm, by_name),
+        ):
+            if key and index.get(key):
+                found, rule = index[key], rule_name
+                break
+        found = _narrow_by_source(found, group.get("utm_source"))
+        if not found:
+            summary["unmatched"] += leads
+            continue
+        if len(found) > 1:
+            summary["ambiguous"] += leads
+            continue
+        target = found[0]
+        key3 = (target.connection_id, target.campaign_id, target.currency)
+        total = counts.setdefault(key3, [0, 0])
+        total[0] += leads
+        total[1] += converted
+        rules_used.setdefault(key3, set()).add(MATCH_RULES[rule])
+        summary["matched"] += leads
+
+    rows = []
+    for campaign in campaigns:
+        key3 = (campaign.connection_id, campaign.campaign_id, campaign.currency)
+        if key3 not in counts:
+            continue
+        leads, converted = counts[key3]
+        rows.append(
+            CostPerLead(
+                platform=campaign.platform,
+                platform_name=platform_name(campaign.platform),
+                connection_id=campaign.connection_id,
+                campaign_id=campaign.campaign_id,
+                campaign_name=campaign.campaign_name,
+                currency=campaign.currency,
+                spend=campaign.spend,
+                leads=leads,
+                converted=converted,
+                matched_by=sorted(rules_used[key3]),
+            )
+        )
+    rows.sort(key=lambda r: (r.currency, -r.leads, r.campaign_name))
+    with_spend = sum(1 for c in campaigns if c.spend > 0)
+    return rows, MatchSummary(
+        matched_leads=summary["matched"],
+        ambiguous_leads=summary["ambiguous"],
+        unmatched_leads=summary["unmatched"],
+        leads_without_campaign=summary["none"],
+        campaigns_without_leads=max(0, with_spend - sum(1 for r in rows if r.spend > 0)),
+    )
+
+
+def cost_per_lead(
+    *, organization: Organization, date_range: DateRange
+) -> tuple[list[CostPerLead], MatchSummary]:
+    groups = (
+        _leads(organization, date_range)
+        .values("campaign_name", "utm_campaign", "utm_source")
+        .annotate(leads=Count("id"), converted=Count("id", filter=Q(converted=True)))
+    )
+    return match_leads(_ad_campaigns(organization, date_range), groups)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def pipeline_report(*, organization: Organization, period: Period) -> PipelineReport:
+    date_range = period.current
+
+    def compute() -> dict[str, Any]:
+        leads = _leads(organization, date_range)
+        deals = _deals(organization, date_range)
+        counts = leads.aggregate(total=Count("id"), converted=Count("id", filter=Q(converted=True)))
+        cpl, match = cost_per_lead(organization=organization, date_range=date_range)
+        return {
+            "leads": counts["total"],
+            "converted": counts["converted"],
+            "previous_leads": _leads(organization, period.previous).count() if period.comparable else None,
+            "deals": deal_totals(deals),
+            "leads_by_source": leads_grouped(leads, _label("lead_source")),
+            "leads_by_campaign": leads_grouped(leads, _campaign_label()),
+            "deals_by_stage": deals_grouped(deals, _label("stage"), limit=100),
+            "deals_by_source": deals_grouped(deals, _label("lead_source")),
+            "deals_by_campaign": deals_grouped(deals, _campaign_label()),
+            "cost_per_lead": cpl,
+            "match": match,
+            "per_day": leads_per_day(leads),
+        }
+
+    data = cached(
+        organization_id=organization.pk,
+        name="pipeline",
+        params=(date_range.start, date_range.end, period.comparable),
+        compute=compute,
+    )
+    windows = restatement_windows(organization=organization, today=period.today)
+    restatement = next((windows[p] for p in CRM_PLATFORMS if p in windows), None)
+    if restatement is not None and not restatement.overlaps(date_range):
+        restatement = None
+    since = restatement.since if restatement else None
+    per_day = data.pop("per_day")
+    chart = bar_chart(
+        [
+            ChartPoint(d, Decimal(per_day.get(d, 0)), since is not None and d >= since)
+            for d in date_range.dates()
+        ],
+        unit="leads",
+    )
+    platforms = organization_platforms(organization=organization)
+    return PipelineReport(
+        period=period,
+        connected=any(p in platforms for p in CRM_PLATFORMS) or bool(data["leads"] or data["deals"]),
+        chart=chart,
+        restatement=restatement,
+        **data,
+    )

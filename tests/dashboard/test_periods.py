@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from dashboard.periods import DateRange, period_from_params
+from tests.dashboard import TODAY
+
+
+@pytest.fixture(autouse=True)
+def thirty_day_retention(settings: Any) -> None:
+    settings.RETENTION_DAYS = 30
+
+
+def test_default_is_the_last_thirty_days() -> None:
+    period = period_from_params({}, today=TODAY)
+    assert (period.current.start, period.current.end) == (TODAY - timedelta(days=29), TODAY)
+    assert period.preset == 30
+    assert period.params == {"days": "30"}
+    assert not period.notice
+
+
+@pytest.mark.parametrize("days", [7, 14, 30])
+def test_presets(days: int) -> None:
+    period = period_from_params({"days": str(days)}, today=TODAY)
+    assert period.current.days == days
+    assert period.label == f"Last {days} days"
+
+
+def test_previous_period_is_the_same_length_just_before() -> None:
+    period = period_from_params({"days": "7"}, today=TODAY)
+    assert period.previous == DateRange(TODAY - timedelta(days=13), TODAY - timedelta(days=7))
+    assert period.comparable
+
+
+def test_thirty_days_cannot_be_compared_with_thirty_days_already_pruned() -> None:
+    assert not period_from_params({"days": "30"}, today=TODAY).comparable
+    assert period_from_params({"days": "14"}, today=TODAY).comparable
+
+
+def test_custom_dates() -> None:
+    period = period_from_params({"start": "2025-03-10", "end": "2025-03-20"}, today=TODAY)
+    assert period.is_custom
+    assert (period.current.start, period.current.end) == (date(2025, 3, 10), date(2025, 3, 20))
+    assert period.params == {"start": "2025-03-10", "end": "2025-03-20"}
+    assert not period.notice
+
+
+def test_custom_dates_are_kept_inside_the_retention_window() -> None:
+    period = period_from_params({"start": "2024-01-01", "end": "2030-01-01"}, today=TODAY)
+    assert period.current.start == TODAY - timedelta(days=29)
+    assert period.current.end == TODAY
+    assert "oldest day kept" in period.notice
+    assert "moved to today" in period.notice
+
+
+def test_swapped_custom_dates_are_put_in_order() -> None:
+    period = period_from_params({"start": "2025-03-20", "end": "2025-03-10"}, today=TODAY)
+    assert (period.current.start, period.current.end) == (date(2025, 3, 10), date(2025, 3, 20))
+    assert "swapped" in period.notice
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "garbage", "end": "2025-03-10"},
+        {"start": "2025-03-10"},
+        {"start": "2020-01-01", "end": "2020-01-05"},
+    ],
+)
+def test_unusable_custom_dates_fall_back_to_the_default_with_a_notice(params: dict[str, str]) -> None:
+    period = period_from_params(params, today=TODAY)
+    assert period.preset == 30
+    assert period.notice
+
+
+def test_unknown_preset_falls_back_to_thirty_days() -> None:
+    assert period_from_params({"days": "9"}, today=TODAY).preset == 30
+
+
+def test_shorter_retention_shortens_the_presets(settings: Any) -> None:
+    settings.RETENTION_DAYS = 10
+    period = period_from_params({"days": "30"}, today=TODAY)
+    assert period.current.days == 10
