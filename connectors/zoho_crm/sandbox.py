@@ -220,6 +220,8 @@ _LEAD_STATUSES: Final = (
     ("Junk Lead", 0.06),
     ("Lost Lead", 0.1),
 )
+# Campaign ids of the LinkedIn sandbox's demo account 508000001 (400_000_000 + 1 * 100_000 + n).
+LINKEDIN_DEMO_CAMPAIGN_IDS: Final = tuple(400_100_001 + n for n in range(12))
 # Lead source → (weight, UTM source, UTM medium); None means the lead has no UTM values.
 _SOURCES: Final = (
     (("Google AdWords", "google", "cpc"), 0.24),
@@ -350,6 +352,10 @@ def _attribution(
             if campaign
             else None
         )
+        if utm_source == "linkedin" and rng.random() < 0.6:
+            # Tagged with the id of a campaign of the LinkedIn sandbox's demo account, as a
+            # marketer's UTM template would, so the demo can tie leads to ad spend.
+            slug = str(LINKEDIN_DEMO_CAMPAIGN_IDS[rng.randrange(len(LINKEDIN_DEMO_CAMPAIGN_IDS))])
         fields.update(
             UTM_Source=utm_source,
             UTM_Medium=utm_medium,
