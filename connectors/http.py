@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from connectors.paginators import Paginator
 
 logger = logging.getLogger("connectors.http")
+# The response type error policies read; connectors name it from here, not from requests.
+Response = requests.Response
 T = TypeVar("T")
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import requests
-
 from connectors.errors import AuthError, ConnectorError, PermanentError
-from connectors.http import ErrorPolicy, safe_json
+from connectors.http import ErrorPolicy, Response, safe_json
 
 CONCURRENT_QUERY = "429-100"
 EXPORT_QUOTA = "429-101"
@@ -41,7 +39,7 @@ def seconds_until_utc_midnight(now: datetime | None = None) -> float:
 class DemandbaseErrorPolicy(ErrorPolicy):
     platform_name = "Demandbase"
 
-    def classify(self, response: requests.Response) -> ConnectorError | None:
+    def classify(self, response: Response) -> ConnectorError | None:
         if response.status_code == 403:
             return PermanentError(
                 f"{self.describe(response)}. Give the Demandbase API key set access to the Data Export "
@@ -52,18 +50,18 @@ class DemandbaseErrorPolicy(ErrorPolicy):
             )
         return super().classify(response)
 
-    def is_expired_token(self, response: requests.Response) -> bool:
+    def is_expired_token(self, response: Response) -> bool:
         # Both 401 bodies (Export's errorCode envelope and Intent's {"status": ...}) are cured by a new
         # token exchange; the client tries that once and then gives up.
         return True
 
-    def error_code(self, response: requests.Response) -> str | None:
+    def error_code(self, response: Response) -> str | None:
         body = safe_json(response)
         if isinstance(body, dict) and isinstance(body.get("errorCode"), str):
             return str(body["errorCode"])
         return None
 
-    def retry_after_from_body(self, response: requests.Response) -> float | None:
+    def retry_after_from_body(self, response: Response) -> float | None:
         code = self.error_code(response)
         if code == EXPORT_QUOTA:
             return seconds_until_utc_midnight()
@@ -71,7 +69,7 @@ class DemandbaseErrorPolicy(ErrorPolicy):
             return CONCURRENT_JOB_WAIT_SECONDS
         return None
 
-    def describe(self, response: requests.Response) -> str:
+    def describe(self, response: Response) -> str:
         code = self.error_code(response)
         if code == EXPORT_QUOTA:
             return (
@@ -95,7 +93,7 @@ class KeySetPolicy(DemandbaseErrorPolicy):
 
     platform_name = "Demandbase's token endpoint"
 
-    def classify(self, response: requests.Response) -> ConnectorError | None:
+    def classify(self, response: Response) -> ConnectorError | None:
         if response.status_code in (400, 401, 403):
             return AuthError(
                 f"{self.describe(response)}. Demandbase refused the connection's API key set (client id and "
@@ -112,7 +110,7 @@ class DownloadPolicy(DemandbaseErrorPolicy):
 
     platform_name = "Demandbase's export download"
 
-    def classify(self, response: requests.Response) -> ConnectorError | None:
+    def classify(self, response: Response) -> ConnectorError | None:
         if response.status_code in (400, 401, 403, 404):
             return PermanentError(
                 f"{self.describe(response)}: the export's download link was refused (signed links "

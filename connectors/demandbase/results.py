@@ -21,15 +21,14 @@ import json
 import re
 from typing import Any
 
-import requests
-
 from connectors.errors import MalformedResponse
+from connectors.http import Response
 
 _WRAPPERS = ("data", "records", "results")
 _ENTITY_FIELD = re.compile(r"^\{(?P<entity>[^}]+)\}\.(?P<field>.+)$")
 
 
-def parse_results(response: requests.Response) -> list[Any]:
+def parse_results(response: Response) -> list[Any]:
     """Decode a result file into its records; an unreadable (e.g. cut) file is a MalformedResponse."""
     text = response.content.decode("utf-8-sig", errors="replace").strip()
     if not text:

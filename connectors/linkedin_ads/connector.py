@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import requests
 from django.conf import settings
 
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
-from connectors.http import ErrorPolicy, safe_json
+from connectors.http import ErrorPolicy, Response, safe_json
 from connectors.linkedin_ads import mapping, restli
 from connectors.paginators import CursorTokenPaginator
 
@@ -29,7 +28,7 @@ CAMPAIGNS_PER_ANALYTICS_CALL = 50
 class LinkedInErrorPolicy(ErrorPolicy):
     platform_name = "LinkedIn"
 
-    def classify(self, response: requests.Response) -> ConnectorError | None:
+    def classify(self, response: Response) -> ConnectorError | None:
         if response.status_code == 426:
             version = response.request.headers.get("LinkedIn-Version", "?") if response.request else "?"
             return PermanentError(
@@ -47,7 +46,7 @@ class LinkedInErrorPolicy(ErrorPolicy):
             )
         return super().classify(response)
 
-    def describe(self, response: requests.Response) -> str:
+    def describe(self, response: Response) -> str:
         body = safe_json(response)
         message = body.get("message", "") if isinstance(body, dict) else ""
         if response.status_code == 429 and "DAY limit" in message:
