@@ -10,9 +10,11 @@ Stdlib only. Tests and the demo use it; production code never imports it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
+import random
 import re
 import socketserver
 import threading
@@ -20,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -36,6 +39,25 @@ _ROUTES_ATTR = "_sandbox_routes"
 
 
 # --------------------------------------------------------------------------- requests and responses
+
+
+T = TypeVar("T")
+
+
+def seeded_rng(*parts: object) -> random.Random:
+    """A random generator seeded from its arguments, the same in every process (fakes' data)."""
+    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def weighted_pick(rng: random.Random, weighted: tuple[tuple[T, float], ...]) -> T:
+    """One value of ``(value, weight)`` pairs, drawn in proportion to the weights."""
+    roll = rng.random() * sum(weight for _, weight in weighted)
+    for value, weight in weighted:
+        roll -= weight
+        if roll < 0:
+            return value
+    return weighted[-1][0]
 
 
 class Headers(Mapping[str, str]):
@@ -245,6 +267,15 @@ class FakeApi:
         self._routes = self._collect_routes()
 
     # -- hooks for subclasses
+
+    # A fake may run on its own clock (tests move time forward); the default is the real one.
+    _clock: Callable[[], float] | None = None
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else time.time()
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.now(), tz=UTC).date()
 
     def close(self) -> None:
         """Release what the fake holds besides its HTTP server (e.g. a second, gRPC server)."""

@@ -41,7 +41,6 @@ import hashlib
 import hmac
 import io
 import json
-import random
 import re
 import secrets
 import threading
@@ -61,6 +60,12 @@ from connectors.sandbox import (
     SandboxResponse,
     json_response,
     route,
+)
+from connectors.sandbox import (
+    seeded_rng as _rng,
+)
+from connectors.sandbox import (
+    weighted_pick as _pick,
 )
 
 SANDBOX_CLIENT_ID: Final = "sandbox-demandbase-client"
@@ -192,19 +197,8 @@ _STAGES: Final = (("Qualified", 0.3), ("Aware", 0.25), ("Engaged", 0.2), ("MQA",
 _TLDS: Final = (".com", ".com", ".com", ".io", ".co.uk", ".de")
 
 
-def _rng(*parts: object) -> random.Random:
-    """A random generator seeded from its arguments, the same in every process."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
-    roll = rng.random() * sum(weight for _, weight in weighted)
-    for value, weight in weighted:
-        roll -= weight
-        if roll < 0:
-            return value
-    return weighted[-1][0]
 
 
 @dataclass(frozen=True)
@@ -990,12 +984,6 @@ class DemandbaseSandbox(FakeApi):
         self._fail_next: list[str] = []
 
     # -- time
-
-    def now(self) -> float:
-        return self._clock() if self._clock is not None else time.time()
-
-    def today(self) -> date:
-        return datetime.fromtimestamp(self.now(), tz=UTC).date()
 
     # -- FakeApi hooks
 

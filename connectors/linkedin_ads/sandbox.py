@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import random
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, TypeAlias
@@ -33,6 +31,12 @@ from connectors.sandbox import (
     SandboxResponse,
     json_response,
     route,
+)
+from connectors.sandbox import (
+    seeded_rng as _rng,
+)
+from connectors.sandbox import (
+    weighted_pick as _pick,
 )
 
 SANDBOX_CLIENT_ID: Final = "sandbox-linkedin-client"
@@ -166,19 +170,8 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _DAY_MS: Final = 86_400_000
 
 
-def _rng(*parts: object) -> random.Random:
-    """A random generator seeded from its arguments, the same in every process."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
-    roll = rng.random() * sum(weight for _, weight in weighted)
-    for value, weight in weighted:
-        roll -= weight
-        if roll < 0:
-            return value
-    return weighted[-1][0]
 
 
 def _epoch_ms(day: date) -> int:
@@ -808,12 +801,6 @@ class LinkedInAdsSandbox(FakeApi):
         self.reset_state()
 
     # -- time
-
-    def now(self) -> float:
-        return self._clock() if self._clock is not None else time.time()
-
-    def today(self) -> date:
-        return datetime.fromtimestamp(self.now(), tz=UTC).date()
 
     # -- FakeApi hooks
 

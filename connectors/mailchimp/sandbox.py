@@ -32,7 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
@@ -270,11 +270,9 @@ class MailchimpSandbox(FakeApi):
 
     # -- time
 
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock() if self._clock is not None else time.time(), tz=UTC)
-
-    def today(self) -> date:
-        return self.now().date()
+    def moment(self) -> datetime:
+        """The fake's current time as an aware UTC datetime (``now()`` is the epoch seconds)."""
+        return datetime.fromtimestamp(self.now(), tz=UTC)
 
     # -- FakeApi hooks
 
@@ -438,7 +436,7 @@ class MailchimpSandbox(FakeApi):
         code = secrets.token_hex(16)
         with self._lock:
             self._codes[code] = _AuthorizationCode(
-                args["redirect_uri"], DEMO_ACCOUNT_ID, self.now().timestamp() + AUTHORIZATION_CODE_TTL
+                args["redirect_uri"], DEMO_ACCOUNT_ID, self.now() + AUTHORIZATION_CODE_TTL
             )
         answer = {"code": code}
         state = request.arg("state")
@@ -463,7 +461,7 @@ class MailchimpSandbox(FakeApi):
             if (
                 grant is None
                 or grant.redirect_uri != form.get("redirect_uri", "")
-                or self.now().timestamp() >= grant.expires_at
+                or self.now() >= grant.expires_at
             ):
                 return _oauth_error(400, "invalid_grant", "Invalid authorization code")
             access_token = secrets.token_hex(16)
@@ -507,7 +505,7 @@ class MailchimpSandbox(FakeApi):
 
     @route("GET", DC_PREFIX + r"/reports$")
     def reports(self, request: SandboxRequest) -> SandboxResponse:
-        account, now = self.caller(request), self.now()
+        account, now = self.caller(request), self.moment()
         try:
             count, offset = _page(request)
             since, before = _moment(request, "since_send_time"), _moment(request, "before_send_time")
@@ -530,7 +528,7 @@ class MailchimpSandbox(FakeApi):
 
     @route("GET", DC_PREFIX + r"/reports/(?P<campaign_id>[0-9a-f]+)$")
     def report(self, request: SandboxRequest) -> SandboxResponse:
-        account, now = self.caller(request), self.now()
+        account, now = self.caller(request), self.moment()
         campaign = find_campaign(account.user_id, request.path_params["campaign_id"], now.date())
         if campaign is None or not campaign.sent_by(now):
             return problem(404, "Resource Not Found", "The requested resource could not be found.")
@@ -540,7 +538,7 @@ class MailchimpSandbox(FakeApi):
 
     @route("GET", DC_PREFIX + r"/campaigns$")
     def campaigns(self, request: SandboxRequest) -> SandboxResponse:
-        account, now = self.caller(request), self.now()
+        account, now = self.caller(request), self.moment()
         try:
             count, offset = _page(request)
             since, before = _moment(request, "since_send_time"), _moment(request, "before_send_time")

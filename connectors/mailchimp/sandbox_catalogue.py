@@ -20,16 +20,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any, Final
 
+from connectors.sandbox import seeded_rng as _rng
+from connectors.sandbox import weighted_pick as _pick
+
 # Scheduled campaigns are known this many days ahead.
 SCHEDULE_HORIZON_DAYS: Final = 14
 # After this many days a report no longer changes.
 GROWTH_DAYS: Final = 60
 
 
-def _rng(*parts: object) -> random.Random:
-    """A random generator seeded from its arguments, the same in every process."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def _hex_id(*parts: object, length: int = 10) -> str:
@@ -175,13 +174,6 @@ _HOOKS: Final = (
 _WEEKDAY_WEIGHTS: Final = (1.0, 1.0, 1.0, 1.0, 1.0, 0.25, 0.25)
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
-    roll = rng.random() * sum(weight for _, weight in weighted)
-    for value, weight in weighted:
-        roll -= weight
-        if roll < 0:
-            return value
-    return weighted[-1][0]
 
 
 def _pick_list(rng: random.Random, account: SandboxAccount) -> SandboxList:

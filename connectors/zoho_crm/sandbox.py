@@ -36,7 +36,6 @@ import json
 import random
 import secrets
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +52,12 @@ from connectors.sandbox import (
     SandboxResponse,
     json_response,
     route,
+)
+from connectors.sandbox import (
+    seeded_rng as _rng,
+)
+from connectors.sandbox import (
+    weighted_pick as _pick,
 )
 
 SANDBOX_CLIENT_ID: Final = "1000.SANDBOXZOHOCRMCLIENT01"
@@ -181,19 +186,8 @@ def credit_limit(org: SandboxOrg) -> int:
     return 50_000 + CREDITS_PER_USER[org.edition] * org.users
 
 
-def _rng(*parts: object) -> random.Random:
-    """A random generator seeded from its arguments, the same in every process."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _pick(rng: random.Random, weighted: tuple[tuple[Any, float], ...]) -> Any:
-    roll = rng.random() * sum(weight for _, weight in weighted)
-    for value, weight in weighted:
-        roll -= weight
-        if roll < 0:
-            return value
-    return weighted[-1][0]
 
 
 _FIRST_NAMES: Final = (
@@ -734,12 +728,6 @@ class ZohoCrmSandbox(FakeApi):
         self.reset_state()
 
     # -- time
-
-    def now(self) -> float:
-        return self._clock() if self._clock is not None else time.time()
-
-    def today(self) -> date:
-        return datetime.fromtimestamp(self.now(), tz=UTC).date()
 
     # -- FakeApi hooks
 

@@ -104,7 +104,7 @@ def served(app: MailchimpSandbox, run: SyncRun) -> dict[str, tuple[Any, ...]]:
             round(row["open_rate"], 6),
             round(row["click_rate"], 6),
         )
-        for row in expected_campaign_rows(ACCOUNT, run.window_start, run.window_end, now=app.now())
+        for row in expected_campaign_rows(ACCOUNT, run.window_start, run.window_end, now=app.moment())
     }
 
 

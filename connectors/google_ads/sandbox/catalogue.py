@@ -11,7 +11,6 @@ restatement), while any one today always gives the same numbers.
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import time
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
+
+from connectors.sandbox import seeded_rng as _rng
 
 MATURITY_DAYS: Final = 14
 FIRST_MATURITY_PERCENT: Final = 55  # share of a day's final conversions reported on the day itself
@@ -176,10 +177,6 @@ class SandboxCampaign:
         return self.active and self.start <= day and (self.last_delivery is None or day <= self.last_delivery)
 
 
-def _rng(*parts: object) -> random.Random:
-    """A random generator seeded from its arguments, the same in every process."""
-    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def _between(rng: random.Random, bounds: tuple[float, float]) -> float:

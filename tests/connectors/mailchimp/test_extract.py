@@ -97,7 +97,7 @@ def truth(app: MailchimpSandbox, win: Window, account_id: str = DEMO) -> set[tup
             row["open_rate"],
             row["click_rate"],
         )
-        for row in expected_campaign_rows(account_id, win.start, win.end, now=app.now())
+        for row in expected_campaign_rows(account_id, win.start, win.end, now=app.moment())
     }
 
 
