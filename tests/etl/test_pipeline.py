@@ -143,3 +143,14 @@ def test_rows_the_platform_no_longer_reports_are_removed_within_the_window(
     second = run_sync(linkedin_connection)
     assert second.rows["ad_analytics"]["deleted"] == 1
     assert warehouse(linkedin_connection) == served("508000001", first.window_start, first.window_end)
+
+
+def test_a_throttle_outlasting_the_client_retries_is_retried_by_the_step(
+    linkedin_connection: Connection, linkedin_app: LinkedInAdsSandbox, settings: Any
+) -> None:
+    settings.HTTP_MAX_ATTEMPTS = 2
+    linkedin_app.faults.add("rate_limit", times=3, path="/rest/adAnalytics")  # two inline tries, then Celery
+    run = run_sync(linkedin_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert warehouse(linkedin_connection) == served("508000001", run.window_start, run.window_end)
+    assert linkedin_app.faults.pending() == []
