@@ -59,6 +59,9 @@ test: install browser-deps ## The whole suite: lint, types, PostgreSQL + Redis +
 	$(PY) -m pytest -v -m worker
 	DATABASE_URL=sqlite:///var/test-embedded.sqlite3 $(PY) -m pytest -ra -m embedded -p no:cacheprovider
 
+chaos: install ## Fault suite: real syncs through a real worker with the sandbox faulty (bench/chaos.py)
+	$(PY) bench/chaos.py
+
 worker: install ## A Celery worker (needs CELERY_BROKER_URL, DATABASE_URL)
 	$(VENV)/bin/celery -A sales_dashboard worker --loglevel=INFO
 
@@ -80,4 +83,4 @@ up: install ## PostgreSQL + Redis mode on this machine: migrate, then web, worke
 clean: ## Remove the virtualenv and local state (var/)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: help install browser-deps migrate sandbox sandbox-stop demo sync lint test worker beat flower up clean
+.PHONY: chaos help install browser-deps migrate sandbox sandbox-stop demo sync lint test worker beat flower up clean

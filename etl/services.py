@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from connectors.base import Window
@@ -298,7 +298,13 @@ def readable_error(exc: BaseException) -> str:
 
     if isinstance(exc, SoftTimeLimitExceeded):
         return "The step ran longer than its time limit and was stopped; it will run again next time."
-    return redact(f"Unexpected error ({type(exc).__name__}): {exc}")[:2000]
+    if isinstance(exc, OperationalError | InterfaceError):
+        return (
+            "The database connection was lost during the sync; nothing was half-written, "
+            "and the next sync loads the data."
+        )
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return redact(f"Unexpected error ({type(exc).__name__}): {first_line}")[:500]
 
 
 def sync_run_fail(*, sync_run_id: int, exc: BaseException) -> None:

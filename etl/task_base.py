@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections
 
 from connectors.errors import RateLimited, TransientError
 
@@ -26,6 +27,14 @@ class SyncStepTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            # The database dropped the connection (restart, failover, terminated backend) or hit a
+            # deadlock: the step's transaction rolled back, so it is safe to run it again on a fresh
+            # connection.
+            connections.close_all()
+            if self.request.called_directly or self.request.retries >= self.max_retries:
+                raise
+            raise self.retry(exc=exc, countdown=self.countdown(exc)) from None
         except (TransientError, RateLimited) as exc:
             if self.request.called_directly or self.request.retries >= self.max_retries:
                 raise

@@ -154,3 +154,26 @@ def test_a_throttle_outlasting_the_client_retries_is_retried_by_the_step(
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert warehouse(linkedin_connection) == served("508000001", run.window_start, run.window_end)
     assert linkedin_app.faults.pending() == []
+
+
+def test_a_dropped_database_connection_during_load_is_retried(
+    linkedin_connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    import etl.services
+
+    real_load_rows = etl.services.load_rows
+    calls = {"n": 0}
+
+    def drop_once(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("terminating connection due to administrator command")
+        return real_load_rows(**kwargs)
+
+    monkeypatch.setattr(etl.services, "load_rows", drop_once)
+    run = run_sync(linkedin_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert calls["n"] == 2
+    assert warehouse(linkedin_connection) == served("508000001", run.window_start, run.window_end)

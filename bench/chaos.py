@@ -1,0 +1,545 @@
+"""Fault suite: real syncs through a real Celery worker with the sandbox misbehaving.
+
+For each scenario the script empties a scratch PostgreSQL database (``chaos_sales_dashboard``,
+created and dropped here as the test runner does), flushes a dedicated Redis database (db 12),
+starts a fresh sandbox in this process and a real ``celery worker --pool=prefork`` subprocess,
+registers a connection, plans the scenario's faults, triggers ``dashboard.sync_platform_data``
+through the broker and waits for the run to finish. It then prints one line per scenario:
+
+- served: the rows the sandbox's expected-rows helper says the API serves for the run's window
+  (0 when the scenario is one where no report may be fetched, e.g. a revoked grant);
+- loaded: warehouse rows of the connection; dup: rows beyond one per natural key;
+- lost: served rows missing from the warehouse (or loaded with other values) and not quarantined;
+- quar: records quarantined by the run; runs: SyncRun rows created; run / connection: final states.
+
+Restarting Redis disturbs every other user of the local server, so that scenario only runs with
+``--with-redis-restart``. ``--only NAME`` (repeatable) picks scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BROKER_URL = "redis://127.0.0.1:6379/12"
+TEST_DB_NAME = "chaos_sales_dashboard"
+REDIS_START = [
+    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+    "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
+]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sales_dashboard.settings.test")
+os.environ["REDIS_URL"] = BROKER_URL  # keep this process's cache off the other suites' Redis dbs
+
+Key = tuple[str, str]  # (campaign id, ISO date)
+Values = tuple[int, int, Decimal]  # impressions, clicks, spend
+
+
+# --------------------------------------------------------------------------- scenario model
+
+
+@dataclass
+class Scenario:
+    name: str
+    what: str
+    platform: str = "linkedin_ads"
+    account_id: str = "508000001"
+    env: dict[str, str] = field(default_factory=dict)
+    arm: Callable[[Chaos], None] = lambda chaos: None  # plan faults before the trigger
+    during: Callable[[Chaos], None] = lambda chaos: None  # act while the sync runs
+    triggers: int = 1
+    concurrency: int = 1
+    data_expected: bool = True
+    resync: bool = False  # after a failed run, sync once more and report how that one ends
+    opt_in: bool = False
+
+
+@dataclass
+class Outcome:
+    served: int
+    loaded: int
+    duplicates: int
+    lost: int
+    quarantined: int
+    runs: int
+    run_state: str
+    connection_state: str
+    detail: str
+    seconds: float
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Worker:
+    """A real Celery worker subprocess on the chaos broker, logging to a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int) -> None:
+        from celery import Celery
+
+        self.log_path = log_path
+        self.client = Celery(broker=BROKER_URL)
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "sales_dashboard", "worker", "--loglevel=INFO",
+                 f"--concurrency={concurrency}", "--pool=prefork", "-Q", "sync,maintenance,celery",
+                 "--hostname=chaos-worker@%h", "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.client.control.ping(timeout=0.5):
+                return
+            if self.proc.poll() is not None:
+                break
+        raise RuntimeError(f"the worker did not start:\n{self.log()[-3000:]}")
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def kill_pool(self) -> None:
+        for child in self.children():
+            os.kill(child, signal.SIGKILL)
+
+    def send_sync(self, platform: str) -> None:
+        self.client.send_task("dashboard.sync_platform_data", kwargs={"platform": platform}, queue="sync")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.client.close()
+
+
+@dataclass
+class Chaos:
+    """What a scenario's hooks can reach: the sandbox app, the worker, the connection and the DB."""
+
+    app: Any
+    worker: Worker
+    connection_id: int
+    db_dsn: str
+    lock: Any = None  # an open connection holding the fact-table lock, when a scenario took it
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+# --------------------------------------------------------------------------- platforms
+
+
+def start_sandbox(platform: str) -> Any:
+    from connectors.sandbox import SandboxServer, create_sandbox
+
+    return SandboxServer(create_sandbox(platform))
+
+
+def credentials_for(platform: str) -> dict[str, str]:
+    if platform == "google_ads":
+        from connectors.google_ads.sandbox import DEMO_REFRESH_TOKEN as google_token
+
+        return {"refresh_token": google_token}
+    from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN as linkedin_token
+
+    return {"refresh_token": linkedin_token}
+
+
+def served_rows(platform: str, account_id: str, start: Any, end: Any) -> dict[Key, Values]:
+    """The sandbox's own account of what the API serves for the window, by natural key."""
+    if platform == "google_ads":
+        from connectors.google_ads.sandbox.catalogue import expected_daily_rows as google_rows
+
+        rows = google_rows(account_id, start, end)
+    else:
+        from connectors.linkedin_ads.sandbox import expected_daily_rows as linkedin_rows
+
+        rows = linkedin_rows(account_id, start, end)
+    return {
+        (str(r["campaign_id"]), r["date"].isoformat()): (int(r["impressions"]), int(r["clicks"]), Decimal(str(r["cost"])))
+        for r in rows
+    }
+
+
+def warehouse_rows(connection_id: int) -> list[tuple[Key, Values]]:
+    from etl.models import AdPerformanceDaily
+
+    return [
+        ((r.campaign_id, r.date.isoformat()), (r.impressions, r.clicks, Decimal(r.spend)))
+        for r in AdPerformanceDaily.objects.filter(connection_id=connection_id)
+    ]
+
+
+# --------------------------------------------------------------------------- database helpers
+
+
+def flush_state() -> None:
+    import redis
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    redis.Redis.from_url(BROKER_URL).flushdb()
+
+
+def database_dsn() -> str:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def lock_warehouse(chaos: Chaos) -> None:
+    """Hold an exclusive lock on the fact table (before the trigger), so the load blocks in view."""
+    import psycopg
+
+    chaos.lock = psycopg.connect(chaos.db_dsn)
+    chaos.lock.execute("LOCK TABLE warehouse_ad_performance_daily IN ACCESS EXCLUSIVE MODE")
+
+
+def unlock_warehouse(chaos: Chaos) -> None:
+    if chaos.lock is not None:
+        chaos.lock.rollback()
+        chaos.lock.close()
+        chaos.lock = None
+
+
+def blocked_backend(conn: Any) -> int | None:
+    """The pid of a backend of the chaos database waiting on a lock (the worker's load)."""
+    row = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def run_in_step(connection_id: int, step: str) -> bool:
+    from etl.models import SyncRun
+
+    return SyncRun.objects.filter(connection_id=connection_id, step=step, status=SyncRun.Status.RUNNING).exists()
+
+
+# --------------------------------------------------------------------------- scenario hooks
+
+
+def kill_during_extract(chaos: Chaos) -> None:
+    wait_until(lambda: run_in_step(chaos.connection_id, "extract") and chaos.app.requests.get("ad_analytics", 0),
+               timeout=60, what="the extract step")
+    chaos.worker.kill_pool()
+
+
+def interrupt_load(chaos: Chaos, action: Callable[[Chaos, int], None]) -> None:
+    """With the fact table locked since before the trigger, wait for the load to block on it, act
+    on the blocked worker, then let go of the lock."""
+    try:
+        wait_until(lambda: run_in_step(chaos.connection_id, "load"), timeout=60, what="the load step")
+        pid = wait_until(lambda: blocked_backend(chaos.lock), timeout=60, what="the load to block on the lock")
+        action(chaos, pid)
+        time.sleep(0.5)
+    finally:
+        unlock_warehouse(chaos)
+
+
+def kill_during_load(chaos: Chaos) -> None:
+    interrupt_load(chaos, lambda c, _pid: c.worker.kill_pool())
+
+
+def terminate_backend_during_load(chaos: Chaos) -> None:
+    def terminate(c: Chaos, pid: int) -> None:
+        import psycopg
+
+        with psycopg.connect(c.db_dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    interrupt_load(chaos, terminate)
+
+
+def restart_redis(chaos: Chaos) -> None:
+    wait_until(lambda: run_in_step(chaos.connection_id, "extract"), timeout=60, what="the extract step")
+    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False, capture_output=True)
+    time.sleep(1)
+    subprocess.run(REDIS_START, check=True)
+
+
+def plan(kind: str, **params: Any) -> Callable[[Chaos], None]:
+    return lambda chaos: chaos.app.faults.add(kind, **params)
+
+
+def server_errors(chaos: Chaos) -> None:
+    chaos.app.faults.add("server_error", times=3, path="/rest/adAnalytics", status=503)
+    chaos.app.faults.add("server_error", times=1, path="/rest/adAnalytics", status=500)
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("baseline", "no fault (the reference)"),
+    Scenario("throttle-storm", "4 x LinkedIn 429 TOO_MANY_REQUESTS on adAnalytics",
+             arm=plan("rate_limit", times=4, path="/rest/adAnalytics")),
+    Scenario("5xx-burst", "3 x 503 then 1 x 500 on adAnalytics",
+             arm=server_errors),
+    Scenario("timeouts", "2 x 3 s stall on adAnalytics, read timeout 1 s",
+             env={"HTTP_READ_TIMEOUT_SECONDS": "1"},
+             arm=plan("delay", times=2, path="/rest/adAnalytics", seconds=3)),
+    Scenario("token-expiry", "access token expires on the 2nd /rest/ call (mid-extract)",
+             arm=plan("expire_token", times=1, after=1, path="/rest/")),
+    Scenario("revoked-refresh", "refresh grant revoked (invalid_grant) at the token endpoint",
+             arm=plan("revoke_refresh", times=1, path="/oauth/v2/accessToken"), data_expected=False),
+    Scenario("malformed-type", "one adAnalytics element with impressions 'abc' (wrong type)",
+             arm=plan("malformed", times=1, path="/rest/adAnalytics", variant="non_numeric_impressions")),
+    Scenario("malformed-missing", "one adAnalytics element without pivotValues (missing field)",
+             arm=plan("malformed", times=1, path="/rest/adAnalytics", variant="missing_pivot_values")),
+    Scenario("truncated-json", "adAnalytics body cut in half once",
+             arm=plan("truncated", times=1, path="/rest/adAnalytics")),
+    Scenario("sigkill-extract", "pool process SIGKILLed while adAnalytics is answering",
+             arm=plan("delay", times=1, path="/rest/adAnalytics", seconds=4), during=kill_during_extract),
+    Scenario("sigkill-load", "pool process SIGKILLed while the load waits on the fact table",
+             arm=lock_warehouse, during=kill_during_load),
+    Scenario("pg-terminate-load", "pg_terminate_backend of the worker's backend during load",
+             arm=lock_warehouse, during=terminate_backend_during_load, resync=True),
+    Scenario("double-trigger", "two sync_platform_data sent at the same moment, 2 pool processes",
+             triggers=2, concurrency=2),
+    Scenario("dst-google-ads", "Google Ads account in Europe/London; window spans the 2026-10-25 change",
+             platform="google_ads", account_id="5550003001"),
+    Scenario("redis-restart", "Redis shut down (nosave) and restarted during extract",
+             arm=plan("delay", times=1, path="/rest/adAnalytics", seconds=3), during=restart_redis, opt_in=True),
+]
+
+
+# --------------------------------------------------------------------------- running one scenario
+
+
+def worker_env(sandbox_env: dict[str, str], scenario: Scenario, var_dir: Path) -> dict[str, str]:
+    from django.conf import settings
+
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
+    return {
+        **{k: v for k, v in os.environ.items() if k in keep},
+        **sandbox_env,
+        "DJANGO_SETTINGS_MODULE": "sales_dashboard.settings.base",
+        "DATABASE_URL": database_dsn(),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "CELERY_BROKER_URL": BROKER_URL,
+        "REDIS_URL": BROKER_URL,
+        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+        "DJANGO_SECRET_KEY": "chaos-suite-secret-key-not-for-production",
+        "VAR_DIR": str(var_dir),
+        "HTTP_BACKOFF_BASE_SECONDS": "0.05",
+        "HTTP_BACKOFF_MAX_SECONDS": "0.2",
+        **scenario.env,
+    }
+
+
+def create_connection(scenario: Scenario) -> int:
+    from connectors.models import Organization
+    from connectors.services import connection_create
+
+    org = Organization.objects.create(name="Chaos", slug="chaos")
+    conn = connection_create(organization=org, platform=scenario.platform, account_id=scenario.account_id,
+                             credentials=credentials_for(scenario.platform), check=False)
+    return conn.pk
+
+
+def all_runs_finished(connection_id: int, minimum: int) -> bool:
+    from etl.models import SyncRun
+
+    runs = list(SyncRun.objects.filter(connection_id=connection_id))
+    return len(runs) >= minimum and all(r.status == SyncRun.Status.FAILED or r.step == SyncRun.Step.DONE
+                                        for r in runs)
+
+
+def run_scenario(scenario: Scenario, work_dir: Path) -> Outcome:
+    flush_state()
+    started = time.monotonic()
+    server = start_sandbox(scenario.platform)
+    worker: Worker | None = None
+    try:
+        connection_id = create_connection(scenario)
+        worker = Worker(worker_env(server.env(), scenario, work_dir / scenario.name),
+                        work_dir / f"{scenario.name}.log", scenario.concurrency)
+        chaos = Chaos(server.app, worker, connection_id, database_dsn())
+        try:
+            scenario.arm(chaos)
+            send_triggers(worker, scenario)
+            scenario.during(chaos)
+        finally:
+            unlock_warehouse(chaos)
+        wait_until(lambda: all_runs_finished(connection_id, 1), timeout=180, what="the sync to finish")
+        time.sleep(1.0 if scenario.triggers > 1 else 0.2)  # a late second trigger would show up now
+        wait_until(lambda: all_runs_finished(connection_id, 1), timeout=180, what="every run to finish")
+        outcome = measure(scenario, chaos, time.monotonic() - started)
+        if scenario.resync and outcome.run_state.startswith("failed"):
+            outcome.detail += "; " + resync(scenario, chaos)
+        return outcome
+    except Exception as exc:
+        tail = worker.log()[-1500:] if worker else ""
+        return Outcome(0, 0, 0, 0, 0, 0, "ERROR", "-", f"{type(exc).__name__}: {exc}\n{tail}",
+                       time.monotonic() - started)
+    finally:
+        if worker is not None:
+            worker.stop()
+        server.stop()
+
+
+def resync(scenario: Scenario, chaos: Chaos) -> str:
+    """The next sync after a failed one: what the warehouse holds once it is done."""
+    chaos.worker.send_sync(scenario.platform)
+    wait_until(lambda: all_runs_finished(chaos.connection_id, 2), timeout=180, what="the second sync")
+    again = measure(scenario, chaos, 0.0)
+    return (f"next sync: run {again.run_state}, loaded {again.loaded}, lost {again.lost}, "
+            f"dup {again.duplicates}, connection {again.connection_state}")
+
+
+def send_triggers(worker: Worker, scenario: Scenario) -> None:
+    barrier = threading.Barrier(scenario.triggers)
+
+    def fire() -> None:
+        barrier.wait()
+        worker.send_sync(scenario.platform)
+
+    threads = [threading.Thread(target=fire) for _ in range(scenario.triggers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def measure(scenario: Scenario, chaos: Chaos, seconds: float) -> Outcome:
+    from connectors.models import Connection
+    from etl.models import QuarantinedRecord, SyncRun
+
+    runs = list(SyncRun.objects.filter(connection_id=chaos.connection_id).order_by("pk"))
+    run = runs[-1]
+    served = served_rows(scenario.platform, scenario.account_id, run.window_start, run.window_end)
+    if not scenario.data_expected:
+        served = {}
+    loaded = warehouse_rows(chaos.connection_id)
+    counts = Counter(key for key, _ in loaded)
+    stored = dict(loaded)
+    quarantined = QuarantinedRecord.objects.filter(sync_run__in=runs).count()
+    missing = sum(1 for key, values in served.items() if stored.get(key) != values)
+    connection = Connection.objects.get(pk=chaos.connection_id)
+    return Outcome(
+        served=len(served),
+        loaded=len(loaded),
+        duplicates=sum(n - 1 for n in counts.values()),
+        lost=max(0, missing - quarantined),
+        quarantined=quarantined,
+        runs=len(runs),
+        run_state=f"{run.status}/{run.step}",
+        connection_state=connection.status,
+        detail=details(scenario, chaos, run),
+        seconds=seconds,
+    )
+
+
+def details(scenario: Scenario, chaos: Chaos, run: Any) -> str:
+    from etl.models import QuarantinedRecord
+
+    parts = [f"window {run.window_start}..{run.window_end}"]
+    token_calls = chaos.app.requests.get("access_token", 0)
+    if scenario.platform == "linkedin_ads":
+        parts.append(f"token requests {token_calls}, adAnalytics calls {chaos.app.requests.get('ad_analytics', 0)}")
+    if run.error_class:
+        parts.append(f"error {run.error_class}: {run.error_message[:160]}")
+    reasons = QuarantinedRecord.objects.filter(sync_run=run).values_list("reason", flat=True)
+    parts.extend(f"quarantined: {reason[:120]}" for reason in reasons)
+    parts.extend(f"note: {note[:140]}" for note in run.notes)
+    if scenario.platform == "google_ads":
+        parts.append(dst_check(chaos.connection_id, run))
+    return "; ".join(parts)
+
+
+def dst_check(connection_id: int, run: Any) -> str:
+    """Every campaign has exactly one row per day across the clock change, in the account's zone."""
+    from etl.models import AdPerformanceDaily
+
+    rows = AdPerformanceDaily.objects.filter(connection_id=connection_id)
+    zones = sorted({str(zone) for zone in rows.values_list("account_time_zone", flat=True)})
+    per_day = Counter(rows.values_list("date", flat=True))
+    around = {str(day): per_day.get(day, 0) for day in sorted(per_day) if str(day) in DST_DAYS}
+    return f"zones {zones}; rows per day around the change {around}"
+
+
+DST_DAYS = {"2026-10-24", "2026-10-25", "2026-10-26"}
+
+
+# --------------------------------------------------------------------------- output
+
+
+HEADER = f"{'scenario':<18} {'served':>6} {'loaded':>6} {'dup':>4} {'lost':>4} {'quar':>4} {'runs':>4}  " \
+         f"{'run (status/step)':<20} {'connection':<13} {'secs':>5}"
+
+
+def print_outcome(name: str, outcome: Outcome) -> None:
+    print(f"{name:<18} {outcome.served:>6} {outcome.loaded:>6} {outcome.duplicates:>4} {outcome.lost:>4} "
+          f"{outcome.quarantined:>4} {outcome.runs:>4}  {outcome.run_state:<20} {outcome.connection_state:<13} "
+          f"{outcome.seconds:>5.1f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--only", action="append", default=[], help="run only these scenarios")
+    parser.add_argument("--with-redis-restart", action="store_true",
+                        help="also restart the local Redis mid-sync (disturbs every other Redis user)")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.vendor != "postgresql":
+        sys.exit("The fault suite needs PostgreSQL (DATABASE_URL).")
+    chosen = [s for s in SCENARIOS if (not args.only or s.name in args.only)
+              and (not s.opt_in or args.with_redis_restart)]
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = TEST_DB_NAME
+    old = setup_databases(verbosity=0, interactive=False)
+    notes: list[tuple[str, str]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
+            print(HEADER, flush=True)
+            for scenario in chosen:
+                outcome = run_scenario(scenario, Path(tmp))
+                print_outcome(scenario.name, outcome)
+                notes.append((scenario.name, f"{scenario.what} -> {outcome.detail}"))
+    finally:
+        connection.close()
+        teardown_databases(old, verbosity=0)
+    print()
+    for name, text in notes:
+        print(f"{name}: {text}")
+
+
+if __name__ == "__main__":
+    main()
