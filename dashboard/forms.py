@@ -10,8 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 
 from connectors.registry import get_connector_class
+from dashboard.login_throttle import (
+    client_address,
+    lockout_message,
+    login_failure_record,
+    login_is_locked,
+    login_success_record,
+)
 
 ACCOUNT_ID_HELP = {
     "google_ads": "The Google Ads customer id (123-456-7890 or digits only).",
@@ -114,3 +123,32 @@ class ConnectForm(forms.Form):
             name.removeprefix("credential_"): str(self.cleaned_data.get(name) or "").strip()
             for name in self.credential_names
         }
+
+
+class ThrottledLoginMixin:
+    """Refuses a username and address with too many recent failures before the password is checked."""
+
+    request: Any
+    cleaned_data: dict[str, Any]
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.cleaned_data.get("username") or "")
+        address = client_address(self.request)
+        if username and login_is_locked(username=username, address=address):
+            raise forms.ValidationError(lockout_message(), code="locked")
+        try:
+            cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        except forms.ValidationError:
+            if username:
+                login_failure_record(username=username, address=address)
+            raise
+        login_success_record(username=username, address=address)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass

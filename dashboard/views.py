@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from connectors.models import Membership
 from connectors.registry import connector_classes
 from dashboard.exports import UnknownExport, export_table
-from dashboard.forms import ConnectForm
+from dashboard.forms import ConnectForm, ThrottledAuthenticationForm
 from dashboard.selectors import (
     ALLOWED_DAYS,
     DEFAULT_DAYS,
@@ -210,6 +212,23 @@ def export_csv(request: HttpRequest, membership: Membership, table: str) -> Http
     writer.writerow(result.header)
     writer.writerows(result.rows)
     return response
+
+
+# --------------------------------------------------------------------------------------------
+# Logging in
+# --------------------------------------------------------------------------------------------
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login, with repeated failures per username and address locked out for a while."""
+
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error("__all__", code="locked"):
+            response.status_code = 429
+        return response
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -100,13 +102,14 @@ def _as_micros(value: Any) -> str:
 
 
 def _as_ymd(value: Any) -> str:
-    return pd.Timestamp(year=int(value["year"]), month=int(value["month"]), day=int(value["day"])).strftime("%Y-%m-%d")
+    # date().isoformat() always writes four year digits (strftime("%Y") does not before year 1000).
+    return date(int(value["year"]), int(value["month"]), int(value["day"])).isoformat()
 
 
 def _as_date(value: Any) -> str:
     if not isinstance(value, str) or not DATE_RE.match(value):
         raise ValueError
-    return pd.Timestamp(value).strftime("%Y-%m-%d")
+    return date.fromisoformat(value).isoformat()
 
 
 def _as_datetime(value: Any) -> str:
@@ -132,13 +135,38 @@ def _as_bool(value: Any) -> bool:
     raise ValueError
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _as_int(value: Any) -> int:
+    """Whole numbers only (``12``, ``12.0``, ``"12"``), within the warehouse's 64-bit integers."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():  # also rejects inf
+            raise ValueError
+        number = int(value)
+    elif isinstance(value, str):
+        exact = Decimal(value.strip())
+        if not exact.is_finite() or exact != exact.to_integral_value():
+            raise ValueError
+        number = int(exact)
+    else:
+        raise ValueError
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError
+    return number
+
+
 def _convert_int(values: pd.Series) -> Converted:
-    present = values.notna()
-    is_bool = values.map(lambda v: isinstance(v, bool))
-    numbers = pd.to_numeric(values.where(~is_bool), errors="coerce")
-    integral = numbers.notna() & (numbers == numbers.round())
-    bad = present & ~integral
-    return numbers.where(integral).astype("Int64"), bad
+    # A float NaN reads as absent, as pandas has always read it.
+    values = pd.Series(
+        [None if isinstance(v, float) and math.isnan(v) else v for v in values], dtype=object, index=values.index
+    )
+    numbers, bad = _map(values, _as_int)
+    return numbers.astype("Int64"), bad
 
 
 CONVERTERS: dict[str, Callable[[pd.Series], Converted]] = {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_slug
+from django.db import transaction
 
 from connectors.errors import ConnectorError
 from connectors.registry import UnknownPlatform, get_connector_class
@@ -34,10 +38,29 @@ class Command(BaseCommand):
         parser.add_argument("--no-check", action="store_true", help="Do not try the credentials first.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A failure is reported in one line; the per-attempt retry warnings are for -v 2.
+        connectors_log = logging.getLogger("connectors")
+        previous = connectors_log.level
+        if options["verbosity"] < 2:
+            connectors_log.setLevel(logging.ERROR)
+        try:
+            self._add(options)
+        finally:
+            connectors_log.setLevel(previous)
+
+    def _add(self, options: dict[str, Any]) -> None:
         try:
             cls = get_connector_class(options["platform"])
         except UnknownPlatform as exc:
             raise CommandError(str(exc)) from None
+        try:
+            validate_slug(options["org"])
+        except ValidationError:
+            raise CommandError(
+                f"--org expects an organization slug (letters, digits, - and _), got {options['org']!r}"
+            ) from None
+        if not options["account_id"].strip():
+            raise CommandError("--account-id must not be empty")
         credentials = _pairs(options["credential"], "credential")
         unknown = set(credentials) - set(cls.credential_keys)
         if unknown:
@@ -45,17 +68,20 @@ class Command(BaseCommand):
             raise CommandError(f"{cls.platform} does not take credential(s) {sorted(unknown)}; accepted: {accepted}")
         if not credentials:
             raise CommandError(f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_keys)}")
-        organization = organization_get_or_create(slug=options["org"])
+        connection_options = _pairs(options["option"], "option")
         try:
-            connection = connection_create(
-                organization=organization,
-                platform=cls.platform,
-                account_id=options["account_id"],
-                credentials=credentials,
-                options=_pairs(options["option"], "option"),
-                name=options["name"],
-                check=not options["no_check"],
-            )
+            # A new organization is kept only if its connection is: refused credentials leave nothing.
+            with transaction.atomic():
+                organization = organization_get_or_create(slug=options["org"])
+                connection = connection_create(
+                    organization=organization,
+                    platform=cls.platform,
+                    account_id=options["account_id"],
+                    credentials=credentials,
+                    options=connection_options,
+                    name=options["name"],
+                    check=not options["no_check"],
+                )
         except ConnectorError as exc:
             raise CommandError(f"The credentials did not work: {exc.message}") from None
         self.stdout.write(str(connection.pk))

@@ -26,8 +26,17 @@ class Command(BaseCommand):
     help = "Create the demo organization, its user and the sandbox connections (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A failure is reported in one line; the per-attempt retry warnings are for -v 2.
+        connectors_log = logging.getLogger("connectors")
+        previous = connectors_log.level
         if options["verbosity"] < 2:
-            logging.getLogger("connectors").setLevel(logging.WARNING)
+            connectors_log.setLevel(logging.ERROR)
+        try:
+            self._setup(options)
+        finally:
+            connectors_log.setLevel(previous)
+
+    def _setup(self, options: dict[str, Any]) -> None:
         organization = organization_get_or_create(slug=DEMO_ORG, name="Demo Marketing Team")
         user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
         if created or not user.check_password(DEMO_PASSWORD):
