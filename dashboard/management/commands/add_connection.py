@@ -13,6 +13,7 @@ from django.db import transaction
 from connectors.errors import ConnectorError
 from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.services import connection_create, organization_get_or_create
+from dashboard.management.quiet import quiet_logs
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -39,14 +40,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # A failure is reported in one line; the per-attempt retry warnings are for -v 2.
-        connectors_log = logging.getLogger("connectors")
-        previous = connectors_log.level
-        if options["verbosity"] < 2:
-            connectors_log.setLevel(logging.ERROR)
-        try:
+        with quiet_logs(options["verbosity"], ["connectors"], logging.ERROR):
             self._add(options)
-        finally:
-            connectors_log.setLevel(previous)
 
     def _add(self, options: dict[str, Any]) -> None:
         try:

@@ -16,6 +16,7 @@ from connectors.errors import ConnectorError
 from connectors.models import Membership
 from connectors.registry import platforms
 from connectors.services import connection_create, organization_get_or_create
+from dashboard.management.quiet import quiet_logs
 
 DEMO_ORG = "demo"
 DEMO_USER = "demo"
@@ -27,14 +28,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # A failure is reported in one line; the per-attempt retry warnings are for -v 2.
-        connectors_log = logging.getLogger("connectors")
-        previous = connectors_log.level
-        if options["verbosity"] < 2:
-            connectors_log.setLevel(logging.ERROR)
-        try:
+        with quiet_logs(options["verbosity"], ["connectors"], logging.ERROR):
             self._setup(options)
-        finally:
-            connectors_log.setLevel(previous)
 
     def _setup(self, options: dict[str, Any]) -> None:
         organization = organization_get_or_create(slug=DEMO_ORG, name="Demo Marketing Team")

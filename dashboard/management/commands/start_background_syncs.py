@@ -6,7 +6,6 @@ and prints a summary. With ``--no-wait`` it prints the task ids and returns at o
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from tqdm import tqdm
 from connectors.models import Organization
 from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.selectors import connection_list_syncable
+from dashboard.management.quiet import quiet_logs
 from dashboard.services import sync_start
 from etl.models import SyncRun
 from etl.selectors import sync_run_is_finished, sync_run_list
@@ -43,10 +43,11 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds to wait (default 3600).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["verbosity"] < 2:
-            # The progress bar and the summary say it all; per-request logs are for -v 2.
-            for name in ("connectors", "etl", "dashboard", "celery"):
-                logging.getLogger(name).setLevel(logging.WARNING)
+        # The progress bar and the summary say it all; per-request logs are for -v 2.
+        with quiet_logs(options["verbosity"], ["connectors", "etl", "dashboard", "celery"]):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         if options["cleanup"] or options["refresh_tokens"]:
             if options["cleanup"]:
                 self._run_task("dashboard.cleanup_old_data", options)
