@@ -28,13 +28,12 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
-import requests
 from django.conf import settings
 
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
-from connectors.http import ErrorPolicy, safe_json
+from connectors.http import ErrorPolicy, Response, safe_json
 from connectors.mailchimp import mapping
 from connectors.paginators import OffsetPaginator
 
@@ -93,7 +92,7 @@ def annotate_report(report: Any) -> Any:
 class MailchimpErrorPolicy(ErrorPolicy):
     platform_name = "Mailchimp"
 
-    def classify(self, response: requests.Response) -> ConnectorError | None:
+    def classify(self, response: Response) -> ConnectorError | None:
         status = response.status_code
         if status == 403:
             return self._forbidden(response)
@@ -114,7 +113,7 @@ class MailchimpErrorPolicy(ErrorPolicy):
             )
         return super().classify(response)
 
-    def _forbidden(self, response: requests.Response) -> ConnectorError:
+    def _forbidden(self, response: Response) -> ConnectorError:
         if not isinstance(safe_json(response), dict):
             # Under heavy load Mailchimp throttles with a bare 403 (or 429) and no problem document.
             return RateLimited("Mailchimp is throttling requests for this account (HTTP 403)", status=403)
@@ -125,7 +124,7 @@ class MailchimpErrorPolicy(ErrorPolicy):
             code=self.error_code(response),
         )
 
-    def error_in_successful_body(self, response: requests.Response) -> ConnectorError | None:
+    def error_in_successful_body(self, response: Response) -> ConnectorError | None:
         """The OAuth metadata endpoint reports errors with HTTP 200 and an ``error`` key."""
         if len(response.content) > SMALL_BODY_BYTES:
             return None
@@ -145,10 +144,10 @@ class MailchimpErrorPolicy(ErrorPolicy):
             f"Mailchimp answered with an error: {error}", status=response.status_code, code=error
         )
 
-    def is_expired_token(self, response: requests.Response) -> bool:
+    def is_expired_token(self, response: Response) -> bool:
         return False  # Mailchimp tokens do not expire and cannot be refreshed
 
-    def error_code(self, response: requests.Response) -> str | None:
+    def error_code(self, response: Response) -> str | None:
         body = safe_json(response)
         if isinstance(body, dict):
             for key in ("title", "error"):
@@ -156,7 +155,7 @@ class MailchimpErrorPolicy(ErrorPolicy):
                     return str(body[key])
         return None
 
-    def describe(self, response: requests.Response) -> str:
+    def describe(self, response: Response) -> str:
         """Problem documents carry a ``title`` and a ``detail``; both are worth reading."""
         body = safe_json(response)
         if isinstance(body, dict):

@@ -30,14 +30,13 @@ from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 
 from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.concurrency import ConcurrencyLimit
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
-from connectors.http import ApiClient, ErrorPolicy, require_secure_url, safe_json
+from connectors.http import ApiClient, ErrorPolicy, Response, require_secure_url, safe_json
 from connectors.zoho_crm import mapping
 from connectors.zoho_crm.paging import ZohoRecordsPaginator
 
@@ -53,7 +52,7 @@ class ZohoErrorPolicy(ErrorPolicy):
 
     platform_name = "Zoho CRM"
 
-    def classify(self, response: requests.Response) -> ConnectorError | None:
+    def classify(self, response: Response) -> ConnectorError | None:
         code = self.error_code(response)
         if response.status_code == 401 and code == "OAUTH_SCOPE_MISMATCH":
             return AuthError(
@@ -74,16 +73,16 @@ class ZohoErrorPolicy(ErrorPolicy):
             return MalformedResponse(self.describe(response), status=400, code=code)
         return super().classify(response)
 
-    def is_expired_token(self, response: requests.Response) -> bool:
+    def is_expired_token(self, response: Response) -> bool:
         return self.error_code(response) in REFRESHABLE_CODES
 
-    def error_code(self, response: requests.Response) -> str | None:
+    def error_code(self, response: Response) -> str | None:
         body = safe_json(response)
         if isinstance(body, dict) and isinstance(body.get("code"), str):
             return str(body["code"])
         return None
 
-    def describe(self, response: requests.Response) -> str:
+    def describe(self, response: Response) -> str:
         if response.status_code == 429:
             return (
                 "Zoho CRM is throttling this organization (its 24-hour API credits or its limit of "
