@@ -313,6 +313,11 @@ def sync_run_fail(*, sync_run_id: int, exc: BaseException) -> None:
     if run is None:
         return
     message = readable_error(exc)
+    if run.status == SyncRun.Status.SUCCEEDED:
+        # Only the clean-up after a committed load failed: the data is in, the run stays a success.
+        notes = [*run.notes, f"Clean-up after the load did not finish: {message}"]
+        SyncRun.objects.filter(pk=sync_run_id).update(step=SyncRun.Step.DONE, notes=notes)
+        return
     SyncRun.objects.filter(pk=sync_run_id).update(
         status=SyncRun.Status.FAILED,
         finished_at=timezone.now(),

@@ -177,3 +177,18 @@ def test_a_dropped_database_connection_during_load_is_retried(
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert calls["n"] == 2
     assert warehouse(linkedin_connection) == served("508000001", run.window_start, run.window_end)
+
+
+def test_a_failed_clean_up_after_the_load_keeps_the_run_a_success(
+    linkedin_connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl.services
+
+    def broken_prune(**kwargs: Any) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(etl.services, "prune_warehouse", broken_prune)
+    run = run_sync(linkedin_connection)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.step == SyncRun.Step.DONE
+    assert any("Clean-up after the load did not finish" in note for note in run.notes)
+    assert warehouse(linkedin_connection) == served("508000001", run.window_start, run.window_end)
