@@ -9,17 +9,22 @@ validated, never passed through floats, and micros are divided with integer arit
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
 
 from connectors.base import Field
+from etl.fast_convert import FAST_CONVERTERS
 from etl.schema import Dataset
 
 DECIMAL_RE = re.compile(r"^[-+]?\d+(\.\d+)?$")
@@ -35,19 +40,6 @@ class Normalized:
 
 
 Converted = tuple[pd.Series, pd.Series]  # (values, mask of values present but unreadable)
-
-
-def _dig(record: Any, parts: Sequence[str]) -> Any:
-    value = record
-    for part in parts:
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and part.isdigit():
-            index = int(part)
-            value = value[index] if index < len(value) else None
-        else:
-            return None
-    return value
 
 
 def _map(values: pd.Series, func: Callable[[Any], Any]) -> Converted:
@@ -93,7 +85,11 @@ def _as_decimal(value: Any) -> str:
 def _as_micros(value: Any) -> str:
     if isinstance(value, bool):
         raise ValueError
-    micros = int(value) if isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit()) else None
+    micros = (
+        int(value)
+        if isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit())
+        else None
+    )
     if micros is None:
         raise ValueError
     sign, micros = ("-" if micros < 0 else ""), abs(micros)
@@ -163,7 +159,9 @@ def _as_int(value: Any) -> int:
 def _convert_int(values: pd.Series) -> Converted:
     # A float NaN reads as absent, as pandas has always read it.
     values = pd.Series(
-        [None if isinstance(v, float) and math.isnan(v) else v for v in values], dtype=object, index=values.index
+        [None if isinstance(v, float) and math.isnan(v) else v for v in values],
+        dtype=object,
+        index=values.index,
     )
     numbers, bad = _map(values, _as_int)
     return numbers.astype("Int64"), bad
@@ -183,34 +181,92 @@ CONVERTERS: dict[str, Callable[[pd.Series], Converted]] = {
 }
 
 
+def records_from_pages(pages: Iterable[bytes | str]) -> list[Any]:
+    """The records of raw pages (JSON arrays, as staged) in order."""
+    records: list[Any] = []
+    for page in pages:
+        records.extend(parse_page(page))
+    return records
+
+
+def parse_page(page: bytes | str) -> Any:
+    """A staged page's JSON. orjson parses it several times faster than ``json``; what orjson
+    refuses (integers wider than 64 bits, NaN) is read by ``json`` as before."""
+    try:
+        return orjson.loads(page)
+    except orjson.JSONDecodeError:
+        return json.loads(page)
+
+
+def _path_columns(records: Sequence[Any], paths: Iterable[str]) -> dict[str, list[Any]]:
+    """The value at each dotted path of every record (``None`` where absent), a column at a time.
+
+    Paths sharing a prefix (``metrics.clicks``, ``metrics.cost_micros``) read the prefix once. A
+    numeric part indexes a list; anything that is not an object or list on the way gives ``None``.
+    """
+    found: dict[tuple[str, ...], list[Any]] = {(): list(records)}
+
+    def column(parts: tuple[str, ...]) -> list[Any]:
+        if parts not in found:
+            parent, part = column(parts[:-1]), parts[-1]
+            if set(map(type, parent)) == {dict}:
+                found[parts] = list(map(dict.get, parent, repeat(part)))
+            elif part.isdigit():
+                i = int(part)
+                found[parts] = [
+                    v.get(part)
+                    if v.__class__ is dict
+                    else (v[i] if v.__class__ is list and len(v) > i else None)
+                    for v in parent
+                ]
+            else:
+                found[parts] = [v.get(part) if v.__class__ is dict else None for v in parent]
+        return found[parts]
+
+    return {path: column(tuple(path.split("."))) for path in paths}
+
+
+def _convert(values: list[Any], convert: str, index: pd.RangeIndex) -> Converted:
+    fast = FAST_CONVERTERS[convert](values)
+    if fast is not None:
+        return pd.Series(fast, dtype=None if convert == "int" else object, index=index), _nothing_bad(index)
+    return CONVERTERS[convert](pd.Series(values, dtype=object, index=index))
+
+
+def _nothing_bad(index: pd.RangeIndex) -> pd.Series:
+    return pd.Series(np.zeros(len(index), dtype=bool), index=index)
+
+
 def normalize(records: Sequence[Any], mapping: Mapping[str, Field], dataset: Dataset) -> Normalized:
     index = pd.RangeIndex(len(records))
-    reasons: list[list[str]] = [[] for _ in records]
+    reasons: dict[int, list[str]] = {}
     for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            reasons[i].append(f"record is a {type(record).__name__}, not an object")
+        if record.__class__ is not dict:
+            reasons[i] = [f"record is a {type(record).__name__}, not an object"]
 
+    specs = {column.name: mapping.get(column.name) for column in dataset.columns}
+    raw_columns = _path_columns(records, {spec.path for spec in specs.values() if spec is not None})
     columns: dict[str, pd.Series] = {}
     for column in dataset.columns:
-        spec = mapping.get(column.name)
+        spec = specs[column.name]
         if spec is None:
             columns[column.name] = pd.Series([None] * len(records), dtype=object, index=index)
             continue
-        parts = spec.path.split(".")
-        raw = pd.Series([_dig(r, parts) for r in records], dtype=object, index=index)
-        values, unreadable = CONVERTERS[spec.convert](raw)
-        missing = values.isna() & ~unreadable
-        for i in unreadable[unreadable].index:
-            reasons[i].append(f"{column.name}: {raw[i]!r} is not a valid {spec.convert}")
+        raw = raw_columns[spec.path]
+        values, unreadable = _convert(raw, spec.convert, index)
+        for i in np.flatnonzero(unreadable.to_numpy()).tolist():
+            reasons.setdefault(i, []).append(f"{column.name}: {raw[i]!r} is not a valid {spec.convert}")
         if column.required or spec.required:
-            for i in missing[missing].index:
-                reasons[i].append(f"{column.name}: missing ({spec.path})")
+            missing = (values.isna() & ~unreadable).to_numpy()
+            for i in np.flatnonzero(missing).tolist():
+                reasons.setdefault(i, []).append(f"{column.name}: missing ({spec.path})")
         columns[column.name] = values
 
     frame = pd.DataFrame(columns, index=index)
-    bad = pd.Series([bool(r) for r in reasons], index=index, dtype=bool)
-    quarantined = [(records[i], "; ".join(reasons[i])) for i in bad[bad].index]
-    good = frame[~bad]
+    bad = np.zeros(len(records), dtype=bool)
+    bad[list(reasons)] = True
+    quarantined = [(records[i], "; ".join(reasons[i])) for i in sorted(reasons)]
+    good = frame[~bad] if reasons else frame
     deduped = good.drop_duplicates(subset=list(dataset.key), keep="last")
     return Normalized(
         frame=deduped.reset_index(drop=True),

@@ -1,12 +1,15 @@
-"""Reads on sync runs."""
+"""Reads on sync runs and their staged pages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
-from etl.models import SyncRun
+from etl.models import RawPage, SyncRun
+from etl.normalize import parse_page
 
 
 def sync_run_list(*, ids: Iterable[int]) -> QuerySet[SyncRun]:
@@ -19,6 +22,33 @@ def sync_run_is_finished(run: SyncRun) -> bool:
 
 def sync_run_latest_per_connection(*, connection_ids: Iterable[int]) -> dict[int, SyncRun]:
     latest: dict[int, SyncRun] = {}
-    for run in SyncRun.objects.filter(connection_id__in=list(connection_ids)).order_by("connection_id", "-created_at"):
+    for run in SyncRun.objects.filter(connection_id__in=list(connection_ids)).order_by(
+        "connection_id", "-created_at"
+    ):
         latest.setdefault(run.connection_id, run)
     return latest
+
+
+def raw_record_batches(*, sync_run_id: int, stream: str, rows: int) -> Iterator[list[Any]]:
+    """The staged records of one stream, in batches of about ``rows`` records, latest pages first.
+
+    Pages are read one at a time as JSON text (never the whole sync at once) and parsed here.
+    Within a batch the pages keep their order, so "the later record wins" holds inside a batch;
+    batches come newest first, so a key already seen in an earlier batch is the later read.
+    """
+    pages = (
+        RawPage.objects.filter(sync_run_id=sync_run_id, stream=stream)
+        .order_by("-seq")
+        .values_list(Cast("records", TextField()), flat=True)
+    )
+    batch: list[list[Any]] = []
+    size = 0
+    for text in pages.iterator(chunk_size=1):
+        page = parse_page(text)
+        batch.append(page if isinstance(page, list) else [page])
+        size += len(batch[-1])
+        if size >= rows:
+            yield [record for page in reversed(batch) for record in page]
+            batch, size = [], 0
+    if batch:
+        yield [record for page in reversed(batch) for record in page]

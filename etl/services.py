@@ -18,9 +18,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from connectors.base import Window
+from connectors.base import StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.models import Connection
 from connectors.registry import get_connector_class
@@ -31,10 +32,12 @@ from connectors.services import (
     connection_refresh_token,
     connector_for,
 )
+from etl.key_ledger import KeyLedger
 from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
 from etl.normalize import normalize
 from etl.schema import DATASETS, get_dataset
+from etl.selectors import raw_record_batches
 from sales_dashboard.cache_versions import dashboard_cache_bump
 from sales_dashboard.logging import redact
 
@@ -161,33 +164,46 @@ def _csv_chunks(frame: Any, size: int) -> Iterator[tuple[str, int]]:
 
 
 def sync_run_normalize(*, sync_run_id: int) -> None:
+    """Staged pages → canonical CSV chunks, batch by batch so memory stays flat as a sync grows."""
     with _step(sync_run_id, SyncRun.Step.NORMALIZE) as run:
         NormalizedChunk.objects.filter(sync_run=run).delete()
         QuarantinedRecord.objects.filter(sync_run=run).delete()
         connector_cls = get_connector_class(run.connection.platform)
         for stream in connector_cls.streams:
-            records: list[Any] = []
-            for page in RawPage.objects.filter(sync_run=run, stream=stream.name).order_by("seq").iterator():
-                records.extend(page.records)
-            dataset = get_dataset(stream.dataset)
-            result = normalize(records, stream.mapping, dataset)
-            QuarantinedRecord.objects.bulk_create(
+            _normalize_stream(run, stream)
+
+
+def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
+    dataset = get_dataset(stream.dataset)
+    ledger = KeyLedger()
+    seq = normalized = quarantined = duplicates = 0
+    batches = raw_record_batches(sync_run_id=run.pk, stream=stream.name, rows=settings.NORMALIZE_BATCH_ROWS)
+    for records in batches:
+        result = normalize(records, stream.mapping, dataset)
+        frame, seen_before = ledger.drop_seen(result.frame, dataset.key)
+        QuarantinedRecord.objects.bulk_create(
+            (
                 QuarantinedRecord(
                     sync_run=run, connection=run.connection, stream=stream.name, reason=reason, record=record
                 )
                 for record, reason in result.quarantined
+            ),
+            batch_size=1000,
+        )
+        for text, count in _csv_chunks(frame, settings.LOAD_CHUNK_ROWS):
+            NormalizedChunk.objects.create(
+                sync_run=run, dataset=dataset.name, seq=seq, row_count=count, csv=text
             )
-            for seq, (text, count) in enumerate(_csv_chunks(result.frame, settings.LOAD_CHUNK_ROWS)):
-                NormalizedChunk.objects.create(
-                    sync_run=run, dataset=dataset.name, seq=seq, row_count=count, csv=text
-                )
-            _stream_rows(run, stream.name).update(
-                normalized=len(result.frame), quarantined=len(result.quarantined), duplicates=result.duplicates
-            )
-            if result.quarantined:
-                run.notes.append(
-                    f"{len(result.quarantined)} {stream.name} record(s) could not be read and were quarantined"
-                )
+            seq += 1
+        normalized += len(frame)
+        quarantined += len(result.quarantined)
+        duplicates += result.duplicates + seen_before
+        del records, result, frame
+    _stream_rows(run, stream.name).update(
+        normalized=normalized, quarantined=quarantined, duplicates=duplicates
+    )
+    if quarantined:
+        run.notes.append(f"{quarantined} {stream.name} record(s) could not be read and were quarantined")
 
 
 def sync_run_load(*, sync_run_id: int) -> None:
@@ -204,7 +220,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
         for stream in connector_cls.streams:
             dataset = get_dataset(stream.dataset)
             chunks = NormalizedChunk.objects.filter(sync_run=run, dataset=dataset.name).order_by("seq")
-            staged = sum(c.row_count for c in chunks)
+            staged = chunks.aggregate(rows=Sum("row_count"))["rows"] or 0
             scope = WindowScope(run.window_start, run.window_end) if dataset.window_column else None
             if staged == 0 and scope is not None:
                 scope = None
@@ -213,7 +229,10 @@ def sync_run_load(*, sync_run_id: int) -> None:
                     "existing rows were kept"
                 )
             result = load_rows(
-                dataset=dataset, chunks=(c.csv for c in chunks.iterator()), system=system, window=scope
+                dataset=dataset,
+                chunks=chunks.values_list("csv", flat=True).iterator(chunk_size=1),
+                system=system,
+                window=scope,
             )
             _stream_rows(run, stream.name).update(
                 loaded=result.staged,
@@ -281,7 +300,9 @@ def prune_history(*, today: date | None = None) -> dict[str, int]:
     staging_cutoff = timezone.now() - timedelta(days=1)
     finished = SyncRun.objects.exclude(status__in=SyncRun.IN_FLIGHT)
     pages = RawPage.objects.filter(sync_run__in=finished, created_at__lt=staging_cutoff).delete()[0]
-    chunks = NormalizedChunk.objects.filter(sync_run__in=finished.filter(created_at__lt=staging_cutoff)).delete()[0]
+    chunks = NormalizedChunk.objects.filter(
+        sync_run__in=finished.filter(created_at__lt=staging_cutoff)
+    ).delete()[0]
     runs = finished.filter(created_at__lt=cutoff).delete()[0]
     return {"staged_pages": pages, "staged_chunks": chunks, "runs_and_related": runs}
 
@@ -346,4 +367,3 @@ def _recent_failures(connection_id: int) -> int:
 
 def sync_run_add_task_ids(*, sync_run_id: int, task_ids: list[str]) -> None:
     SyncRun.objects.filter(pk=sync_run_id).update(task_ids=task_ids)
-
