@@ -55,6 +55,7 @@ browser-deps: install ## Debian's Chromium and the Playwright package, for the b
 test: install browser-deps ## The whole suite: lint, types, PostgreSQL + Redis + browser + real worker tests, then the SQLite path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	$(PY) tools/audit.py
 	$(PY) -m pytest -ra -m "not worker"
 	$(PY) -m pytest -v -m worker
 	DATABASE_URL=sqlite:///var/test-embedded.sqlite3 $(PY) -m pytest -ra -m embedded -p no:cacheprovider

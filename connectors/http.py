@@ -9,7 +9,6 @@ line, without headers or credentials.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from connectors import jsonio
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -277,8 +277,8 @@ class ApiClient:
         if not response.content:
             return None
         try:
-            return response.json()
-        except (ValueError, json.JSONDecodeError):
+            return jsonio.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
             raise MalformedResponse(
                 f"{self.policy.platform_name} sent a body that is not valid JSON "
                 f"(HTTP {response.status_code}, {len(response.content)} bytes)"

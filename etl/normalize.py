@@ -9,7 +9,6 @@ validated, never passed through floats, and micros are divided with integer arit
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,9 +19,9 @@ from itertools import repeat
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
+from connectors import jsonio
 from connectors.base import Field
 from etl.fast_convert import FAST_CONVERTERS
 from etl.schema import Dataset
@@ -190,12 +189,8 @@ def records_from_pages(pages: Iterable[bytes | str]) -> list[Any]:
 
 
 def parse_page(page: bytes | str) -> Any:
-    """A staged page's JSON. orjson parses it several times faster than ``json``; what orjson
-    refuses (integers wider than 64 bits, NaN) is read by ``json`` as before."""
-    try:
-        return orjson.loads(page)
-    except orjson.JSONDecodeError:
-        return json.loads(page)
+    """A staged page's JSON."""
+    return jsonio.loads(page)
 
 
 def _path_columns(records: Sequence[Any], paths: Iterable[str]) -> dict[str, list[Any]]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from connectors.demandbase.paging import PageTotalPaginator
-from connectors.demandbase.policy import CONCURRENT_EXPORT_JOB
+from connectors.demandbase.policy import CONCURRENT_EXPORT_JOB, CONCURRENT_QUERY
 from connectors.demandbase.results import parse_results
 from connectors.errors import (
     AuthError,
@@ -167,9 +167,12 @@ class ExportJob:
             try:
                 return self._create_once(name)
             except RateLimited as exc:
-                if exc.code != CONCURRENT_EXPORT_JOB:
+                if exc.code == CONCURRENT_EXPORT_JOB:
+                    self._wait_for_free_slot(exc)
+                elif exc.code == CONCURRENT_QUERY:  # the refused POST created no job: ask again shortly
+                    self._wait(exc)
+                else:
                     raise
-                self._wait_for_free_slot(exc)
             except TransientError as exc:
                 self._wait(exc)
 

@@ -154,11 +154,13 @@ class Connector(BaseConnector):
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
         campaigns = self.campaigns()
         account = self.account(campaigns)
+        # One shared view per campaign: a page of 15,000 rows adds references, not copies.
+        views = {cid: {k: c.get(k) for k in ("name", "status", "type")} for cid, c in campaigns.items()}
         cap = int(settings.LINKEDIN_ADS_ANALYTICS_ROW_CAP)
         days_per_call = max(1, min(30, (cap - 1) // max(1, len(campaigns))))
         for part in window.split(days_per_call):
             for elements in self._analytics_under_cap(part, sorted(campaigns), cap):
-                yield [self._annotate(e, account, campaigns) for e in elements]
+                yield [self._annotate(e, account, views) for e in elements]
 
     def _analytics_under_cap(self, window: Window, campaign_ids: list[str], cap: int) -> Iterator[list[Any]]:
         """Rows for the window; a response at the cap may be cut, so it is split and asked again."""
@@ -182,7 +184,8 @@ class Connector(BaseConnector):
                 stack += [(part, ids[i : i + size]) for i in range(0, len(ids), size)][::-1]
 
     @staticmethod
-    def _annotate(element: Any, account: dict[str, Any], campaigns: dict[str, dict[str, Any]]) -> Any:
+    def _annotate(element: Any, account: dict[str, Any], views: dict[str, dict[str, Any]]) -> Any:
+        """Add the account and the campaign's name, status and type to an analytics element."""
         if not isinstance(element, dict):
             return element  # left for the normalizer to quarantine with its reason
         pivots = element.get("pivotValues")
@@ -191,12 +194,12 @@ class Connector(BaseConnector):
             if isinstance(pivots, list) and pivots and isinstance(pivots[0], str)
             else None
         )
-        campaign = campaigns.get(campaign_id or "", {})
-        return {
-            **element,
-            "_account": account,
-            "_campaign": {k: campaign.get(k) for k in ("name", "status", "type")},
-        }
+        element["_account"] = account
+        element["_campaign"] = views.get(campaign_id or "", _NO_CAMPAIGN)
+        return element
+
+
+_NO_CAMPAIGN: dict[str, Any] = {"name": None, "status": None, "type": None}
 
 
 def _money_currency(campaign: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ import random
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -87,16 +87,15 @@ def _account(account: SandboxAccount) -> tuple[str, SandboxAccount]:
     return str(account.id), account
 
 
-ACCOUNTS: Final[Mapping[str, SandboxAccount]] = MappingProxyType(
-    dict(
-        [
-            _account(SandboxAccount(508000001, "Northwind – Demand Gen", "USD", 12)),
-            _account(SandboxAccount(508000002, "Northwind – DACH", "EUR", 40)),
-            _account(SandboxAccount(508000003, "Northwind – Always-On Global", "USD", 700)),
-            _account(SandboxAccount(508000004, "Northwind – Test Lab", "USD", 3, has_activity=False)),
-        ]
-    )
+_CATALOGUE: dict[str, SandboxAccount] = dict(
+    [
+        _account(SandboxAccount(508000001, "Northwind – Demand Gen", "USD", 12)),
+        _account(SandboxAccount(508000002, "Northwind – DACH", "EUR", 40)),
+        _account(SandboxAccount(508000003, "Northwind – Always-On Global", "USD", 700)),
+        _account(SandboxAccount(508000004, "Northwind – Test Lab", "USD", 3, has_activity=False)),
+    ]
 )
+ACCOUNTS: Final[Mapping[str, SandboxAccount]] = MappingProxyType(_CATALOGUE)
 
 
 @dataclass(frozen=True)
@@ -168,10 +167,6 @@ _AUDIENCES: Final = (
 )
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _DAY_MS: Final = 86_400_000
-
-
-
-
 
 
 def _epoch_ms(day: date) -> int:
@@ -267,6 +262,12 @@ def campaigns_for(account_id: str) -> tuple[SandboxCampaign, ...]:
     if account is None:
         return ()
     return tuple(_make_campaign(account, number) for number in range(1, account.campaign_count + 1))
+
+
+def add_accounts(accounts: Iterable[SandboxAccount]) -> None:
+    """Extend the catalogue (the benchmarks add accounts with thousands of campaigns)."""
+    _CATALOGUE.update(_account(account) for account in accounts)
+    campaigns_for.cache_clear()
 
 
 def _all_campaigns() -> Iterator[SandboxCampaign]:

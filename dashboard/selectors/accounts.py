@@ -204,20 +204,27 @@ def engagement_per_day(*, organization: Organization, date_range: DateRange) -> 
     return days
 
 
-def intent_keywords(
-    *, organization: Organization, date_range: DateRange, limit: int = TOP_KEYWORDS
-) -> list[KeywordRow]:
-    """Keywords by how many accounts researched them in the period.
-
-    The database groups identical keyword lists first; only the distinct lists are split here.
-    """
-    rows = (
+def _keyword_rows(organization: Organization, date_range: DateRange) -> list[dict[str, Any]]:
+    """Each account's distinct keyword lists of the period with their strength and number of days."""
+    return list(
         _engagement(organization, date_range)
         .exclude(intent_keywords__isnull=True)
         .exclude(intent_keywords="")
         .values("account_id", "intent_keywords", "intent_strength")
         .annotate(days=Count("id"))
+        .order_by()
     )
+
+
+def intent_keywords(
+    *, organization: Organization, date_range: DateRange, limit: int = TOP_KEYWORDS
+) -> list[KeywordRow]:
+    """Keywords by how many accounts researched them in the period."""
+    return _rank_keywords(_keyword_rows(organization, date_range), limit=limit)
+
+
+def _rank_keywords(rows: list[dict[str, Any]], *, limit: int = TOP_KEYWORDS) -> list[KeywordRow]:
+    """The database grouped identical keyword lists first; only the distinct lists are split here."""
     tally: dict[str, _KeywordTally] = {}
     for row in rows:
         strength = (row["intent_strength"] or "").upper()
@@ -239,18 +246,15 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
 
     def compute() -> dict[str, Any]:
         snapshot = _accounts(organization).aggregate(n=Count("id"), at=Max("synced_at"))
+        keyword_rows = _keyword_rows(organization, date_range)
         return {
             "account_count": snapshot["n"],
             "snapshot_at": snapshot["at"],
             "top_accounts": top_accounts(organization=organization),
             "days": engagement_per_day(organization=organization, date_range=date_range),
-            "keywords": intent_keywords(organization=organization, date_range=date_range),
-            "intent_account_count": _engagement(organization, date_range)
-            .exclude(intent_keywords__isnull=True)
-            .exclude(intent_keywords="")
-            .values("account_id")
-            .distinct()
-            .count(),
+            "keywords": _rank_keywords(keyword_rows),
+            # The same rows hold every account that researched a keyword: no second query.
+            "intent_account_count": len({row["account_id"] for row in keyword_rows}),
             "stages": journey_stages(organization=organization),
         }
 

@@ -7,7 +7,7 @@ money in different currencies is never added together. The results are small rea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -277,44 +277,67 @@ def _metric_kwargs(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def overview_totals(*, organization: Organization, date_range: DateRange) -> list[Metrics]:
     """One line per currency, largest spend first."""
-    rows = (
-        _performance_rows(organization=organization, date_range=date_range)
-        .values("currency")
-        .annotate(**_METRIC_SUMS)
-        .order_by("-sum_spend", "currency")
-    )
-    return [Metrics(**_metric_kwargs(row)) for row in rows]
+    return _totals_from(_day_platform_sums(organization=organization, date_range=date_range))
 
 
 def overview_by_platform(*, organization: Organization, date_range: DateRange) -> list[PlatformMetrics]:
     """One line per platform and currency, largest spend first within each currency."""
-    rows = (
+    return _by_platform_from(_day_platform_sums(organization=organization, date_range=date_range))
+
+
+def overview_daily(*, organization: Organization, date_range: DateRange) -> list[CurrencySeries]:
+    """Per currency, the figures of each day of the range in date order (missing days are zero)."""
+    return _daily_from(_day_platform_sums(organization=organization, date_range=date_range), date_range)
+
+
+def _day_platform_sums(*, organization: Organization, date_range: DateRange) -> list[dict[str, Any]]:
+    """The range's figures per day, platform and currency: at most a few rows a day.
+
+    The overview's totals, platform lines and daily series are all sums of these rows, so one
+    pass over the fact rows serves the three of them.
+    """
+    return list(
         _performance_rows(organization=organization, date_range=date_range)
-        .values("platform", "currency")
+        .values("date", "platform", "currency")
         .annotate(**_METRIC_SUMS)
-        .order_by("currency", "-sum_spend", "platform")
+        .order_by()
+    )
+
+
+def _regroup(rows: Iterable[Mapping[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """Add aggregate rows up by a coarser key, as SQL's SUM does: NULL only if every part is NULL."""
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[name] for name in keys)
+        total = grouped.get(key)
+        if total is None:
+            grouped[key] = {**{name: row[name] for name in keys}, **{name: row[name] for name in _METRIC_SUMS}}
+            continue
+        for name in _METRIC_SUMS:
+            if row[name] is not None:
+                total[name] = row[name] if total[name] is None else total[name] + row[name]
+    return list(grouped.values())
+
+
+def _totals_from(rows: Iterable[Mapping[str, Any]]) -> list[Metrics]:
+    lines = sorted(_regroup(rows, "currency"), key=lambda r: (-r["sum_spend"], r["currency"]))
+    return [Metrics(**_metric_kwargs(row)) for row in lines]
+
+
+def _by_platform_from(rows: Iterable[Mapping[str, Any]]) -> list[PlatformMetrics]:
+    lines = sorted(
+        _regroup(rows, "platform", "currency"), key=lambda r: (r["currency"], -r["sum_spend"], r["platform"])
     )
     return [
         PlatformMetrics(
             platform=row["platform"], platform_name=platform_name(row["platform"]), **_metric_kwargs(row)
         )
-        for row in rows
+        for row in lines
     ]
 
 
-def overview_daily(*, organization: Organization, date_range: DateRange) -> list[CurrencySeries]:
-    """Per currency, the figures of each day of the range in date order (missing days are zero).
-
-    The database returns at most one row per (day, currency); the loop below only places those
-    aggregates on the calendar.
-    """
-    rows = (
-        _performance_rows(organization=organization, date_range=date_range)
-        .values("date", "currency")
-        .annotate(**_METRIC_SUMS)
-        .order_by("currency", "date")
-    )
-    return _series(rows, date_range)
+def _daily_from(rows: Iterable[Mapping[str, Any]], date_range: DateRange) -> list[CurrencySeries]:
+    return _series(_regroup(rows, "date", "currency"), date_range)
 
 
 def _series(rows: Any, date_range: DateRange) -> list[CurrencySeries]:
@@ -350,7 +373,8 @@ def _latest_status() -> Max:
 
 
 def _campaign_rows(rows: QuerySet[AdPerformanceDaily]) -> QuerySet[Any]:
-    return rows.values("platform", "connection_id", "account_id", "campaign_id", "currency").annotate(
+    # Grouped in the covering index's order (connection, campaign), so PostgreSQL need not sort.
+    return rows.values("connection_id", "campaign_id", "currency", "platform", "account_id").annotate(
         account_label=Max("account_name"),
         campaign_label=Max("campaign_name"),
         latest_status=_latest_status(),
@@ -388,13 +412,17 @@ def overview_campaigns(
     return [_campaign_metrics(row) for row in rows]
 
 
-def _campaign_count(*, organization: Organization, date_range: DateRange) -> int:
-    return (
-        _performance_rows(organization=organization, date_range=date_range)
-        .values("connection_id", "campaign_id", "currency")
-        .distinct()
-        .count()
+def _campaigns_and_count(
+    *, organization: Organization, date_range: DateRange, limit: int
+) -> tuple[list[CampaignMetrics], int]:
+    """The ``limit`` campaigns with the highest spend and how many campaigns there are, in one pass."""
+    rows = list(
+        _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
+            "-sum_spend", "platform", "account_id", "campaign_id"
+        )
     )
+    count = len({(row["connection_id"], row["campaign_id"], row["currency"]) for row in rows})
+    return [_campaign_metrics(row) for row in rows[:limit]], count
 
 
 def overview_get(
@@ -411,17 +439,19 @@ def overview_get(
     previous_range = period.previous
 
     def compute() -> tuple[Any, ...]:
+        sums = _day_platform_sums(organization=organization, date_range=date_range)
+        campaigns, count = _campaigns_and_count(
+            organization=organization, date_range=date_range, limit=OVERVIEW_TOP_CAMPAIGNS
+        )
         return (
-            overview_totals(organization=organization, date_range=date_range),
+            _totals_from(sums),
             overview_totals(organization=organization, date_range=previous_range)
             if period.comparable
             else [],
-            overview_daily(organization=organization, date_range=date_range),
-            overview_by_platform(organization=organization, date_range=date_range),
-            overview_campaigns(
-                organization=organization, date_range=date_range, limit=OVERVIEW_TOP_CAMPAIGNS
-            ),
-            _campaign_count(organization=organization, date_range=date_range),
+            _daily_from(sums, date_range),
+            _by_platform_from(sums),
+            campaigns,
+            count,
         )
 
     totals, previous, daily, by_platform, campaigns, campaign_count = cached(
@@ -624,10 +654,15 @@ def _campaign_queryset(
 
 
 def campaign_filter_choices(*, organization: Organization, date_range: DateRange) -> dict[str, list[Any]]:
-    rows = _performance_rows(organization=organization, date_range=date_range)
-    platforms = sorted(set(rows.values_list("platform", flat=True).distinct()))
-    statuses = sorted({s for s in rows.values_list("campaign_status", flat=True).distinct() if s})
-    currencies = sorted(set(rows.values_list("currency", flat=True).distinct()))
+    combinations = list(
+        _performance_rows(organization=organization, date_range=date_range)
+        .values_list("platform", "campaign_status", "currency")
+        .distinct()
+        .order_by()
+    )
+    platforms = sorted({platform for platform, _, _ in combinations})
+    statuses = sorted({status for _, status, _ in combinations if status})
+    currencies = sorted({currency for _, _, currency in combinations})
     return {
         "platforms": [(p, platform_name(p)) for p in platforms],
         "statuses": statuses,
@@ -647,8 +682,10 @@ def campaign_list(
     scope = cache_scope(organization.pk)
 
     def compute() -> tuple[list[CampaignMetrics], int, int, int]:
+        # The whole sorted table is read once; counting it again in SQL would group every row twice.
         paginator = Paginator(
-            _campaign_queryset(organization=organization, date_range=date_range, filters=filters), per_page
+            list(_campaign_queryset(organization=organization, date_range=date_range, filters=filters)),
+            per_page,
         )
         page = paginator.get_page(filters.page)
         return (

@@ -230,7 +230,7 @@ def _ad_campaigns(organization: Organization, date_range: DateRange) -> list[_Ad
         AdPerformanceDaily.objects.filter(
             organization_id=organization.pk, date__gte=date_range.start, date__lte=date_range.end
         )
-        .values("platform", "connection_id", "campaign_id", "currency")
+        .values("connection_id", "campaign_id", "currency", "platform")
         .annotate(name=Max("campaign_name"), spend=Sum("spend"))
     )
     return [

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from connectors.models import Connection, Organization
 from dashboard.selectors.common import connection_list_for_organization, platform_name
 from etl.models import SyncRun
-from etl.selectors import sync_run_latest_per_connection
 
 RUN_HISTORY_LIMIT = 50
 
@@ -74,11 +75,27 @@ def run_problem(run: SyncRun) -> str:
     )
 
 
+def latest_run_per_connection(*, connection_ids: list[int]) -> dict[int, SyncRun]:
+    """Each connection's most recent run; the database ranks the history and returns one run each."""
+    ranked = (
+        SyncRun.objects.filter(connection_id__in=connection_ids)
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("connection_id")],
+                order_by=[F("created_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(recency=1)
+    )
+    return {run.connection_id: run for run in ranked}
+
+
 def overview_connections(
     *, organization: Organization, now: datetime | None = None
 ) -> list[ConnectionOverview]:
     connections = list(connection_list_for_organization(organization=organization))
-    latest = sync_run_latest_per_connection(connection_ids=[c.pk for c in connections])
+    latest = latest_run_per_connection(connection_ids=[c.pk for c in connections])
     next_runs = next_sync_runs(connections=connections, organization=organization, now=now)
     items = []
     for connection in connections:

@@ -48,7 +48,7 @@ def record(campaign: int, day: int, impressions: int) -> dict[str, Any]:
 
 
 # Page 2 restates campaign 1 on Nov 1 that page 0 also carried: the later read (page 2) wins.
-PAGES = [
+PAGES: list[list[Any]] = [
     [record(1, 1, 100), record(2, 1, 200)],
     [record(3, 1, 300), "not a record"],
     [record(1, 1, 111), record(4, 1, 400)],

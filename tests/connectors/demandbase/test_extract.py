@@ -448,3 +448,10 @@ def test_without_a_key_set_nothing_is_sent(demandbase_app: DemandbaseSandbox) ->
     with pytest.raises(AuthError, match="client_id and client_secret"):
         conn.check()
     assert demandbase_app.state()["requests"] == {}
+
+
+def test_a_throttled_job_creation_is_asked_again_without_a_second_job(demandbase_app: DemandbaseSandbox) -> None:
+    demandbase_app.faults.add("throttle", times=2, path="/data/export/v1/job")
+    assert len(records(connector(), "accounts")) == 300
+    state = state_of(demandbase_app)
+    assert state["counters"]["jobs_created"] == 1 and state["requests"]["create_job"] == 3

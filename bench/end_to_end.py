@@ -1,0 +1,234 @@
+"""End to end: sandbox pages to committed warehouse rows, through the real chain on one worker.
+
+Everything runs on this machine: a scratch PostgreSQL database (``bench_e2e``), Redis db 10 as
+broker, the LinkedIn Ads sandbox in this process, and one real Celery worker (prefork, one pool
+process) running refresh → extract → normalize → load → prune.
+
+Two measurements:
+
+- **throughput**: N connections × 30 days × M campaigns synced from scratch (the first-sync
+  backfill). The sandbox generates each day's metrics in Python, which is the fake's cost, not the
+  pipeline's: a warm-up sync fills a response cache first, the warehouse is emptied, and the timed
+  sync reads the same pages from the cache. Printed: rows/s from the trigger to the last commit,
+  and the split per step (``SyncRun.timings``).
+- **memory**: the peak resident memory (VmHWM) of the worker's pool process after a small sync and
+  after a 1M-row sync of one connection: pages are streamed, so it should barely move.
+
+The sandbox account catalogue is extended with bench accounts, and the adAnalytics row cap (15,000
+on the real API, which makes a 37,000-campaign account need one call per day per 50 campaigns) is
+raised on both sides to 40,000 so one day of the big account fits one response, as Google Ads'
+searchStream serves it; the pipeline's work per row is the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, Worker, django_setup, peak_rss_mb, scratch_database, wait_until
+
+BROKER_URL = "redis://127.0.0.1:6379/10"
+ROW_CAP = 40_000
+ACTIVE_SHARE = 0.9  # about this share of a big sandbox account's campaigns deliver on a given day
+
+
+def add_bench_accounts(accounts: dict[str, int]) -> None:
+    """Extend the LinkedIn sandbox's catalogue with {account id: campaign count}."""
+    from connectors.linkedin_ads import sandbox
+
+    sandbox.add_accounts(
+        sandbox.SandboxAccount(int(account_id), f"Bench {account_id}", "USD", campaigns)
+        for account_id, campaigns in accounts.items()
+    )
+
+
+def cache_analytics(app: Any) -> dict[str, Any]:
+    """Answer repeated adAnalytics queries from memory (the pages the warm-up sync generated)."""
+    cache: dict[str, Any] = {}
+    handle = app.handle
+
+    def cached(request: Any) -> Any:
+        if request.method != "GET" or not request.path.startswith("/rest/adAnalytics"):
+            return handle(request)
+        key = request.query_string
+        if key not in cache:
+            response = handle(request)
+            if response.status != 200:
+                return response
+            cache[key] = response
+        return cache[key]
+
+    app.handle = cached
+    return cache
+
+
+def worker_env(sandbox_env: dict[str, str], database_url: str, var_dir: Path) -> dict[str, str]:
+    from django.conf import settings
+
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
+    return {
+        **{k: v for k, v in os.environ.items() if k in keep},
+        **sandbox_env,
+        "DJANGO_SETTINGS_MODULE": "sales_dashboard.settings.base",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "REDIS_URL": BROKER_URL,
+        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+        "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production",
+        "VAR_DIR": str(var_dir),
+        "LINKEDIN_ADS_ANALYTICS_ROW_CAP": str(ROW_CAP),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def connect(slug: str, account_ids: list[str]) -> list[int]:
+    from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN
+    from connectors.models import Organization
+    from connectors.services import connection_create
+
+    org = Organization.objects.create(name=slug, slug=slug)
+    return [
+        connection_create(
+            organization=org,
+            platform="linkedin_ads",
+            account_id=account_id,
+            credentials={"refresh_token": DEMO_REFRESH_TOKEN},
+            check=False,
+        ).pk
+        for account_id in account_ids
+    ]
+
+
+def sync_and_wait(
+    worker: Worker, slug: str, connection_ids: list[int], timeout: float
+) -> tuple[float, list[Any]]:
+    """Trigger the organization's LinkedIn syncs; wall seconds to the last finished run, and the runs."""
+    from etl.models import SyncRun
+
+    started_at = time.time()
+    before = set(SyncRun.objects.filter(connection_id__in=connection_ids).values_list("pk", flat=True))
+    worker.send("dashboard.sync_platform_data", platform="linkedin_ads", organization_slug=slug)
+
+    def finished() -> list[Any] | None:
+        runs = list(SyncRun.objects.filter(connection_id__in=connection_ids).exclude(pk__in=before))
+        done = [r for r in runs if r.status == SyncRun.Status.FAILED or r.step == SyncRun.Step.DONE]
+        return runs if len(runs) == len(connection_ids) and len(done) == len(runs) else None
+
+    runs = wait_until(finished, timeout=timeout, what=f"the {slug} syncs")
+    failed = [r for r in runs if r.status != SyncRun.Status.SUCCEEDED]
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed: {failed[0].error_message}\n{worker.log()[-2000:]}")
+    last_commit = max(r.finished_at.timestamp() for r in runs)
+    return last_commit - started_at, runs
+
+
+def loaded_rows(runs: list[Any]) -> int:
+    return sum(stats.get("loaded", 0) for run in runs for stats in run.rows.values())
+
+
+def step_seconds(runs: list[Any]) -> dict[str, float]:
+    steps = ("refresh", "extract", "normalize", "load", "prune")
+    return {step: sum(run.timings.get(step, 0.0) for run in runs) for step in steps}
+
+
+def reset_for_backfill(connection_ids: list[int]) -> None:
+    from connectors.models import Connection
+    from etl.models import AdPerformanceDaily
+
+    AdPerformanceDaily.objects.filter(connection_id__in=connection_ids).delete()
+    Connection.objects.filter(pk__in=connection_ids).update(last_success_at=None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=12, help="N connections for the throughput run")
+    parser.add_argument("--campaigns", type=int, default=1000, help="M campaigns per connection")
+    parser.add_argument(
+        "--big-rows", type=int, default=1_000_000, help="rows of the one-connection memory run"
+    )
+    args = parser.parse_args()
+
+    django_setup()
+    import redis
+
+    from connectors.sandbox import SandboxServer, create_sandbox
+
+    throughput_ids = [str(508_900_001 + i) for i in range(args.connections)]
+    big_id, small_id = "508990001", "508990002"
+    big_campaigns = math.ceil(args.big_rows / 30 / ACTIVE_SHARE)
+    add_bench_accounts(
+        {**dict.fromkeys(throughput_ids, args.campaigns), big_id: big_campaigns, small_id: 400}
+    )
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    result: dict[str, Any] = {}
+    with scratch_database("bench_e2e") as database_url, tempfile.TemporaryDirectory() as var_dir:
+        server = SandboxServer(create_sandbox("linkedin_ads", row_cap=ROW_CAP))
+        cache = cache_analytics(server.app)
+        worker = Worker(
+            worker_env(server.env(), database_url, Path(var_dir)), BROKER_URL, Path(var_dir) / "worker.log"
+        )
+        try:
+            print("memory: one connection, then its peak RSS (pool process)")
+            small = connect("bench-small", [small_id])
+            _, runs = sync_and_wait(worker, "bench-small", small, timeout=300)
+            (pool,) = worker.pool_pids()
+            small_rows, small_rss = loaded_rows(runs), peak_rss_mb(pool)
+            print(f"  {small_rows:>9,} rows   peak RSS {small_rss:6.0f} MB")
+            big = connect("bench-big", [big_id])
+            wall, runs = sync_and_wait(worker, "bench-big", big, timeout=900)
+            big_rows, big_rss = loaded_rows(runs), peak_rss_mb(pool)
+            print(
+                f"  {big_rows:>9,} rows   peak RSS {big_rss:6.0f} MB   ({wall:.0f} s incl. the sandbox generating)"
+            )
+            cache.clear()
+
+            print(
+                f"throughput: {args.connections} connections x 30 days x {args.campaigns} campaigns, one worker"
+            )
+            ids = connect("bench-e2e", throughput_ids)
+            sync_and_wait(worker, "bench-e2e", ids, timeout=900)  # warm-up: fills the response cache
+            reset_for_backfill(ids)
+            wall, runs = sync_and_wait(worker, "bench-e2e", ids, timeout=900)
+            rows, steps = loaded_rows(runs), step_seconds(runs)
+            pages_to_rows = steps["normalize"] + steps["load"]
+            print(
+                f"  {rows:,} rows in {wall:.1f} s: {rows / wall:,.0f} rows/s end to end (trigger to last commit)"
+            )
+            print("  per step (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+            print(f"  staged pages to committed rows (normalize + load): {rows / pages_to_rows:,.0f} rows/s")
+            result = {
+                "memory": {
+                    "small_rows": small_rows,
+                    "small_peak_rss_mb": small_rss,
+                    "big_rows": big_rows,
+                    "big_peak_rss_mb": big_rss,
+                },
+                "throughput": {
+                    "connections": args.connections,
+                    "campaigns": args.campaigns,
+                    "rows": rows,
+                    "wall_s": wall,
+                    "rows_per_s": rows / wall,
+                    "steps_s": steps,
+                    "normalize_load_rows_per_s": rows / pages_to_rows,
+                },
+            }
+        finally:
+            worker.stop()
+            server.stop()
+            redis.Redis.from_url(BROKER_URL).flushdb()
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "end_to_end.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""What the benchmarks share: a scratch database, real Celery workers, waiting and memory readings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sales_dashboard.settings.test")
+    import django
+
+    django.setup()
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """Create (and afterwards drop) a migrated PostgreSQL database; yields its URL."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.vendor != "postgresql":
+        sys.exit("This benchmark needs PostgreSQL (DATABASE_URL).")
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
+    old = setup_databases(verbosity=0, interactive=False)
+    try:
+        db = settings.DATABASES["default"]
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        yield f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    finally:
+        teardown_databases(old, verbosity=0)
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+class Worker:
+    """A real Celery worker subprocess (prefork), logging to a file."""
+
+    def __init__(self, env: dict[str, str], broker_url: str, log_path: Path, *, concurrency: int = 1) -> None:
+        from celery import Celery
+
+        self.log_path = log_path
+        self.client = Celery(broker=broker_url)
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "sales_dashboard",
+                    "worker",
+                    "--loglevel=WARNING",
+                    f"--concurrency={concurrency}",
+                    "--pool=prefork",
+                    "-Q",
+                    "sync,maintenance,celery",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.client.control.ping(timeout=0.5):
+                return
+            if self.proc.poll() is not None:
+                break
+        raise RuntimeError(f"the worker did not start:\n{self.log()[-3000:]}")
+
+    def pool_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def send(self, task: str, **kwargs: Any) -> None:
+        self.client.send_task(task, kwargs=kwargs, queue="sync")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.client.close()

@@ -1,0 +1,1 @@
+"""Project tooling run from the Makefile (not part of the application)."""
