@@ -7,14 +7,13 @@ process) running refresh → extract → normalize → load → prune.
 Two measurements:
 
 - **throughput**: N connections × 30 days × M campaigns synced from scratch (the first-sync
-  backfill). The sandbox generates each day's metrics in Python, which is the fake's cost, not the
-  pipeline's: a warm-up sync fills a response cache first, the warehouse is emptied, and the timed
-  sync reads the same pages from the cache. Printed: rows/s from the trigger to the last commit,
-  and the split per step (``SyncRun.timings``).
+  backfill). Printed: rows/s from the trigger to the last commit, and the split per step
+  (``SyncRun.timings``).
 - **memory**: the peak resident memory (VmHWM) of the worker's pool process after a small sync and
   after a 1M-row sync of one connection: pages are streamed, so it should barely move.
 
-The sandbox account catalogue is extended with bench accounts, and the adAnalytics row cap (15,000
+The sandbox account catalogue is extended with bench accounts whose adAnalytics pages are made in
+bulk (see ``serve_analytics_in_bulk``), and the adAnalytics row cap (15,000
 on the real API, which makes a 37,000-campaign account need one call per day per 50 campaigns) is
 raised on both sides to 40,000 so one day of the big account fits one response, as Google Ads'
 searchStream serves it; the pipeline's work per row is the same.
@@ -37,7 +36,6 @@ from harness import ROOT, Worker, django_setup, peak_rss_mb, scratch_database, w
 
 BROKER_URL = "redis://127.0.0.1:6379/10"
 ROW_CAP = 40_000
-ACTIVE_SHARE = 0.9  # about this share of a big sandbox account's campaigns deliver on a given day
 
 
 def add_bench_accounts(accounts: dict[str, int]) -> None:
@@ -50,24 +48,60 @@ def add_bench_accounts(accounts: dict[str, int]) -> None:
     )
 
 
-def cache_analytics(app: Any) -> dict[str, Any]:
-    """Answer repeated adAnalytics queries from memory (the pages the warm-up sync generated)."""
-    cache: dict[str, Any] = {}
+def serve_analytics_in_bulk(app: Any) -> None:
+    """Answer adAnalytics from a cheap formula instead of the sandbox's per-day simulation.
+
+    The sandbox draws every campaign-day from its own random stream (tens of microseconds a row),
+    which would make the fake, not the pipeline, the bottleneck of a million-row benchmark. Here
+    every campaign delivers every day with metrics from arithmetic on its id and the day, in
+    LinkedIn's response shape, with the query's dates and campaign facets honoured. OAuth, the
+    account and the campaign listing still come from the sandbox itself.
+    """
+    import orjson
+
+    from connectors.linkedin_ads import sandbox
+    from connectors.sandbox import SandboxResponse
+
     handle = app.handle
 
-    def cached(request: Any) -> Any:
+    def answer(request: Any) -> Any:
         if request.method != "GET" or not request.path.startswith("/rest/adAnalytics"):
             return handle(request)
-        key = request.query_string
-        if key not in cache:
-            response = handle(request)
-            if response.status != 200:
-                return response
-            cache[key] = response
-        return cache[key]
+        query = sandbox.parse_analytics_query(request.query_string, app.today())
+        ids = sorted(
+            campaign.id
+            for account in query.facets.get("accounts", ())
+            for campaign in sandbox.campaigns_for(str(account))
+            if "campaigns" not in query.facets or campaign.id in query.facets["campaigns"]
+        )
+        elements = []
+        day = query.start
+        while day <= query.end:
+            ymd = {"year": day.year, "month": day.month, "day": day.day}
+            span = {"start": ymd, "end": ymd}
+            for campaign_id in ids:
+                n = (campaign_id * 7919 + day.toordinal()) % 5000
+                cost = f"{n / 7:.2f}"
+                elements.append(
+                    {
+                        "pivotValues": [f"urn:li:sponsoredCampaign:{campaign_id}"],
+                        "dateRange": span,
+                        "impressions": n * 3,
+                        "clicks": n // 40,
+                        "landingPageClicks": n // 50,
+                        "costInLocalCurrency": cost,
+                        "costInUsd": cost,
+                        "externalWebsiteConversions": n % 7,
+                        "externalWebsitePostViewConversions": n % 3,
+                        "conversionValueInLocalCurrency": f"{n * 1.3:.2f}",
+                        "oneClickLeads": 0,
+                    }
+                )
+            day = day.fromordinal(day.toordinal() + 1)
+        body = {"paging": {"start": 0, "count": 10, "links": []}, "elements": elements[: app.row_cap]}
+        return SandboxResponse(200, orjson.dumps(body), {"Content-Type": "application/json"})
 
-    app.handle = cached
-    return cache
+    app.handle = answer
 
 
 def worker_env(sandbox_env: dict[str, str], database_url: str, var_dir: Path) -> dict[str, str]:
@@ -139,14 +173,6 @@ def step_seconds(runs: list[Any]) -> dict[str, float]:
     return {step: sum(run.timings.get(step, 0.0) for run in runs) for step in steps}
 
 
-def reset_for_backfill(connection_ids: list[int]) -> None:
-    from connectors.models import Connection
-    from etl.models import AdPerformanceDaily
-
-    AdPerformanceDaily.objects.filter(connection_id__in=connection_ids).delete()
-    Connection.objects.filter(pk__in=connection_ids).update(last_success_at=None)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=12, help="N connections for the throughput run")
@@ -163,7 +189,7 @@ def main() -> None:
 
     throughput_ids = [str(508_900_001 + i) for i in range(args.connections)]
     big_id, small_id = "508990001", "508990002"
-    big_campaigns = math.ceil(args.big_rows / 30 / ACTIVE_SHARE)
+    big_campaigns = math.ceil(args.big_rows / 30)
     add_bench_accounts(
         {**dict.fromkeys(throughput_ids, args.campaigns), big_id: big_campaigns, small_id: 400}
     )
@@ -171,7 +197,7 @@ def main() -> None:
     result: dict[str, Any] = {}
     with scratch_database("bench_e2e") as database_url, tempfile.TemporaryDirectory() as var_dir:
         server = SandboxServer(create_sandbox("linkedin_ads", row_cap=ROW_CAP))
-        cache = cache_analytics(server.app)
+        serve_analytics_in_bulk(server.app)
         worker = Worker(
             worker_env(server.env(), database_url, Path(var_dir)), BROKER_URL, Path(var_dir) / "worker.log"
         )
@@ -188,14 +214,11 @@ def main() -> None:
             print(
                 f"  {big_rows:>9,} rows   peak RSS {big_rss:6.0f} MB   ({wall:.0f} s incl. the sandbox generating)"
             )
-            cache.clear()
 
             print(
                 f"throughput: {args.connections} connections x 30 days x {args.campaigns} campaigns, one worker"
             )
             ids = connect("bench-e2e", throughput_ids)
-            sync_and_wait(worker, "bench-e2e", ids, timeout=900)  # warm-up: fills the response cache
-            reset_for_backfill(ids)
             wall, runs = sync_and_wait(worker, "bench-e2e", ids, timeout=900)
             rows, steps = loaded_rows(runs), step_seconds(runs)
             pages_to_rows = steps["normalize"] + steps["load"]

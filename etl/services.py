@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from connectors.services import (
     connection_refresh_token,
     connector_for,
 )
+from etl.background_writer import staging_writes
 from etl.key_ledger import KeyLedger
 from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
@@ -45,6 +47,7 @@ from sales_dashboard.logging import redact
 logger = logging.getLogger(__name__)
 
 FAILURES_BEFORE_FAILING = 3
+STAGED_PAGE_MAX_RECORDS = 10_000
 
 
 def today_utc() -> date:
@@ -140,33 +143,35 @@ def sync_run_extract(*, sync_run_id: int) -> None:
             sync_key=f"sync-{run.pk}",
         )
         window = Window(run.window_start, run.window_end)
-        for stream in connector.streams:
-            count = 0
-            for seq, page in enumerate(connector.extract(stream, window)):
-                _raw_page_create(run.pk, stream.name, seq, page)
-                count += len(page)
-                SyncRun.objects.filter(pk=run.pk).update(rows={**run.rows, stream.name: {"extracted": count}})
-            run.rows[stream.name] = {"extracted": count}
+        with staging_writes() as writer:
+            for stream in connector.streams:
+                count = seq = 0
+                for page in connector.extract(stream, window):
+                    # A very large response is staged in parts, so normalize never holds more than a batch.
+                    for start in range(0, max(1, len(page)), STAGED_PAGE_MAX_RECORDS):
+                        part = page[start : start + STAGED_PAGE_MAX_RECORDS]
+                        writer.submit(
+                            partial(_raw_page_create, run.pk, stream.name, seq, len(part), jsonio.dumps(part))
+                        )
+                        seq += 1
+                    count += len(page)
+                    progress = {**run.rows, stream.name: {"extracted": count}}
+                    writer.submit(partial(SyncRun.objects.filter(pk=run.pk).update, rows=progress))
+                    del page
+                run.rows[stream.name] = {"extracted": count}
         run.notes.extend(note for note in connector.state.get("notes", []) if note not in run.notes)
 
 
-def _raw_page_create(sync_run_id: int, stream: str, seq: int, page: list[Any]) -> None:
-    """Stage one page, serialized with orjson (Django's JSONField would use ``json``, several times slower)."""
+def _raw_page_create(sync_run_id: int, stream: str, seq: int, count: int, records: str) -> None:
+    """Stage one page, already serialized (orjson: Django's JSONField would use ``json``, several times slower)."""
     from django.db import connection as db
 
-    records = "CAST(%s AS jsonb)" if db.vendor == "postgresql" else "%s"
+    value = "CAST(%s AS jsonb)" if db.vendor == "postgresql" else "%s"
     with db.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {RawPage._meta.db_table} (sync_run_id, stream, seq, record_count, records, created_at) "
-            f"VALUES (%s, %s, %s, %s, {records}, %s)",
-            [
-                sync_run_id,
-                stream,
-                seq,
-                len(page),
-                jsonio.dumps(page),
-                db.ops.adapt_datetimefield_value(timezone.now()),
-            ],
+            f"VALUES (%s, %s, %s, %s, {value}, %s)",
+            [sync_run_id, stream, seq, count, records, db.ops.adapt_datetimefield_value(timezone.now())],
         )
 
 
@@ -197,27 +202,32 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
     ledger = KeyLedger()
     seq = normalized = quarantined = duplicates = 0
     batches = raw_record_batches(sync_run_id=run.pk, stream=stream.name, rows=settings.NORMALIZE_BATCH_ROWS)
-    for records in batches:
-        result = normalize(records, stream.mapping, dataset)
-        frame, seen_before = ledger.drop_seen(result.frame, dataset.key)
-        QuarantinedRecord.objects.bulk_create(
-            (
-                QuarantinedRecord(
-                    sync_run=run, connection=run.connection, stream=stream.name, reason=reason, record=record
+    with staging_writes() as writer:
+        for records in batches:
+            result = normalize(records, stream.mapping, dataset)
+            frame, seen_before = ledger.drop_seen(result.frame, dataset.key)
+            if result.quarantined:
+                held = [
+                    QuarantinedRecord(
+                        sync_run=run,
+                        connection=run.connection,
+                        stream=stream.name,
+                        reason=reason,
+                        record=record,
+                    )
+                    for record, reason in result.quarantined
+                ]
+                writer.submit(partial(QuarantinedRecord.objects.bulk_create, held, batch_size=1000))
+            for text, count in _csv_chunks(frame, settings.LOAD_CHUNK_ROWS):
+                chunk = NormalizedChunk(
+                    sync_run=run, dataset=dataset.name, seq=seq, row_count=count, csv=text
                 )
-                for record, reason in result.quarantined
-            ),
-            batch_size=1000,
-        )
-        for text, count in _csv_chunks(frame, settings.LOAD_CHUNK_ROWS):
-            NormalizedChunk.objects.create(
-                sync_run=run, dataset=dataset.name, seq=seq, row_count=count, csv=text
-            )
-            seq += 1
-        normalized += len(frame)
-        quarantined += len(result.quarantined)
-        duplicates += result.duplicates + seen_before
-        del records, result, frame
+                writer.submit(chunk.save)
+                seq += 1
+            normalized += len(frame)
+            quarantined += len(result.quarantined)
+            duplicates += result.duplicates + seen_before
+            del records, result, frame
     _stream_rows(run, stream.name).update(
         normalized=normalized, quarantined=quarantined, duplicates=duplicates
     )

@@ -1,6 +1,7 @@
 """The loader: idempotent upserts on the natural key, window replacement, all in one transaction.
 
-Runs on PostgreSQL (COPY + merge) and, with ``-m embedded``, on SQLite (executemany + upsert).
+Runs on PostgreSQL (a straight COPY for a connection's first rows, else COPY + merge) and, with
+``-m embedded``, on SQLite (executemany + upsert).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connectors.models import Connection, Organization
@@ -18,6 +21,9 @@ from etl.models import AdPerformanceDaily
 from etl.schema import AD_PERFORMANCE_DAILY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+postgresql_only = pytest.mark.skipif(
+    db_connection.vendor != "postgresql", reason="the straight COPY is PostgreSQL's"
+)
 
 
 def csv_rows(*rows: tuple[str, str, int, str]) -> str:
@@ -116,3 +122,80 @@ def test_a_failure_after_the_merge_rolls_everything_back(connection: Connection)
         )
         raise RuntimeError("crash before commit")
     assert table(connection) == {("1", date(2026, 11, 1)): (3, Decimal("1.10"))}
+
+
+def paths_taken(connection: Connection, *chunks: str, run: int = 1) -> tuple[LoadResult, list[str]]:
+    """Load and report which statements wrote the warehouse table: COPY straight in, or a merge."""
+    with CaptureQueriesContext(db_connection) as queries:
+        result = load(connection, *chunks, run=run)
+    statements = [q["sql"] for q in queries.captured_queries]
+    taken = [
+        "copy" if s.startswith(f"COPY {AD_PERFORMANCE_DAILY.table} ") else "merge"
+        for s in statements
+        if s.startswith(f"COPY {AD_PERFORMANCE_DAILY.table} ") or "ON CONFLICT" in s
+    ]
+    return result, taken
+
+
+@postgresql_only
+def test_a_connection_without_rows_is_copied_straight_into_the_table(connection: Connection) -> None:
+    result, taken = paths_taken(
+        connection, csv_rows(("1", "2026-11-01", 3, "1.10")), csv_rows(("2", "2026-11-01", 4, "2.25"))
+    )
+    assert taken == ["copy", "copy"]
+    assert (result.staged, result.inserted, result.updated, result.deleted) == (2, 2, 0, 0)
+    row = AdPerformanceDaily.objects.get(campaign_id="1")
+    assert (row.organization_id, row.connection_id, row.platform, row.sync_run_id) == (
+        connection.organization_id,
+        connection.pk,
+        "linkedin_ads",
+        1,
+    )
+    assert row.account_name == "Acme, Inc." and row.conversion_value is None and row.synced_at is not None
+
+
+@postgresql_only
+def test_a_connection_with_rows_goes_through_the_merge(connection: Connection) -> None:
+    load(connection, csv_rows(("1", "2026-11-01", 3, "1.10")), run=1)
+    result, taken = paths_taken(
+        connection, csv_rows(("1", "2026-11-01", 3, "1.10"), ("2", "2026-11-01", 4, "2.25")), run=2
+    )
+    assert taken == ["merge"]
+    assert (result.staged, result.inserted, result.updated, result.unchanged) == (2, 1, 0, 1)
+
+
+@postgresql_only
+def test_another_connections_rows_do_not_stop_the_straight_copy(connection: Connection) -> None:
+    other = Connection.objects.create(
+        organization=connection.organization, platform="linkedin_ads", account_id="9"
+    )
+    load(other, csv_rows(("1", "2026-11-01", 7, "7")))
+    result, taken = paths_taken(connection, csv_rows(("1", "2026-11-01", 1, "1")))
+    assert taken == ["copy"] and result.inserted == 1
+    assert table(other) == {("1", date(2026, 11, 1)): (7, Decimal("7"))}
+    assert table(connection) == {("1", date(2026, 11, 1)): (1, Decimal("1"))}
+
+
+def test_a_quoted_line_break_survives_the_straight_copy(connection: Connection) -> None:
+    chunk = '508,"Acme\nEMEA",1,"Say ""hi""",ACTIVE,,2026-11-01,,USD,10,1,1,,,\n' + csv_rows(
+        ("2", "2026-11-01", 1, "1")
+    )
+    result = load(connection, chunk)
+    assert result.inserted == 2
+    row = AdPerformanceDaily.objects.get(campaign_id="1")
+    assert (row.account_name, row.campaign_name) == ("Acme\nEMEA", 'Say "hi"')
+    assert AdPerformanceDaily.objects.get(campaign_id="2").account_id == "508"
+
+
+@pytest.mark.parametrize("first_load", [False, True], ids=["into an empty connection", "through the merge"])
+def test_a_natural_key_given_twice_in_one_load(connection: Connection, first_load: bool) -> None:
+    if first_load:
+        load(connection, csv_rows(("9", "2026-10-01", 1, "1")))
+    twice = csv_rows(("1", "2026-11-01", 3, "1.10")) + csv_rows(("1", "2026-11-01", 5, "1.99"))
+    if db_connection.vendor == "postgresql":  # refused, and nothing of the load is kept
+        with pytest.raises(DatabaseError):
+            load(connection, twice, run=2)
+        assert ("1", date(2026, 11, 1)) not in table(connection)
+    else:  # SQLite's upsert takes the rows in turn: the last one wins
+        load(connection, twice, run=2)
+        assert table(connection)[("1", date(2026, 11, 1))] == (5, Decimal("1.99"))
