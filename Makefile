@@ -63,6 +63,14 @@ test: install browser-deps ## The whole suite: lint, types, PostgreSQL + Redis +
 chaos: install ## Fault suite: real syncs through a real worker with the sandbox faulty (bench/chaos.py)
 	$(PY) bench/chaos.py
 
+bench: install ## Benchmarks with PostgreSQL, Redis and real workers; figures in var/bench/ (docs/benchmarks.md)
+	$(PY) bench/normalize.py
+	$(PY) bench/load.py
+	$(PY) bench/end_to_end.py
+	$(PY) bench/fanout.py
+	$(PY) bench/dashboard_latency.py
+	$(PY) bench/summary.py
+
 worker: install ## A Celery worker (needs CELERY_BROKER_URL, DATABASE_URL)
 	$(VENV)/bin/celery -A sales_dashboard worker --loglevel=INFO
 
@@ -84,4 +92,4 @@ up: install ## PostgreSQL + Redis mode on this machine: migrate, then web, worke
 clean: ## Remove the virtualenv and local state (var/)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: chaos help install browser-deps migrate sandbox sandbox-stop demo sync lint test worker beat flower up clean
+.PHONY: bench chaos help install browser-deps migrate sandbox sandbox-stop demo sync lint test worker beat flower up clean
