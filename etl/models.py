@@ -120,8 +120,14 @@ class QuarantinedRecord(models.Model):
 
 
 class WarehouseRow(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, db_constraint=False, related_name="+")
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    # No single-column indexes: every natural key starts with connection_id and every table has an
+    # index led by organization_id, and each extra index slows every load of a fact table.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
     platform = models.CharField(max_length=32)
     sync_run_id = models.BigIntegerField()
     synced_at = models.DateTimeField()
@@ -249,6 +255,7 @@ class AbmAccount(WarehouseRow):
         constraints = [
             models.UniqueConstraint(fields=["connection", "account_id"], name="warehouse_abm_account_natural_key")
         ]
+        indexes = [models.Index(fields=["organization"], name="wh_abm_account_org")]
 
 
 class AbmEngagementDaily(WarehouseRow):
