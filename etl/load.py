@@ -191,6 +191,7 @@ def _merge_through_stage(
         ) as copy:
             copy.write(chunk)
         staged += cursor.rowcount
+    cursor.execute(f"ANALYZE {stage}")  # a temporary table has no statistics until asked: plan the joins
     upsert = _upsert_sql(dataset, distinct="IS DISTINCT FROM", source=_new_or_changed(dataset))
     cursor.execute(
         f"WITH merged AS ({upsert} RETURNING (xmax = 0) AS inserted) "
