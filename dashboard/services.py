@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 import time
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from connectors.selectors import connection_list_syncable, connection_list_token
 from connectors.services import connection_create, connection_refresh_token
 from dashboard.schedules import periodic_schedules
 from etl.models import SyncRun
-from etl.services import sync_run_add_task_ids, sync_run_create_if_idle, sync_run_fail
+from etl.services import sync_run_add_task_ids, sync_run_create_if_idle, sync_run_fail, sync_runs_expire_stale
 
 logger = logging.getLogger(__name__)
 
@@ -73,19 +74,46 @@ class SyncBatch:
     skipped: list[int] = field(default_factory=list)  # connection ids already in flight or not syncable
 
 
+# How many connections are looked at together when a batch checks which ones already have a sync.
+START_BATCH_SIZE = 100
+
+
 def syncs_start(
     *, platform: str | None = None, organization_slug: str | None = None, trigger: str = "manual"
 ) -> SyncBatch:
+    """Queue one sync of every syncable connection (of a platform, of an organization).
+
+    Schedules overlap (00:00 fires every schedule) and a manual run may start at the same moment,
+    so several batches often walk the same connections together. Each batch therefore asks, for
+    every hundred connections at once, which already have a sync in flight, and skips those
+    without trying; the database guard in ``sync_start`` still decides every start it does try.
+    Each batch also begins at a random hundred (and wraps around), so batches running together
+    mostly start different connections instead of waiting on each other's guard, connection by
+    connection.
+    """
     if platform:
         get_connector_class(platform)  # raises UnknownPlatform with the list of known ones
     batch = SyncBatch()
-    for connection in connection_list_syncable(platform=platform, organization_slug=organization_slug):
-        run = sync_start(connection_id=connection.pk, trigger=trigger)
-        if run is None:
-            batch.skipped.append(connection.pk)
-        else:
-            batch.started.append(run)
+    sync_runs_expire_stale()  # so that a lost run does not count as in flight below
+    connection_ids = list(
+        connection_list_syncable(platform=platform, organization_slug=organization_slug).values_list("pk", flat=True)
+    )
+    chunks = [connection_ids[i : i + START_BATCH_SIZE] for i in range(0, len(connection_ids), START_BATCH_SIZE)]
+    first = random.randrange(len(chunks)) if chunks else 0
+    for chunk in chunks[first:] + chunks[:first]:
+        in_flight = _connections_in_flight(chunk)
+        for connection_id in chunk:
+            run = None if connection_id in in_flight else sync_start(connection_id=connection_id, trigger=trigger)
+            if run is None:
+                batch.skipped.append(connection_id)
+            else:
+                batch.started.append(run)
     return batch
+
+
+def _connections_in_flight(connection_ids: list[int]) -> set[int]:
+    runs = SyncRun.objects.filter(connection_id__in=connection_ids, status__in=SyncRun.IN_FLIGHT)
+    return set(runs.values_list("connection_id", flat=True))
 
 
 def tokens_refresh_expiring(*, within_seconds: int) -> dict[str, int]:

@@ -2,6 +2,10 @@
 
 The five steps of one sync share ``SyncStepTask`` (retries for transient errors and rate limits,
 failures recorded on the SyncRun). The entry tasks are what beat and the command run.
+
+A sync reports through its SyncRun, so the steps and the sync entry tasks keep no result in the
+result backend (nobody reads one; Flower still sees each task through the workers' events). The
+maintenance tasks keep theirs: ``start_background_syncs --cleanup`` waits for it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from django.conf import settings
 
 from etl.task_base import SyncStepTask
 
-STEP: dict[str, Any] = {"base": SyncStepTask, "bind": True, "queue": "sync"}
+STEP: dict[str, Any] = {"base": SyncStepTask, "bind": True, "queue": "sync", "ignore_result": True}
 
 
 @shared_task(name="sync.refresh_token", **STEP)
@@ -48,7 +52,7 @@ def load_task(self: SyncStepTask, sync_run_id: int) -> int:
     return sync_run_id
 
 
-@shared_task(name="sync.prune", bind=True, base=SyncStepTask, queue="maintenance")
+@shared_task(name="sync.prune", **{**STEP, "queue": "maintenance"})
 def prune_task(self: SyncStepTask, sync_run_id: int) -> int:
     from etl.services import sync_run_prune
 
@@ -56,14 +60,14 @@ def prune_task(self: SyncStepTask, sync_run_id: int) -> int:
     return sync_run_id
 
 
-@shared_task(name="dashboard.sync_all_platform_data", acks_late=True)
+@shared_task(name="dashboard.sync_all_platform_data", acks_late=True, ignore_result=True)
 def sync_all_platform_data(organization_slug: str | None = None) -> list[int]:
     from dashboard.services import syncs_start
 
     return [run.pk for run in syncs_start(organization_slug=organization_slug, trigger="schedule").started]
 
 
-@shared_task(name="dashboard.sync_platform_data", acks_late=True)
+@shared_task(name="dashboard.sync_platform_data", acks_late=True, ignore_result=True)
 def sync_platform_data(platform: str, organization_slug: str | None = None) -> list[int]:
     from dashboard.services import syncs_start
 

@@ -86,7 +86,8 @@ class RawPage(models.Model):
     stream = models.CharField(max_length=64)
     seq = models.PositiveIntegerField()
     record_count = models.PositiveIntegerField()
-    records = models.JSONField()
+    # The records as JSON text: staged once and read once, so the database never parses them.
+    records = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
 
 from etl.models import RawPage, SyncRun
 from etl.normalize import parse_page
@@ -32,14 +31,14 @@ def sync_run_latest_per_connection(*, connection_ids: Iterable[int]) -> dict[int
 def raw_record_batches(*, sync_run_id: int, stream: str, rows: int) -> Iterator[list[Any]]:
     """The staged records of one stream, in batches of about ``rows`` records, latest pages first.
 
-    Pages are read one at a time as JSON text (never the whole sync at once) and parsed here.
+    Pages are read one at a time (never the whole sync at once) and parsed here.
     Within a batch the pages keep their order, so "the later record wins" holds inside a batch;
     batches come newest first, so a key already seen in an earlier batch is the later read.
     """
     pages = (
         RawPage.objects.filter(sync_run_id=sync_run_id, stream=stream)
         .order_by("-seq")
-        .values_list(Cast("records", TextField()), flat=True)
+        .values_list("records", flat=True)
     )
     batch: list[list[Any]] = []
     size = 0

@@ -163,16 +163,8 @@ def sync_run_extract(*, sync_run_id: int) -> None:
 
 
 def _raw_page_create(sync_run_id: int, stream: str, seq: int, count: int, records: str) -> None:
-    """Stage one page, already serialized (orjson: Django's JSONField would use ``json``, several times slower)."""
-    from django.db import connection as db
-
-    value = "CAST(%s AS jsonb)" if db.vendor == "postgresql" else "%s"
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {RawPage._meta.db_table} (sync_run_id, stream, seq, record_count, records, created_at) "
-            f"VALUES (%s, %s, %s, %s, {value}, %s)",
-            [sync_run_id, stream, seq, count, records, db.ops.adapt_datetimefield_value(timezone.now())],
-        )
+    """Stage one page, already serialized as JSON text."""
+    RawPage.objects.create(sync_run_id=sync_run_id, stream=stream, seq=seq, record_count=count, records=records)
 
 
 def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:

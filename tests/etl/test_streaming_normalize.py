@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -61,7 +62,7 @@ def staged_run(db: Any, linkedin_connection: Connection) -> SyncRun:
     assert run is not None
     for seq, page in enumerate(PAGES):
         RawPage.objects.create(
-            sync_run=run, stream="ad_analytics", seq=seq, record_count=len(page), records=page
+            sync_run=run, stream="ad_analytics", seq=seq, record_count=len(page), records=json.dumps(page)
         )
     return run
 

@@ -32,11 +32,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Workers publish an event when a task is received, started and finished (Flower, monitoring).
+# A "sent" event as well would cost every step one more round trip to Redis, from inside the
+# step before it, for a state the queue length already shows.
+CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep Django's LOGGING (structured lines, secrets scrubbed) in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Keep a worker's database connection from one task to the next (Celery's Django support would
+# open a new one for every task); CONN_MAX_AGE and the health checks still apply, see
+# etl/task_base.py. The connection is also renewed after this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=20 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=25 * 60)
