@@ -87,13 +87,21 @@ def end_to_end_rows(data: Any) -> Iterator[Row]:
 
 
 def fanout_rows(data: Any) -> Iterator[Row]:
-    overhead = data.get("chain_overhead_ms_per_sync")
+    per_sync = data.get("per_sync_ms", {})
+    overhead = per_sync.get("chain_overhead")
     if overhead is not None:
         yield "fan-out: chain overhead per sync", f"{overhead:.1f} ms", "< 20 ms", overhead < 20
-    duplicates = data.get("duplicate_runs")
-    if duplicates is not None:
-        syncs = data.get("syncs", "?")
-        yield f"fan-out: {syncs} syncs drained, duplicate runs", str(duplicates), "0", duplicates == 0
+    runs = data.get("runs", {})
+    if runs:
+        once = runs.get("connections_by_run_count", {}) == {"1": runs.get("total")}
+        steps_once = data.get("executions", {}).get("runs_with_a_step_not_run_exactly_once_count") == 0
+        yield (
+            f"fan-out: {runs.get('total')} syncs drained in {data.get('wall_seconds', 0):.0f} s, every connection "
+            "and every step exactly once",
+            "yes" if once and steps_once else "no",
+            "yes",
+            once and steps_once,
+        )
 
 
 def dashboard_rows(data: Any) -> Iterator[Row]:
