@@ -77,7 +77,7 @@ def synthetic_records(platform: str, stream: Any, rows: int) -> list[dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="records per stream")
+    parser.add_argument("--rows", type=int, default=100_000, help="records per stream")
     parser.add_argument("--page-size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
     args = parser.parse_args()
