@@ -200,8 +200,12 @@ def test_access_token_older_than_an_hour_is_refreshed(settings: Any) -> None:
 
 
 class FakeClock:
+    """Starts a minute into today (UTC), so moving it on by an hour never crosses midnight: the
+    sandbox serves the data of its own day, which must stay the test's day."""
+
     def __init__(self) -> None:
-        self.now = datetime.now(UTC).timestamp()
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self.now = midnight.timestamp() + 60
 
     def __call__(self) -> float:
         return self.now
