@@ -96,14 +96,22 @@ def syncs_start(
     batch = SyncBatch()
     sync_runs_expire_stale()  # so that a lost run does not count as in flight below
     connection_ids = list(
-        connection_list_syncable(platform=platform, organization_slug=organization_slug).values_list("pk", flat=True)
+        connection_list_syncable(platform=platform, organization_slug=organization_slug).values_list(
+            "pk", flat=True
+        )
     )
-    chunks = [connection_ids[i : i + START_BATCH_SIZE] for i in range(0, len(connection_ids), START_BATCH_SIZE)]
+    chunks = [
+        connection_ids[i : i + START_BATCH_SIZE] for i in range(0, len(connection_ids), START_BATCH_SIZE)
+    ]
     first = random.randrange(len(chunks)) if chunks else 0
     for chunk in chunks[first:] + chunks[:first]:
         in_flight = _connections_in_flight(chunk)
         for connection_id in chunk:
-            run = None if connection_id in in_flight else sync_start(connection_id=connection_id, trigger=trigger)
+            run = (
+                None
+                if connection_id in in_flight
+                else sync_start(connection_id=connection_id, trigger=trigger)
+            )
             if run is None:
                 batch.skipped.append(connection_id)
             else:
@@ -221,7 +229,11 @@ def connect_missing_settings(platform: str) -> list[str]:
     spec = get_connector_class(platform).oauth
     if spec is None or not connect_uses_oauth(platform):
         return []
-    return [name for name in (spec.client_id_setting, spec.client_secret_setting) if not getattr(settings, name, "")]
+    return [
+        name
+        for name in (spec.client_id_setting, spec.client_secret_setting)
+        if not getattr(settings, name, "")
+    ]
 
 
 def _oauth_urls(platform: str, account_id: str, options: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -266,7 +278,9 @@ def connect_start(
     )
     try:
         authorize_url, _ = _oauth_urls(platform, intent.account_id, intent.options)
-        url = authorization_url(spec, redirect_uri=redirect_uri, state=intent.state, authorize_url=authorize_url)
+        url = authorization_url(
+            spec, redirect_uri=redirect_uri, state=intent.state, authorize_url=authorize_url
+        )
     except ConnectorError as exc:
         raise ConnectError(exc.message) from None
     return url, intent
@@ -321,3 +335,29 @@ def connect_with_credentials(
         raise ConnectError(exc.message) from None
     sync_start(connection_id=connection.pk, trigger="connect")
     return connection
+
+
+def dashboard_cache_warm_schedule(*, sync_run_id: int) -> None:
+    """After a sync, compute its organization's default views before anyone opens them.
+
+    Sent with a delay, so the connections of one organization that finish close together share
+    one warm-up (it does nothing when the data was already warmed). Only with workers: in-process
+    mode has no shared cache for it to fill. A warm-up that cannot be queued never fails the sync.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    from dashboard.tasks import cache_warm_task
+
+    organization_id = (
+        SyncRun.objects.filter(pk=sync_run_id).values_list("connection__organization_id", flat=True).first()
+    )
+    if organization_id is None:
+        return
+    try:
+        cache_warm_task.apply_async(
+            kwargs={"organization_id": organization_id}, countdown=settings.DASHBOARD_CACHE_WARM_DELAY_SECONDS
+        )
+    except Exception as exc:  # the broker is unreachable: the pages compute on first view instead
+        logger.warning(
+            "dashboard.cache_warm_not_queued", extra={"sync_run_id": sync_run_id, "error": type(exc).__name__}
+        )

@@ -54,10 +54,26 @@ def load_task(self: SyncStepTask, sync_run_id: int) -> int:
 
 @shared_task(name="sync.prune", **{**STEP, "queue": "maintenance"})
 def prune_task(self: SyncStepTask, sync_run_id: int) -> int:
+    from dashboard.services import dashboard_cache_warm_schedule
     from etl.services import sync_run_prune
 
     sync_run_prune(sync_run_id=sync_run_id)
+    dashboard_cache_warm_schedule(sync_run_id=sync_run_id)
     return sync_run_id
+
+
+@shared_task(
+    name="dashboard.cache_warm",
+    acks_late=True,
+    ignore_result=True,
+    queue="maintenance",
+    soft_time_limit=5 * 60,
+    time_limit=6 * 60,
+)
+def cache_warm_task(organization_id: int) -> None:
+    from dashboard.cache_warm import dashboard_cache_warm
+
+    dashboard_cache_warm(organization_id=organization_id)
 
 
 @shared_task(name="dashboard.sync_all_platform_data", acks_late=True, ignore_result=True)

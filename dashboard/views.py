@@ -38,6 +38,7 @@ from dashboard.selectors import (
     organization_for_user,
     overview_days_from_param,
     overview_get,
+    page_number_from_params,
     period_from_params,
     pipeline_report,
     platform_name,
@@ -164,7 +165,8 @@ def campaign(
 @organization_page
 def email(request: HttpRequest, membership: Membership) -> HttpResponse:
     period = period_from_params(request.GET)
-    report = email_report(organization=membership.organization, period=period)
+    page = page_number_from_params(request.GET)
+    report = email_report(organization=membership.organization, period=period, page=page)
     return _render(request, membership, "dashboard/email.html", section="email", period=period, report=report)
 
 
@@ -172,7 +174,8 @@ def email(request: HttpRequest, membership: Membership) -> HttpResponse:
 @organization_page
 def pipeline(request: HttpRequest, membership: Membership) -> HttpResponse:
     period = period_from_params(request.GET)
-    report = pipeline_report(organization=membership.organization, period=period)
+    page = page_number_from_params(request.GET)
+    report = pipeline_report(organization=membership.organization, period=period, page=page)
     return _render(
         request, membership, "dashboard/pipeline.html", section="pipeline", period=period, report=report
     )

@@ -1,8 +1,8 @@
 """Reads behind the dashboard pages, one module per page family.
 
 ``common`` (who the visitor is, connections, restatement windows), ``ads`` (overview, campaigns),
-``email`` (Mailchimp), ``pipeline`` (Zoho CRM), ``accounts`` (Demandbase) and ``sync`` (the
-health of every sync). Aggregates are computed in the database and cached per organization
+``email`` (Mailchimp), ``pipeline`` (Zoho CRM), ``accounts`` (Demandbase), ``sync`` (the
+health of every sync) and ``paging`` (long tables shown a page at a time). Aggregates are computed in the database and cached per organization
 (``dashboard.cache``); live sync state is never cached. The names below are the package's public
 interface, so callers import from ``dashboard.selectors``.
 """
@@ -44,6 +44,7 @@ from dashboard.selectors.common import (
     restatement_windows,
 )
 from dashboard.selectors.email import EmailReport, email_report
+from dashboard.selectors.paging import RowsPage, page_number_from_params, rows_page
 from dashboard.selectors.pipeline import PipelineReport, match_key, match_leads, pipeline_report
 from dashboard.selectors.sync import (
     ConnectionOverview,
@@ -76,6 +77,7 @@ __all__ = [
     "PipelineReport",
     "PlatformMetrics",
     "Restatement",
+    "RowsPage",
     "RunRow",
     "SyncHealth",
     "accounts_report",
@@ -99,10 +101,12 @@ __all__ = [
     "overview_days_from_param",
     "overview_get",
     "overview_totals",
+    "page_number_from_params",
     "period_from_params",
     "pipeline_report",
     "platform_name",
     "restatement_windows",
+    "rows_page",
     "spend_chart",
     "sync_health_get",
     "sync_run_history",

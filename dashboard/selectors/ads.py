@@ -311,7 +311,10 @@ def _regroup(rows: Iterable[Mapping[str, Any]], *keys: str) -> list[dict[str, An
         key = tuple(row[name] for name in keys)
         total = grouped.get(key)
         if total is None:
-            grouped[key] = {**{name: row[name] for name in keys}, **{name: row[name] for name in _METRIC_SUMS}}
+            grouped[key] = {
+                **{name: row[name] for name in keys},
+                **{name: row[name] for name in _METRIC_SUMS},
+            }
             continue
         for name in _METRIC_SUMS:
             if row[name] is not None:
@@ -412,15 +415,31 @@ def overview_campaigns(
     return [_campaign_metrics(row) for row in rows]
 
 
+def campaign_totals(
+    *, organization: Organization, date_range: DateRange, scope: str | None = None
+) -> list[dict[str, Any]]:
+    """Every campaign's figures in the range, in the campaign table's default order (cached).
+
+    Grouping the fact rows by campaign is the heaviest read of the dashboard, so it is done once
+    per range and data version: the overview's top campaigns, the unfiltered campaign table in its
+    default order and the pipeline's cost per lead are all taken from this one result.
+    """
+    return cached(
+        organization_id=organization.pk,
+        name="campaign-totals",
+        params=(date_range.start, date_range.end),
+        compute=lambda: list(
+            _campaign_queryset(organization=organization, date_range=date_range, filters=CampaignFilters())
+        ),
+        scope=scope,
+    )
+
+
 def _campaigns_and_count(
     *, organization: Organization, date_range: DateRange, limit: int
 ) -> tuple[list[CampaignMetrics], int]:
-    """The ``limit`` campaigns with the highest spend and how many campaigns there are, in one pass."""
-    rows = list(
-        _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
-            "-sum_spend", "platform", "account_id", "campaign_id"
-        )
-    )
+    """The campaigns with the highest spend and how many campaigns there are, in one pass."""
+    rows = campaign_totals(organization=organization, date_range=date_range)
     count = len({(row["connection_id"], row["campaign_id"], row["currency"]) for row in rows})
     return [_campaign_metrics(row) for row in rows[:limit]], count
 
@@ -574,6 +593,11 @@ class CampaignFilters:
     def is_filtered(self) -> bool:
         return bool(self.platform or self.status or self.currency or self.search)
 
+    @property
+    def is_default_view(self) -> bool:
+        """No filter and the default order (highest spend first), whatever the page."""
+        return not self.is_filtered and self.sort == "spend" and self.descending
+
 
 @dataclass(frozen=True)
 class SortColumn:
@@ -683,10 +707,13 @@ def campaign_list(
 
     def compute() -> tuple[list[CampaignMetrics], int, int, int]:
         # The whole sorted table is read once; counting it again in SQL would group every row twice.
-        paginator = Paginator(
-            list(_campaign_queryset(organization=organization, date_range=date_range, filters=filters)),
-            per_page,
-        )
+        if filters.is_default_view:
+            table = campaign_totals(organization=organization, date_range=date_range, scope=scope)
+        else:
+            table = list(
+                _campaign_queryset(organization=organization, date_range=date_range, filters=filters)
+            )
+        paginator = Paginator(table, per_page)
         page = paginator.get_page(filters.page)
         return (
             [_campaign_metrics(row) for row in page.object_list],

@@ -25,6 +25,7 @@ from dashboard.selectors.common import (
     restatement_windows,
     utc_day,
 )
+from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import EmailCampaign
 
 EMAIL_PLATFORMS = ("mailchimp",)
@@ -103,10 +104,15 @@ class EmailReport:
     connected: bool
     totals: EmailTotals
     previous: EmailTotals | None
-    campaigns: list[EmailCampaignRow]
+    campaigns: list[EmailCampaignRow]  # every campaign sent in the period (the CSV download)
     chart: BarChart
     restatement: Restatement | None = None
     changes: dict[str, Decimal | None] = field(default_factory=dict)
+    campaigns_page: RowsPage[EmailCampaignRow] | None = None  # the lines the page shows
+
+    @property
+    def campaigns_shown(self) -> RowsPage[EmailCampaignRow]:
+        return self.campaigns_page or rows_page(self.campaigns)
 
     @property
     def has_data(self) -> bool:
@@ -193,7 +199,8 @@ def email_sends_per_day(*, organization: Organization, date_range: DateRange) ->
     return found
 
 
-def email_report(*, organization: Organization, period: Period) -> EmailReport:
+def email_report(*, organization: Organization, period: Period, page: int = 1) -> EmailReport:
+    """The email page's figures; ``page`` is the page of the campaign table shown."""
     date_range = period.current
 
     def compute() -> tuple[Any, ...]:
@@ -238,13 +245,15 @@ def email_report(*, organization: Organization, period: Period) -> EmailReport:
                 else None
             )
     platforms = organization_platforms(organization=organization)
+    marked = [replace(row, provisional=True) if settling(row) else row for row in campaigns]
     return EmailReport(
         period=period,
         connected=any(p in platforms for p in EMAIL_PLATFORMS) or bool(campaigns),
         totals=totals,
         previous=previous,
-        campaigns=[replace(row, provisional=settling(row)) for row in campaigns],
+        campaigns=marked,
         chart=chart,
         restatement=restatement,
         changes=changes,
+        campaigns_page=rows_page(marked, page),
     )

@@ -17,19 +17,20 @@ is the matched campaign's spend in the same period, in its own currency.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, Sum, Value
+from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from connectors.models import Organization
-from dashboard.cache import cached
+from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
+from dashboard.selectors.ads import campaign_totals
 from dashboard.selectors.common import (
     Restatement,
     organization_platforms,
@@ -38,7 +39,8 @@ from dashboard.selectors.common import (
     restatement_windows,
     utc_day,
 )
-from etl.models import AdPerformanceDaily, CrmDeal, CrmLead
+from dashboard.selectors.paging import RowsPage, rows_page
+from etl.models import CrmDeal, CrmLead
 
 CRM_PLATFORMS = ("zoho_crm",)
 NONE_LABEL = "(not set)"
@@ -128,11 +130,17 @@ class PipelineReport:
     deals_by_stage: list[DealGroup]
     deals_by_source: list[DealGroup]
     deals_by_campaign: list[DealGroup]
-    cost_per_lead: list[CostPerLead]
+    cost_per_lead_shown: RowsPage[CostPerLead]  # the page of the cost-per-lead table shown
     match: MatchSummary
     chart: BarChart
     restatement: Restatement | None = None
     match_rules: dict[str, str] = field(default_factory=lambda: dict(MATCH_RULES))
+    every_cost_per_lead: Callable[[], list[CostPerLead]] = field(default=list, repr=False, compare=False)
+
+    @property
+    def cost_per_lead(self) -> list[CostPerLead]:
+        """Every matched campaign (the CSV download); read only when asked for."""
+        return self.every_cost_per_lead()
 
     @property
     def has_data(self) -> bool:
@@ -226,27 +234,21 @@ class _AdCampaign:
 
 
 def _ad_campaigns(organization: Organization, date_range: DateRange) -> list[_AdCampaign]:
-    rows = (
-        AdPerformanceDaily.objects.filter(
-            organization_id=organization.pk, date__gte=date_range.start, date__lte=date_range.end
-        )
-        .values("connection_id", "campaign_id", "currency", "platform")
-        .annotate(name=Max("campaign_name"), spend=Sum("spend"))
-    )
+    """Each ad campaign's spend in the range, per currency (from the cached campaign totals)."""
+    grouped: dict[tuple[int, str, str, str], tuple[str, Decimal]] = {}
+    for row in campaign_totals(organization=organization, date_range=date_range):
+        key = (row["connection_id"], row["campaign_id"], row["currency"], row["platform"])
+        name, spend = grouped.get(key, ("", Decimal("0")))
+        grouped[key] = (max(name, row["campaign_label"] or ""), spend + (row["sum_spend"] or Decimal("0")))
     return [
-        _AdCampaign(
-            row["platform"],
-            row["connection_id"],
-            row["campaign_id"],
-            row["name"] or "",
-            row["currency"],
-            row["spend"] or Decimal("0"),
-        )
-        for row in rows
+        _AdCampaign(platform, connection_id, campaign_id, name, currency, spend)
+        for (connection_id, campaign_id, currency, platform), (name, spend) in grouped.items()
     ]
 
 
 def _narrow_by_source(found: list[_AdCampaign], utm_source: str | None) -> list[_AdCampaign]:
+    if len(found) < 2:
+        return found
     platforms = {c.platform for c in found}
     if len(platforms) < 2:
         return found
@@ -261,18 +263,26 @@ def match_leads(
 ) -> tuple[list[CostPerLead], MatchSummary]:
     """Assign grouped leads to ad campaigns by the rules in the module docstring."""
     campaigns = list(ad_campaigns)
+    keys: dict[str | None, str] = {}  # the same names and sources recur in many groups
+
+    def key_of(value: str | None) -> str:
+        found = keys.get(value)
+        if found is None:
+            found = keys[value] = match_key(value)
+        return found
+
     by_id: dict[str, list[_AdCampaign]] = {}
     by_name: dict[str, list[_AdCampaign]] = {}
     for campaign in campaigns:
-        by_id.setdefault(match_key(campaign.campaign_id), []).append(campaign)
-        if match_key(campaign.campaign_name):
-            by_name.setdefault(match_key(campaign.campaign_name), []).append(campaign)
+        by_id.setdefault(key_of(campaign.campaign_id), []).append(campaign)
+        if key_of(campaign.campaign_name):
+            by_name.setdefault(key_of(campaign.campaign_name), []).append(campaign)
 
     counts: dict[tuple[int, str, str], list[int]] = {}
     rules_used: dict[tuple[int, str, str], set[str]] = {}
     summary = {"matched": 0, "ambiguous": 0, "unmatched": 0, "none": 0}
     for group in lead_groups:
-        utm, crm = match_key(group.get("utm_campaign")), match_key(group.get("campaign_name"))
+        utm, crm = key_of(group.get("utm_campaign")), key_of(group.get("campaign_name"))
         leads, converted = int(group["leads"]), int(group["converted"])
         if not utm and not crm:
             summary["none"] += leads
@@ -343,19 +353,46 @@ def cost_per_lead(
     return match_leads(_ad_campaigns(organization, date_range), groups)
 
 
+def _cost_per_lead_cached(
+    organization: Organization, date_range: DateRange, scope: str
+) -> tuple[list[CostPerLead], MatchSummary]:
+    return cached(
+        organization_id=organization.pk,
+        name="pipeline-cost-per-lead",
+        params=(date_range.start, date_range.end),
+        compute=lambda: cost_per_lead(organization=organization, date_range=date_range),
+        scope=scope,
+    )
+
+
+def cost_per_lead_page(
+    *, organization: Organization, date_range: DateRange, page: int, scope: str
+) -> RowsPage[CostPerLead]:
+    """One page of the cost-per-lead table, cached on its own: showing it reads 50 lines, not all."""
+    return cached(
+        organization_id=organization.pk,
+        name="pipeline-cost-per-lead-page",
+        params=(date_range.start, date_range.end, page),
+        compute=lambda: rows_page(_cost_per_lead_cached(organization, date_range, scope)[0], page),
+        scope=scope,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------
 
 
-def pipeline_report(*, organization: Organization, period: Period) -> PipelineReport:
+def pipeline_report(*, organization: Organization, period: Period, page: int = 1) -> PipelineReport:
+    """The pipeline page's figures; ``page`` is the page of the cost-per-lead table shown."""
     date_range = period.current
+    scope = cache_scope(organization.pk)
 
     def compute() -> dict[str, Any]:
         leads = _leads(organization, date_range)
         deals = _deals(organization, date_range)
         counts = leads.aggregate(total=Count("id"), converted=Count("id", filter=Q(converted=True)))
-        cpl, match = cost_per_lead(organization=organization, date_range=date_range)
+        _, match = _cost_per_lead_cached(organization, date_range, scope)
         return {
             "leads": counts["total"],
             "converted": counts["converted"],
@@ -366,16 +403,16 @@ def pipeline_report(*, organization: Organization, period: Period) -> PipelineRe
             "deals_by_stage": deals_grouped(deals, _label("stage"), limit=100),
             "deals_by_source": deals_grouped(deals, _label("lead_source")),
             "deals_by_campaign": deals_grouped(deals, _campaign_label()),
-            "cost_per_lead": cpl,
             "match": match,
             "per_day": leads_per_day(leads),
         }
 
     data = cached(
         organization_id=organization.pk,
-        name="pipeline",
+        name="pipeline-summary",  # without the cost-per-lead lines, which are cached apart
         params=(date_range.start, date_range.end, period.comparable),
         compute=compute,
+        scope=scope,
     )
     windows = restatement_windows(organization=organization, today=period.today)
     restatement = next((windows[p] for p in CRM_PLATFORMS if p in windows), None)
@@ -396,5 +433,9 @@ def pipeline_report(*, organization: Organization, period: Period) -> PipelineRe
         connected=any(p in platforms for p in CRM_PLATFORMS) or bool(data["leads"] or data["deals"]),
         chart=chart,
         restatement=restatement,
+        cost_per_lead_shown=cost_per_lead_page(
+            organization=organization, date_range=date_range, page=page, scope=scope
+        ),
+        every_cost_per_lead=lambda: _cost_per_lead_cached(organization, date_range, scope)[0],
         **data,
     )

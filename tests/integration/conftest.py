@@ -42,15 +42,25 @@ class CeleryProcesses:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "sales_dashboard", *args],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs[name] = proc
         return proc
 
     def start_worker(self, concurrency: int = 1) -> subprocess.Popen[bytes]:
         proc = self.start(
-            "worker", "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork",
-            "--hostname=test-worker@%h", "--without-gossip", "--without-mingle",
+            "worker",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            "--hostname=test-worker@%h",
+            "--without-gossip",
+            "--without-mingle",
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -61,8 +71,14 @@ class CeleryProcesses:
         pytest.fail(f"the worker did not answer a ping: {self.log('worker', tail=4000)}")
 
     def start_beat(self) -> subprocess.Popen[bytes]:
-        return self.start("beat", "beat", "--loglevel=INFO", "--max-interval=1",
-                          f"--pidfile={self.log_dir / 'beat.pid'}", f"--schedule={self.log_dir / 'beat-schedule'}")
+        return self.start(
+            "beat",
+            "beat",
+            "--loglevel=INFO",
+            "--max-interval=1",
+            f"--pidfile={self.log_dir / 'beat.pid'}",
+            f"--schedule={self.log_dir / 'beat-schedule'}",
+        )
 
     def children(self, name: str = "worker") -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.procs[name].pid)], capture_output=True, text=True)
@@ -103,6 +119,7 @@ def celery_processes(
         "VAR_DIR": str(tmp_path / "var"),
         "HTTP_BACKOFF_BASE_SECONDS": "0.05",
         "HTTP_BACKOFF_MAX_SECONDS": "0.2",
+        "DASHBOARD_CACHE_WARM_DELAY_SECONDS": "0",
     }
     processes = CeleryProcesses(env, tmp_path)
     yield processes

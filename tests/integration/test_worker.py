@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from decimal import Decimal
 from typing import Any
@@ -53,7 +54,9 @@ def test_beat_schedules_a_sync_that_the_worker_runs_end_to_end(
     celery_processes.start_worker()
     celery_processes.start_beat()
 
-    run = wait_for(lambda: finished_run(linkedin_connection), timeout=90, what="the sync", logs=celery_processes)
+    run = wait_for(
+        lambda: finished_run(linkedin_connection), timeout=90, what="the sync", logs=celery_processes
+    )
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert run.trigger == "schedule" and len(set(run.task_ids)) == 5
     worker_log = celery_processes.log("worker")
@@ -62,6 +65,13 @@ def test_beat_schedules_a_sync_that_the_worker_runs_end_to_end(
     assert len(warehouse(linkedin_connection)) > 0
     assert "sync.load" in celery_processes.log("worker")
     assert "dashboard.sync_platform_data" in celery_processes.log("beat")
+    # After the sync, the organization's default dashboard views are computed by the worker.
+    wait_for(
+        lambda: re.search(r"dashboard\.cache_warm\[[^]]+\] succeeded", celery_processes.log("worker")),
+        timeout=60,
+        what="the dashboard warm-up",
+        logs=celery_processes,
+    )
 
 
 def test_a_worker_killed_during_extract_is_redelivered_and_loads_exactly_once(
@@ -74,15 +84,23 @@ def test_a_worker_killed_during_extract_is_redelivered_and_loads_exactly_once(
     )
 
     wait_for(
-        lambda: SyncRun.objects.filter(connection=linkedin_connection, step=SyncRun.Step.EXTRACT).exists()
-        and linkedin_app.requests.get("ad_analytics", 0) >= 1,
-        timeout=60, what="the extract step to start", logs=celery_processes,
+        lambda: (
+            SyncRun.objects.filter(connection=linkedin_connection, step=SyncRun.Step.EXTRACT).exists()
+            and linkedin_app.requests.get("ad_analytics", 0) >= 1
+        ),
+        timeout=60,
+        what="the extract step to start",
+        logs=celery_processes,
     )
     for child in celery_processes.children():
         os.kill(child, signal.SIGKILL)  # the pool process running the extract dies mid-request
 
-    run = wait_for(lambda: finished_run(linkedin_connection), timeout=90, what="the redelivered sync",
-                   logs=celery_processes)
+    run = wait_for(
+        lambda: finished_run(linkedin_connection),
+        timeout=90,
+        what="the redelivered sync",
+        logs=celery_processes,
+    )
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert linkedin_app.requests.get("ad_analytics", 0) >= 2  # the extract ran again
     assert SyncRun.objects.filter(connection=linkedin_connection).count() == 1
