@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -574,6 +575,7 @@ def main() -> None:
     import django
 
     django.setup()
+    logging.getLogger("dashboard.cache_warm").setLevel(logging.WARNING)  # one line per warm-up otherwise
     from django.conf import settings
     from django.db import connection
     from django.test import Client

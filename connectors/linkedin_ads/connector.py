@@ -160,7 +160,10 @@ class Connector(BaseConnector):
         days_per_call = max(1, min(30, (cap - 1) // max(1, len(campaigns))))
         for part in window.split(days_per_call):
             for elements in self._analytics_under_cap(part, sorted(campaigns), cap):
-                yield [self._annotate(e, account, views) for e in elements]
+                page = [self._annotate(e, account, views) for e in elements]
+                del elements  # hold one response at a time, not the last one too while fetching the next
+                yield page
+                del page
 
     def _analytics_under_cap(self, window: Window, campaign_ids: list[str], cap: int) -> Iterator[list[Any]]:
         """Rows for the window; a response at the cap may be cut, so it is split and asked again."""
@@ -170,6 +173,7 @@ class Connector(BaseConnector):
             elements = self.analytics(part, subset)
             if len(elements) < cap:
                 yield elements
+                del elements
             elif part.days > 1:
                 first, second = part.halves()
                 stack += [(second, subset), (first, subset)]

@@ -28,7 +28,8 @@ def paths_taken(connection: Connection, *chunks: str, run: int = 1) -> tuple[Loa
     taken = [
         "copy" if s.startswith(f"COPY {AD_PERFORMANCE_DAILY.table} ") else "merge"
         for s in statements
-        if s.startswith(f"COPY {AD_PERFORMANCE_DAILY.table} ") or "ON CONFLICT" in s
+        if s.startswith(f"COPY {AD_PERFORMANCE_DAILY.table} ")
+        or s.startswith(f"INSERT INTO {AD_PERFORMANCE_DAILY.table} ")
     ]
     return result, taken
 
