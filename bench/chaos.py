@@ -96,10 +96,27 @@ class Worker:
         self.client = Celery(broker=env["CELERY_BROKER_URL"])
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "sales_dashboard", "worker", "--loglevel=INFO",
-                 f"--concurrency={concurrency}", "--pool=prefork", "-Q", "sync,maintenance,celery",
-                 "--hostname=chaos-worker@%h", "--without-gossip", "--without-mingle"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "sales_dashboard",
+                    "worker",
+                    "--loglevel=INFO",
+                    f"--concurrency={concurrency}",
+                    "--pool=prefork",
+                    "-Q",
+                    "sync,maintenance,celery",
+                    "--hostname=chaos-worker@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self._wait_ready()
 
@@ -161,10 +178,25 @@ class PrivateRedis:
         import redis
 
         proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--maxmemory-policy", "noeviction", "--dir", str(self.dir),
-             "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxmemory-policy",
+                "noeviction",
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         try:
@@ -177,8 +209,9 @@ class PrivateRedis:
 
     def restart(self, down_seconds: float = 1.0) -> None:
         """``SHUTDOWN NOSAVE``, a moment without Redis, then the same server again on the same port."""
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], check=False,
-                       capture_output=True)
+        subprocess.run(
+            ["redis-cli", "-p", str(self.port), "shutdown", "nosave"], check=False, capture_output=True
+        )
         self.proc.wait(timeout=20)
         time.sleep(down_seconds)
         self.proc = self._start()
@@ -251,8 +284,11 @@ class Platform:
 
 def ad_rows(rows: list[dict[str, Any]]) -> dict[Key, Values]:
     return {
-        (str(r["campaign_id"]), r["date"].isoformat()): (int(r["impressions"]), int(r["clicks"]),
-                                                         Decimal(str(r["cost"])))
+        (str(r["campaign_id"]), r["date"].isoformat()): (
+            int(r["impressions"]),
+            int(r["clicks"]),
+            Decimal(str(r["cost"])),
+        )
         for r in rows
     }
 
@@ -284,10 +320,16 @@ EMAIL_COUNTS = ("emails_sent", "opens", "unique_opens", "clicks", "unique_clicks
 def mailchimp_served(app: Any, run: Any) -> dict[Key, Values]:
     from connectors.mailchimp.sandbox import expected_campaign_rows
 
-    rows = expected_campaign_rows(run.connection.account_id, run.window_start, run.window_end, now=app.moment())
+    rows = expected_campaign_rows(
+        run.connection.account_id, run.window_start, run.window_end, now=app.moment()
+    )
     return {
-        (r["campaign_id"],): (r["send_time"], *(r[name] for name in EMAIL_COUNTS),
-                              round(r["open_rate"], 6), round(r["click_rate"], 6))
+        (r["campaign_id"],): (
+            r["send_time"],
+            *(r[name] for name in EMAIL_COUNTS),
+            round(r["open_rate"], 6),
+            round(r["click_rate"], 6),
+        )
         for r in rows
     }
 
@@ -296,8 +338,15 @@ def mailchimp_loaded(connection_id: int) -> list[tuple[Key, Values]]:
     from etl.models import EmailCampaign
 
     return [
-        ((r.campaign_id,), (r.send_time, *(getattr(r, name) for name in EMAIL_COUNTS),
-                            round(float(r.open_rate or 0), 6), round(float(r.click_rate or 0), 6)))
+        (
+            (r.campaign_id,),
+            (
+                r.send_time,
+                *(getattr(r, name) for name in EMAIL_COUNTS),
+                round(float(r.open_rate or 0), 6),
+                round(float(r.click_rate or 0), 6),
+            ),
+        )
         for r in EmailCampaign.objects.filter(connection_id=connection_id)
     ]
 
@@ -312,8 +361,11 @@ def zoho_served(app: Any, run: Any) -> dict[Key, Values]:
         for r in expected_records(org, "Leads", since=since)
     }
     deals: dict[Key, Values] = {
-        ("deal", r["id"]): (datetime.fromisoformat(r["Modified_Time"]), r["Stage"],
-                            None if r["Amount"] is None else Decimal(str(r["Amount"])))
+        ("deal", r["id"]): (
+            datetime.fromisoformat(r["Modified_Time"]),
+            r["Stage"],
+            None if r["Amount"] is None else Decimal(str(r["Amount"])),
+        )
         for r in expected_records(org, "Deals", since=since)
     }
     return {**leads, **deals}
@@ -352,13 +404,25 @@ def demandbase_loaded(connection_id: int) -> list[tuple[Key, Values]]:
     from etl.models import AbmAccount, AbmEngagementDaily
 
     accounts: list[tuple[Key, Values]] = [
-        (("account", r.account_id), (r.domain, r.name, r.journey_stage, r.engagement_minutes_7d,
-                                     r.engagement_points_30d, r.intent_score, r.intent_keyword_count))
+        (
+            ("account", r.account_id),
+            (
+                r.domain,
+                r.name,
+                r.journey_stage,
+                r.engagement_minutes_7d,
+                r.engagement_points_30d,
+                r.intent_score,
+                r.intent_keyword_count,
+            ),
+        )
         for r in AbmAccount.objects.filter(connection_id=connection_id)
     ]
     intent: list[tuple[Key, Values]] = [
-        (("intent", r.account_id, r.date.isoformat()),
-         (r.domain, r.people_researching, r.intent_strength, r.intent_keywords))
+        (
+            ("intent", r.account_id, r.date.isoformat()),
+            (r.domain, r.people_researching, r.intent_strength, r.intent_keywords),
+        )
         for r in AbmEngagementDaily.objects.filter(connection_id=connection_id)
     ]
     return accounts + intent
@@ -376,16 +440,25 @@ def demo_credentials(module: str) -> Callable[[], dict[str, str]]:
 
 
 PLATFORMS: dict[str, Platform] = {
-    "linkedin_ads": Platform("508000001", demo_credentials("connectors.linkedin_ads.sandbox"),
-                             linkedin_served, ad_loaded),
-    "google_ads": Platform("5550003001", demo_credentials("connectors.google_ads.sandbox"),
-                           google_served, ad_loaded),
-    "mailchimp": Platform("40118001", demo_credentials("connectors.mailchimp.sandbox"),
-                          mailchimp_served, mailchimp_loaded),
-    "zoho_crm": Platform("810004517", demo_credentials("connectors.zoho_crm.sandbox"), zoho_served, zoho_loaded,
-                         options={"accounts_server": "https://accounts.zoho.in"}),
-    "demandbase": Platform("northwind", demo_credentials("connectors.demandbase.sandbox"),
-                           demandbase_served, demandbase_loaded),
+    "linkedin_ads": Platform(
+        "508000001", demo_credentials("connectors.linkedin_ads.sandbox"), linkedin_served, ad_loaded
+    ),
+    "google_ads": Platform(
+        "5550003001", demo_credentials("connectors.google_ads.sandbox"), google_served, ad_loaded
+    ),
+    "mailchimp": Platform(
+        "40118001", demo_credentials("connectors.mailchimp.sandbox"), mailchimp_served, mailchimp_loaded
+    ),
+    "zoho_crm": Platform(
+        "810004517",
+        demo_credentials("connectors.zoho_crm.sandbox"),
+        zoho_served,
+        zoho_loaded,
+        options={"accounts_server": "https://accounts.zoho.in"},
+    ),
+    "demandbase": Platform(
+        "northwind", demo_credentials("connectors.demandbase.sandbox"), demandbase_served, demandbase_loaded
+    ),
 }
 
 
@@ -435,15 +508,20 @@ def blocked_backend(conn: Any) -> int | None:
 def run_in_step(connection_id: int, step: str) -> bool:
     from etl.models import SyncRun
 
-    return SyncRun.objects.filter(connection_id=connection_id, step=step, status=SyncRun.Status.RUNNING).exists()
+    return SyncRun.objects.filter(
+        connection_id=connection_id, step=step, status=SyncRun.Status.RUNNING
+    ).exists()
 
 
 # --------------------------------------------------------------------------- scenario hooks
 
 
 def kill_during_extract(chaos: Chaos) -> None:
-    wait_until(lambda: run_in_step(chaos.connection_id, "extract") and chaos.app.requests.get("ad_analytics", 0),
-               timeout=60, what="the extract step")
+    wait_until(
+        lambda: run_in_step(chaos.connection_id, "extract") and chaos.app.requests.get("ad_analytics", 0),
+        timeout=60,
+        what="the extract step",
+    )
     chaos.worker.kill_pool()
 
 
@@ -452,7 +530,9 @@ def interrupt_load(chaos: Chaos, action: Callable[[Chaos, int], None]) -> None:
     on the blocked worker, then let go of the lock."""
     try:
         wait_until(lambda: run_in_step(chaos.connection_id, "load"), timeout=60, what="the load step")
-        pid = wait_until(lambda: blocked_backend(chaos.lock), timeout=60, what="the load to block on the lock")
+        pid = wait_until(
+            lambda: blocked_backend(chaos.lock), timeout=60, what="the load to block on the lock"
+        )
         action(chaos, pid)
         time.sleep(0.5)
     finally:
@@ -476,8 +556,11 @@ def terminate_backend_during_load(chaos: Chaos) -> None:
 def restart_redis(chaos: Chaos) -> None:
     """Restart the scenario's own Redis while the extract step waits on a slow report."""
     assert chaos.redis is not None, "redis-restart needs a Redis of its own"
-    wait_until(lambda: run_in_step(chaos.connection_id, "extract") and chaos.app.requests.get("ad_analytics", 0),
-               timeout=60, what="the extract step")
+    wait_until(
+        lambda: run_in_step(chaos.connection_id, "extract") and chaos.app.requests.get("ad_analytics", 0),
+        timeout=60,
+        what="the extract step",
+    )
     chaos.redis.restart()
 
 
@@ -509,53 +592,123 @@ GOOGLE_ADS_RPC = "/google.ads.googleads."  # every gRPC method of the Ads API
 
 SCENARIOS: list[Scenario] = [
     Scenario("baseline", "no fault (the reference)"),
-    Scenario("throttle-linkedin", "4 x LinkedIn 429 TOO_MANY_REQUESTS (serviceErrorCode 101) on adAnalytics",
-             arm=plan("rate_limit", times=4, path="/rest/adAnalytics")),
-    Scenario("throttle-google-ads", "4 x gRPC RESOURCE_EXHAUSTED (QuotaError, retry_delay 1 s) on the Ads API",
-             platform="google_ads",
-             arm=plan("rate_limit", times=4, path=GOOGLE_ADS_RPC, retry_delay_seconds=1,
-                      name="RESOURCE_TEMPORARILY_EXHAUSTED")),
-    Scenario("throttle-mailchimp", "3 x Mailchimp 429 problem+json, then 1 x bare 403, on /3.0/reports",
-             platform="mailchimp", arm=mailchimp_throttling),
-    Scenario("throttle-zoho-crm", "4 x Zoho 429 TOO_MANY_REQUESTS (no Retry-After) on /crm/",
-             platform="zoho_crm", arm=plan("rate_limit", times=4, path="/crm/")),
-    Scenario("throttle-demandbase", "Demandbase 429 errorCode 429-100 (no Retry-After): 4 x on the Intent "
-             "API, 1 x on the export-job POST", platform="demandbase", arm=demandbase_throttling),
-    Scenario("5xx-burst", "3 x 503 then 1 x 500 on adAnalytics",
-             arm=server_errors),
-    Scenario("timeouts", "2 x 3 s stall on adAnalytics, read timeout 1 s",
-             env={"HTTP_READ_TIMEOUT_SECONDS": "1"},
-             arm=plan("delay", times=2, path="/rest/adAnalytics", seconds=3)),
-    Scenario("token-expiry", "access token expires on the 2nd /rest/ call (mid-extract)",
-             arm=plan("expire_token", times=1, after=1, path="/rest/")),
-    Scenario("revoked-refresh", "refresh grant revoked (invalid_grant) at the token endpoint",
-             arm=plan("revoke_refresh", times=1, path="/oauth/v2/accessToken"), data_expected=False),
-    Scenario("malformed-type", "one adAnalytics element with impressions 'abc' (wrong type)",
-             arm=plan("malformed", times=1, path="/rest/adAnalytics", variant="non_numeric_impressions")),
-    Scenario("malformed-missing", "one adAnalytics element without pivotValues (missing field)",
-             arm=plan("malformed", times=1, path="/rest/adAnalytics", variant="missing_pivot_values")),
-    Scenario("truncated-json", "adAnalytics body cut in half once",
-             arm=plan("truncated", times=1, path="/rest/adAnalytics")),
-    Scenario("sigkill-extract", "pool process SIGKILLed while adAnalytics is answering",
-             arm=plan("delay", times=1, path="/rest/adAnalytics", seconds=4), during=kill_during_extract),
-    Scenario("sigkill-load", "pool process SIGKILLed while the load waits on the fact table",
-             arm=lock_warehouse, during=kill_during_load),
-    Scenario("pg-terminate-load", "pg_terminate_backend of the worker's backend during load",
-             arm=lock_warehouse, during=terminate_backend_during_load, resync=True),
-    Scenario("double-trigger", "two sync_platform_data sent at the same moment, 2 pool processes",
-             triggers=2, concurrency=2),
-    Scenario("dst-google-ads", "Google Ads account in Europe/London; window spans the 2026-10-25 change",
-             platform="google_ads", account_id="5550003001"),
-    Scenario("redis-restart", "the worker's own Redis shut down (nosave) and restarted during extract",
-             arm=plan("delay", times=1, path="/rest/adAnalytics", seconds=3), during=restart_redis,
-             own_redis=True, finish_within=90),
+    Scenario(
+        "throttle-linkedin",
+        "4 x LinkedIn 429 TOO_MANY_REQUESTS (serviceErrorCode 101) on adAnalytics",
+        arm=plan("rate_limit", times=4, path="/rest/adAnalytics"),
+    ),
+    Scenario(
+        "throttle-google-ads",
+        "4 x gRPC RESOURCE_EXHAUSTED (QuotaError, retry_delay 1 s) on the Ads API",
+        platform="google_ads",
+        arm=plan(
+            "rate_limit",
+            times=4,
+            path=GOOGLE_ADS_RPC,
+            retry_delay_seconds=1,
+            name="RESOURCE_TEMPORARILY_EXHAUSTED",
+        ),
+    ),
+    Scenario(
+        "throttle-mailchimp",
+        "3 x Mailchimp 429 problem+json, then 1 x bare 403, on /3.0/reports",
+        platform="mailchimp",
+        arm=mailchimp_throttling,
+    ),
+    Scenario(
+        "throttle-zoho-crm",
+        "4 x Zoho 429 TOO_MANY_REQUESTS (no Retry-After) on /crm/",
+        platform="zoho_crm",
+        arm=plan("rate_limit", times=4, path="/crm/"),
+    ),
+    Scenario(
+        "throttle-demandbase",
+        "Demandbase 429 errorCode 429-100 (no Retry-After): 4 x on the Intent "
+        "API, 1 x on the export-job POST",
+        platform="demandbase",
+        arm=demandbase_throttling,
+    ),
+    Scenario("5xx-burst", "3 x 503 then 1 x 500 on adAnalytics", arm=server_errors),
+    Scenario(
+        "timeouts",
+        "2 x 3 s stall on adAnalytics, read timeout 1 s",
+        env={"HTTP_READ_TIMEOUT_SECONDS": "1"},
+        arm=plan("delay", times=2, path="/rest/adAnalytics", seconds=3),
+    ),
+    Scenario(
+        "token-expiry",
+        "access token expires on the 2nd /rest/ call (mid-extract)",
+        arm=plan("expire_token", times=1, after=1, path="/rest/"),
+    ),
+    Scenario(
+        "revoked-refresh",
+        "refresh grant revoked (invalid_grant) at the token endpoint",
+        arm=plan("revoke_refresh", times=1, path="/oauth/v2/accessToken"),
+        data_expected=False,
+    ),
+    Scenario(
+        "malformed-type",
+        "one adAnalytics element with impressions 'abc' (wrong type)",
+        arm=plan("malformed", times=1, path="/rest/adAnalytics", variant="non_numeric_impressions"),
+    ),
+    Scenario(
+        "malformed-missing",
+        "one adAnalytics element without pivotValues (missing field)",
+        arm=plan("malformed", times=1, path="/rest/adAnalytics", variant="missing_pivot_values"),
+    ),
+    Scenario(
+        "truncated-json",
+        "adAnalytics body cut in half once",
+        arm=plan("truncated", times=1, path="/rest/adAnalytics"),
+    ),
+    Scenario(
+        "sigkill-extract",
+        "pool process SIGKILLed while adAnalytics is answering",
+        arm=plan("delay", times=1, path="/rest/adAnalytics", seconds=4),
+        during=kill_during_extract,
+    ),
+    Scenario(
+        "sigkill-load",
+        "pool process SIGKILLed while the load waits on the fact table",
+        arm=lock_warehouse,
+        during=kill_during_load,
+    ),
+    Scenario(
+        "pg-terminate-load",
+        "pg_terminate_backend of the worker's backend during load",
+        arm=lock_warehouse,
+        during=terminate_backend_during_load,
+        resync=True,
+    ),
+    Scenario(
+        "double-trigger",
+        "two sync_platform_data sent at the same moment, 2 pool processes",
+        triggers=2,
+        concurrency=2,
+    ),
+    Scenario(
+        "dst-google-ads",
+        "Google Ads account in Europe/London; window spans the 2026-10-25 change",
+        platform="google_ads",
+        account_id="5550003001",
+    ),
+    Scenario(
+        "redis-restart",
+        "the worker's own Redis shut down (nosave) and restarted during extract",
+        arm=plan("delay", times=1, path="/rest/adAnalytics", seconds=3),
+        during=restart_redis,
+        own_redis=True,
+        finish_within=90,
+    ),
 ]
 
 
 # --------------------------------------------------------------------------- running one scenario
 
 
-def worker_env(sandbox_env: dict[str, str], scenario: Scenario, var_dir: Path, broker_url: str) -> dict[str, str]:
+def worker_env(
+    sandbox_env: dict[str, str], scenario: Scenario, var_dir: Path, broker_url: str
+) -> dict[str, str]:
     from django.conf import settings
 
     keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
@@ -582,9 +735,14 @@ def create_connection(scenario: Scenario) -> int:
 
     platform = PLATFORMS[scenario.platform]
     org = Organization.objects.create(name="Chaos", slug="chaos")
-    conn = connection_create(organization=org, platform=scenario.platform,
-                             account_id=scenario.account_id or platform.account_id,
-                             credentials=platform.credentials(), options=dict(platform.options), check=False)
+    conn = connection_create(
+        organization=org,
+        platform=scenario.platform,
+        account_id=scenario.account_id or platform.account_id,
+        credentials=platform.credentials(),
+        options=dict(platform.options),
+        check=False,
+    )
     return conn.pk
 
 
@@ -592,8 +750,9 @@ def all_runs_finished(connection_id: int, minimum: int) -> bool:
     from etl.models import SyncRun
 
     runs = list(SyncRun.objects.filter(connection_id=connection_id))
-    return len(runs) >= minimum and all(r.status == SyncRun.Status.FAILED or r.step == SyncRun.Step.DONE
-                                        for r in runs)
+    return len(runs) >= minimum and all(
+        r.status == SyncRun.Status.FAILED or r.step == SyncRun.Step.DONE for r in runs
+    )
 
 
 def run_scenario(scenario: Scenario, work_dir: Path) -> Outcome:
@@ -607,8 +766,11 @@ def run_scenario(scenario: Scenario, work_dir: Path) -> Outcome:
         if scenario.own_redis:
             own_redis = PrivateRedis(work_dir)
         broker_url = own_redis.url if own_redis else BROKER_URL
-        worker = Worker(worker_env(server.env(), scenario, work_dir / scenario.name, broker_url),
-                        work_dir / f"{scenario.name}.log", scenario.concurrency)
+        worker = Worker(
+            worker_env(server.env(), scenario, work_dir / scenario.name, broker_url),
+            work_dir / f"{scenario.name}.log",
+            scenario.concurrency,
+        )
         chaos = Chaos(server.app, worker, connection_id, database_dsn(), redis=own_redis)
         try:
             scenario.arm(chaos)
@@ -618,8 +780,11 @@ def run_scenario(scenario: Scenario, work_dir: Path) -> Outcome:
             unlock_warehouse(chaos)
         lost_chain = ""
         try:
-            wait_until(lambda: all_runs_finished(connection_id, 1), timeout=scenario.finish_within,
-                       what="the sync to finish")
+            wait_until(
+                lambda: all_runs_finished(connection_id, 1),
+                timeout=scenario.finish_within,
+                what="the sync to finish",
+            )
         except TimeoutError:
             if not scenario.own_redis:
                 raise
@@ -633,8 +798,9 @@ def run_scenario(scenario: Scenario, work_dir: Path) -> Outcome:
         return outcome
     except Exception as exc:
         tail = worker.log()[-1500:] if worker else ""
-        return Outcome(0, 0, 0, 0, 0, 0, "ERROR", "-", f"{type(exc).__name__}: {exc}\n{tail}",
-                       time.monotonic() - started)
+        return Outcome(
+            0, 0, 0, 0, 0, 0, "ERROR", "-", f"{type(exc).__name__}: {exc}\n{tail}", time.monotonic() - started
+        )
     finally:
         if worker is not None:
             worker.stop()
@@ -659,10 +825,14 @@ def expire_lost_run(scenario: Scenario, chaos: Chaos) -> str:
     age = timedelta(minutes=settings.SYNC_RUN_STALE_AFTER_MINUTES + 1)
     SyncRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - age)
     chaos.worker.send_sync(scenario.platform)
-    wait_until(lambda: all_runs_finished(chaos.connection_id, 2), timeout=180, what="the sync after the lost one")
+    wait_until(
+        lambda: all_runs_finished(chaos.connection_id, 2), timeout=180, what="the sync after the lost one"
+    )
     stuck.refresh_from_db()
-    return (f"; chain lost at step {stuck.step}: run {stuck.pk} expired as {stuck.error_class} "
-            f"({stuck.error_message}), the next trigger ran a new sync")
+    return (
+        f"; chain lost at step {stuck.step}: run {stuck.pk} expired as {stuck.error_class} "
+        f"({stuck.error_message}), the next trigger ran a new sync"
+    )
 
 
 def resync(scenario: Scenario, chaos: Chaos) -> str:
@@ -670,8 +840,10 @@ def resync(scenario: Scenario, chaos: Chaos) -> str:
     chaos.worker.send_sync(scenario.platform)
     wait_until(lambda: all_runs_finished(chaos.connection_id, 2), timeout=180, what="the second sync")
     again = measure(scenario, chaos, 0.0)
-    return (f"next sync: run {again.run_state}, loaded {again.loaded}, lost {again.lost}, "
-            f"dup {again.duplicates}, connection {again.connection_state}")
+    return (
+        f"next sync: run {again.run_state}, loaded {again.loaded}, lost {again.lost}, "
+        f"dup {again.duplicates}, connection {again.connection_state}"
+    )
 
 
 def send_triggers(worker: Worker, scenario: Scenario) -> None:
@@ -693,8 +865,9 @@ def measure(scenario: Scenario, chaos: Chaos, seconds: float) -> Outcome:
     from etl.models import QuarantinedRecord, SyncRun
 
     platform = PLATFORMS[scenario.platform]
-    runs = list(SyncRun.objects.filter(connection_id=chaos.connection_id).select_related("connection")
-                .order_by("pk"))
+    runs = list(
+        SyncRun.objects.filter(connection_id=chaos.connection_id).select_related("connection").order_by("pk")
+    )
     run = runs[-1]
     served = platform.served(chaos.app, run) if scenario.data_expected else {}
     loaded = platform.loaded(chaos.connection_id)
@@ -727,7 +900,9 @@ def details(scenario: Scenario, chaos: Chaos, run: Any) -> str:
         parts.append(f"faults not fired: {chaos.app.faults.pending()}")
     if chaos.redis is not None:
         lost = chaos.worker.log().count("Connection to broker lost")
-        parts.append(f"redis restarts {chaos.redis.restarts}, broker connection lost {lost} time(s) in the worker log")
+        parts.append(
+            f"redis restarts {chaos.redis.restarts}, broker connection lost {lost} time(s) in the worker log"
+        )
     if run.error_class:
         parts.append(f"error {run.error_class}: {run.error_message[:160]}")
     reasons = QuarantinedRecord.objects.filter(sync_run=run).values_list("reason", flat=True)
@@ -755,14 +930,19 @@ DST_DAYS = {"2026-10-24", "2026-10-25", "2026-10-26"}
 # --------------------------------------------------------------------------- output
 
 
-HEADER = f"{'scenario':<20} {'served':>6} {'loaded':>6} {'dup':>4} {'lost':>4} {'quar':>4} {'runs':>4}  " \
-         f"{'run (status/step)':<20} {'connection':<13} {'secs':>5}"
+HEADER = (
+    f"{'scenario':<20} {'served':>6} {'loaded':>6} {'dup':>4} {'lost':>4} {'quar':>4} {'runs':>4}  "
+    f"{'run (status/step)':<20} {'connection':<13} {'secs':>5}"
+)
 
 
 def print_outcome(name: str, outcome: Outcome) -> None:
-    print(f"{name:<20} {outcome.served:>6} {outcome.loaded:>6} {outcome.duplicates:>4} {outcome.lost:>4} "
-          f"{outcome.quarantined:>4} {outcome.runs:>4}  {outcome.run_state:<20} {outcome.connection_state:<13} "
-          f"{outcome.seconds:>5.1f}", flush=True)
+    print(
+        f"{name:<20} {outcome.served:>6} {outcome.loaded:>6} {outcome.duplicates:>4} {outcome.lost:>4} "
+        f"{outcome.quarantined:>4} {outcome.runs:>4}  {outcome.run_state:<20} {outcome.connection_state:<13} "
+        f"{outcome.seconds:>5.1f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -781,8 +961,10 @@ def main() -> None:
         sys.exit("The fault suite needs PostgreSQL (DATABASE_URL).")
     unknown = set(args.only) - {s.name for s in SCENARIOS}
     if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: "
-                     f"{', '.join(s.name for s in SCENARIOS)}")
+        parser.error(
+            f"unknown scenario(s): {', '.join(sorted(unknown))}; known: "
+            f"{', '.join(s.name for s in SCENARIOS)}"
+        )
     chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = TEST_DB_NAME
     old = setup_databases(verbosity=0, interactive=False)

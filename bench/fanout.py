@@ -165,10 +165,25 @@ class Workers:
             log = open(self.log_dir / f"worker-{index}.log", "ab")  # noqa: SIM115 - owned by the child
             self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "sales_dashboard", "worker", "--loglevel=INFO",
-                     "--pool=prefork", f"--concurrency={concurrency}", f"--hostname=fanout-{index}@%h",
-                     "--without-gossip", "--without-mingle"],
-                    cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "sales_dashboard",
+                        "worker",
+                        "--loglevel=INFO",
+                        "--pool=prefork",
+                        f"--concurrency={concurrency}",
+                        f"--hostname=fanout-{index}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             )
         deadline = time.monotonic() + 90
@@ -277,13 +292,17 @@ def trigger_all(app: Any, workers: Workers) -> Trigger:
     ]
     started = time.perf_counter()
     batch = syncs_start(platform="linkedin_ads", trigger="manual")
-    return Trigger(sent_at, cpu_before, entry, len(batch.started), len(batch.skipped), time.perf_counter() - started)
+    return Trigger(
+        sent_at, cpu_before, entry, len(batch.started), len(batch.skipped), time.perf_counter() - started
+    )
 
 
 def all_finished(events: TaskEvents, trigger: Trigger) -> bool:
     from etl.models import SyncRun
 
-    done = {e["uuid"] for e in events.of_type("task-succeeded")} | {e["uuid"] for e in events.of_type("task-failed")}
+    done = {e["uuid"] for e in events.of_type("task-succeeded")} | {
+        e["uuid"] for e in events.of_type("task-failed")
+    }
     if not set(trigger.entry_task_ids) <= done:
         return False
     unfinished = SyncRun.objects.exclude(status=SyncRun.Status.FAILED).exclude(step=SyncRun.Step.DONE)
@@ -312,7 +331,9 @@ def busy_seconds(events: TaskEvents, names: dict[str, str]) -> tuple[float, floa
     started = {e["uuid"]: e for e in events.of_type("task-started")}
     spans: dict[tuple[str, int], list[tuple[float, float, bool]]] = defaultdict(list)
     task_time = 0.0
-    for end in events.of_type("task-succeeded") + events.of_type("task-failed") + events.of_type("task-retried"):
+    for end in (
+        events.of_type("task-succeeded") + events.of_type("task-failed") + events.of_type("task-retried")
+    ):
         start = started.get(end["uuid"])
         if start is None:
             continue
@@ -329,12 +350,16 @@ def busy_seconds(events: TaskEvents, names: dict[str, str]) -> tuple[float, floa
             continue
         processes += 1
         first, last = min(s for s, _ in steps), max(e for _, e in steps)
-        entry = sum(min(e, last) - max(s, first) for s, e, is_step in tasks if not is_step and e > first and s < last)
+        entry = sum(
+            min(e, last) - max(s, first) for s, e, is_step in tasks if not is_step and e > first and s < last
+        )
         busy += last - first - entry
     return busy, task_time, processes
 
 
-def overhead_by_step(events: TaskEvents, names: dict[str, str], runs: list[Any]) -> dict[str, dict[str, float]]:
+def overhead_by_step(
+    events: TaskEvents, names: dict[str, str], runs: list[Any]
+) -> dict[str, dict[str, float]]:
     """Mean task runtime and mean step time (ms) of each of the five steps."""
     runtimes: dict[str, list[float]] = defaultdict(list)
     for event in events.of_type("task-succeeded"):
@@ -346,8 +371,11 @@ def overhead_by_step(events: TaskEvents, names: dict[str, str], runs: list[Any])
         times = runtimes.get(name) or [0.0]
         step_mean = sum(float(run.timings.get(step, 0)) for run in runs) / max(len(runs), 1)
         task_mean = sum(times) / len(times)
-        result[step] = {"task_ms": round(task_mean * 1000, 1), "step_ms": round(step_mean * 1000, 1),
-                        "overhead_ms": round((task_mean - step_mean) * 1000, 1)}
+        result[step] = {
+            "task_ms": round(task_mean * 1000, 1),
+            "step_ms": round(step_mean * 1000, 1),
+            "overhead_ms": round((task_mean - step_mean) * 1000, 1),
+        }
     return result
 
 
@@ -357,7 +385,8 @@ def executions_check(events: TaskEvents, names: dict[str, str], runs: list[Any])
     run_task_ids = {task_id for run in runs for task_id in run.task_ids}
     step_ids_seen = {uuid for uuid in started if names.get(uuid) in STEP_TASKS}
     not_once = [
-        run.pk for run in runs
+        run.pk
+        for run in runs
         if len(set(run.task_ids)) != len(STEP_TASKS)
         or any(started[t] != 1 or succeeded[t] != 1 for t in run.task_ids)
     ]
@@ -373,8 +402,14 @@ def executions_check(events: TaskEvents, names: dict[str, str], runs: list[Any])
     }
 
 
-def figures(args: argparse.Namespace, trigger: Trigger, events: TaskEvents, requests: dict[str, int],
-            drained: bool, worker_cpu: float) -> dict[str, Any]:
+def figures(
+    args: argparse.Namespace,
+    trigger: Trigger,
+    events: TaskEvents,
+    requests: dict[str, int],
+    drained: bool,
+    worker_cpu: float,
+) -> dict[str, Any]:
     from connectors.models import Connection
     from etl.models import SyncRun
 
@@ -386,13 +421,20 @@ def figures(args: argparse.Namespace, trigger: Trigger, events: TaskEvents, requ
     names = task_names(events)
     busy, task_time, processes = busy_seconds(events, names)
     step_time = sum(sum(float(v) for v in run.timings.values()) for run in runs)
-    step_split = {step: sum(float(run.timings.get(step, 0)) for run in runs) / max(syncs, 1)
-                  for step in ("refresh", "extract", "normalize", "load", "prune")}
+    step_split = {
+        step: sum(float(run.timings.get(step, 0)) for run in runs) / max(syncs, 1)
+        for step in ("refresh", "extract", "normalize", "load", "prune")
+    }
     ends = [e["timestamp"] for e in events.of_type("task-succeeded") if names.get(e["uuid"]) in STEP_TASKS]
-    first_step = [e["timestamp"] for e in events.of_type("task-started") if names.get(e["uuid"]) in STEP_TASKS]
+    first_step = [
+        e["timestamp"] for e in events.of_type("task-started") if names.get(e["uuid"]) in STEP_TASKS
+    ]
     wall = (max(ends) - trigger.sent_at) if ends else float("nan")
-    entry = {e["uuid"]: float(e.get("runtime") or 0) for e in events.of_type("task-succeeded")
-             if names.get(e["uuid"]) in ENTRY_TASKS}
+    entry = {
+        e["uuid"]: float(e.get("runtime") or 0)
+        for e in events.of_type("task-succeeded")
+        if names.get(e["uuid"]) in ENTRY_TASKS
+    }
     rows_extracted = sum(run.rows_extracted for run in runs)
     rows_loaded = sum(run.rows_loaded for run in runs)
     window_days = {(run.window_end - run.window_start).days + 1 for run in runs}
@@ -411,8 +453,9 @@ def figures(args: argparse.Namespace, trigger: Trigger, events: TaskEvents, requ
                 "streams": 1,
                 "window_days": sorted(window_days),
                 "token": "valid 60-day access token: the refresh step renews nothing",
-                "api_requests_per_sync": round(sum(v for k, v in requests.items() if not k.startswith("control"))
-                                               / max(syncs, 1), 2),
+                "api_requests_per_sync": round(
+                    sum(v for k, v in requests.items() if not k.startswith("control")) / max(syncs, 1), 2
+                ),
                 "rows_extracted_per_sync": round(rows_extracted / max(syncs, 1), 1),
                 "rows_loaded_per_sync": round(rows_loaded / max(syncs, 1), 1),
             },
@@ -422,7 +465,9 @@ def figures(args: argparse.Namespace, trigger: Trigger, events: TaskEvents, requ
         "drained": drained,
         "wall_seconds": round(wall, 2),
         "syncs_per_second": round(syncs / wall, 1) if wall == wall and wall > 0 else None,
-        "first_step_after_trigger_seconds": round(min(first_step) - trigger.sent_at, 3) if first_step else None,
+        "first_step_after_trigger_seconds": round(min(first_step) - trigger.sent_at, 3)
+        if first_step
+        else None,
         "per_sync_ms": {
             "step_time": round(step_time * per_sync, 1),
             "task_time": round(task_time * per_sync, 1),
@@ -437,7 +482,9 @@ def figures(args: argparse.Namespace, trigger: Trigger, events: TaskEvents, requ
         "starting": {
             "manual_run_started": trigger.manual_started,
             "manual_run_skipped": trigger.manual_skipped,
-            "manual_run_ms_per_connection": round(trigger.manual_seconds * 1000 / max(len(connection_ids), 1), 2),
+            "manual_run_ms_per_connection": round(
+                trigger.manual_seconds * 1000 / max(len(connection_ids), 1), 2
+            ),
             "beat_entry_tasks_seconds": {names.get(k, k): round(v, 2) for k, v in entry.items()},
             "runs_by_trigger": dict(Counter(run.trigger for run in runs)),
         },
@@ -446,7 +493,9 @@ def figures(args: argparse.Namespace, trigger: Trigger, events: TaskEvents, requ
             "succeeded": sum(run.status == SyncRun.Status.SUCCEEDED for run in runs),
             "failed": sum(run.status == SyncRun.Status.FAILED for run in runs),
             "in_flight": sum(run.status in SyncRun.IN_FLIGHT for run in runs),
-            "errors": dict(Counter(f"{run.error_class}: {run.error_message}"[:200] for run in runs if run.error_class)),
+            "errors": dict(
+                Counter(f"{run.error_class}: {run.error_message}"[:200] for run in runs if run.error_class)
+            ),
             "connections_by_run_count": {str(k): v for k, v in sorted(counts.items())},
         },
         "executions": {
@@ -461,8 +510,10 @@ def verdict(result: dict[str, Any]) -> dict[str, bool]:
     runs, executions = result["runs"], result["executions"]
     return {
         "every run finished": result["drained"] and runs["in_flight"] == 0,
-        "exactly one SyncRun per connection": runs["connections_by_run_count"] == {"1": result["setup"]["connections"]},
-        "every step ran exactly once (task events)": executions["runs_with_a_step_not_run_exactly_once_count"] == 0
+        "exactly one SyncRun per connection": runs["connections_by_run_count"]
+        == {"1": result["setup"]["connections"]},
+        "every step ran exactly once (task events)": executions["runs_with_a_step_not_run_exactly_once_count"]
+        == 0
         and executions["step_tasks_belonging_to_no_run"] == 0
         and executions["step_tasks_started"] == executions["step_tasks_expected"],
         "one extract per run (sandbox counters)": executions["sandbox_analytics_requests_per_run"] == 1.0,
@@ -472,38 +523,63 @@ def verdict(result: dict[str, Any]) -> dict[str, bool]:
 
 def report(result: dict[str, Any], checks: dict[str, bool]) -> None:
     setup, carried, ms = result["setup"], result["setup"]["each_sync_carried"], result["per_sync_ms"]
-    print(f"{setup['connections']} connections, {setup['workers']} workers x prefork concurrency "
-          f"{setup['concurrency_per_worker']}; triggers: {setup['triggers']}")
-    print(f"each sync: {carried['platform']} sandbox account {carried['sandbox_account']} "
-          f"({carried['campaigns']} campaigns, 1 stream), window {carried['window_days']} day(s), "
-          f"{carried['api_requests_per_sync']} API requests, {carried['rows_extracted_per_sync']} rows extracted, "
-          f"{carried['rows_loaded_per_sync']} loaded; token still valid (nothing to renew)")
-    print(f"load average             : {result['load_average']['before']} before, "
-          f"{[round(x, 2) for x in result['load_average']['after']]} after ({os.cpu_count()} cores)")
-    print(f"drain wall time          : {result['wall_seconds']:.2f} s  ({result['syncs_per_second']} syncs/s)")
-    print(f"per sync, step time      : {ms['step_time']:6.1f} ms  "
-          + " ".join(f"{k}={v}" for k, v in ms["steps"].items()))
+    print(
+        f"{setup['connections']} connections, {setup['workers']} workers x prefork concurrency "
+        f"{setup['concurrency_per_worker']}; triggers: {setup['triggers']}"
+    )
+    print(
+        f"each sync: {carried['platform']} sandbox account {carried['sandbox_account']} "
+        f"({carried['campaigns']} campaigns, 1 stream), window {carried['window_days']} day(s), "
+        f"{carried['api_requests_per_sync']} API requests, {carried['rows_extracted_per_sync']} rows extracted, "
+        f"{carried['rows_loaded_per_sync']} loaded; token still valid (nothing to renew)"
+    )
+    print(
+        f"load average             : {result['load_average']['before']} before, "
+        f"{[round(x, 2) for x in result['load_average']['after']]} after ({os.cpu_count()} cores)"
+    )
+    print(
+        f"drain wall time          : {result['wall_seconds']:.2f} s  ({result['syncs_per_second']} syncs/s)"
+    )
+    print(
+        f"per sync, step time      : {ms['step_time']:6.1f} ms  "
+        + " ".join(f"{k}={v}" for k, v in ms["steps"].items())
+    )
     print(f"per sync, task time      : {ms['task_time']:6.1f} ms  (Celery's runtime of the five step tasks)")
-    print("per task, task - step    : " + " ".join(f"{k}={v['overhead_ms']}" for k, v in ms["by_step"].items())
-          + " ms")
-    print(f"per sync, worker busy    : {ms['worker_busy_time']:6.1f} ms  (pool-process time spent on the chain)")
-    print(f"per sync, worker CPU     : {ms['worker_cpu_including_entry_tasks']:6.1f} ms  (CPU of the worker "
-          "processes and their pools, entry tasks included: unaffected by other load on the machine)")
-    print(f"chain overhead per sync  : {ms['chain_overhead']:6.1f} ms  = (worker busy - step time) / syncs: "
-          f"{ms['overhead_inside_tasks']} ms inside the tasks, {ms['overhead_between_tasks']} ms between them")
+    print(
+        "per task, task - step    : "
+        + " ".join(f"{k}={v['overhead_ms']}" for k, v in ms["by_step"].items())
+        + " ms"
+    )
+    print(
+        f"per sync, worker busy    : {ms['worker_busy_time']:6.1f} ms  (pool-process time spent on the chain)"
+    )
+    print(
+        f"per sync, worker CPU     : {ms['worker_cpu_including_entry_tasks']:6.1f} ms  (CPU of the worker "
+        "processes and their pools, entry tasks included: unaffected by other load on the machine)"
+    )
+    print(
+        f"chain overhead per sync  : {ms['chain_overhead']:6.1f} ms  = (worker busy - step time) / syncs: "
+        f"{ms['overhead_inside_tasks']} ms inside the tasks, {ms['overhead_between_tasks']} ms between them"
+    )
     starting = result["starting"]
-    print(f"starting                 : manual run {starting['manual_run_ms_per_connection']} ms per connection "
-          f"({starting['manual_run_started']} started, {starting['manual_run_skipped']} skipped); "
-          f"beat entry tasks {starting['beat_entry_tasks_seconds']} s; runs by trigger {starting['runs_by_trigger']}")
+    print(
+        f"starting                 : manual run {starting['manual_run_ms_per_connection']} ms per connection "
+        f"({starting['manual_run_started']} started, {starting['manual_run_skipped']} skipped); "
+        f"beat entry tasks {starting['beat_entry_tasks_seconds']} s; runs by trigger {starting['runs_by_trigger']}"
+    )
     runs, executions = result["runs"], result["executions"]
-    print(f"runs                     : {runs['total']} ({runs['succeeded']} succeeded, {runs['failed']} failed, "
-          f"{runs['in_flight']} in flight); connections by number of runs {runs['connections_by_run_count']}")
+    print(
+        f"runs                     : {runs['total']} ({runs['succeeded']} succeeded, {runs['failed']} failed, "
+        f"{runs['in_flight']} in flight); connections by number of runs {runs['connections_by_run_count']}"
+    )
     if runs["errors"]:
         print(f"errors                   : {runs['errors']}")
-    print(f"step executions          : {executions['step_tasks_started']} started of "
-          f"{executions['step_tasks_expected']} expected; runs with a step not run exactly once: "
-          f"{executions['runs_with_a_step_not_run_exactly_once_count']}; retries {executions['retries']}; "
-          f"analytics requests per run {executions['sandbox_analytics_requests_per_run']}")
+    print(
+        f"step executions          : {executions['step_tasks_started']} started of "
+        f"{executions['step_tasks_expected']} expected; runs with a step not run exactly once: "
+        f"{executions['runs_with_a_step_not_run_exactly_once_count']}; retries {executions['retries']}; "
+        f"analytics requests per run {executions['sandbox_analytics_requests_per_run']}"
+    )
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
 

@@ -5,8 +5,8 @@ valid records (unique natural keys), cut into pages and serialized as the platfo
 them. Two things are timed on the same bytes:
 
 - the parse floor: a plain ``json.loads`` of every page;
-- normalize: the pipeline's own reading of the raw pages (``etl.normalize.records_from_pages``)
-  and ``etl.normalize.normalize`` into the canonical frame, deduplicated, with quarantine.
+- normalize: the pipeline's own ``etl.normalize.normalize_pages``: parsing the raw pages and
+  normalizing their records into the canonical frame, deduplicated, with quarantine.
 
 The ratio normalize / floor is what the goal (at most 2x) is about.
 """
@@ -86,7 +86,7 @@ def main() -> None:
 
     django.setup()
     from connectors.registry import connector_classes
-    from etl.normalize import normalize, records_from_pages
+    from etl.normalize import normalize_pages
     from etl.schema import get_dataset
 
     results = []
@@ -110,7 +110,7 @@ def main() -> None:
                     json.loads(page)
                 floor = min(floor, time.perf_counter() - started)
                 started = time.perf_counter()
-                result = normalize(records_from_pages(pages), stream.mapping, dataset)
+                result = normalize_pages(pages, stream.mapping, dataset)
                 ours = min(ours, time.perf_counter() - started)
             assert len(result.frame) == args.rows and not result.quarantined, (
                 "benchmark records must be valid"

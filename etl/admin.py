@@ -125,8 +125,15 @@ class WarehouseAdmin(ReadOnlyAdmin):
 @admin.register(EmailCampaign)
 class EmailCampaignAdmin(WarehouseAdmin):
     list_display = (
-        "send_time", "organization", "campaign_title", "list_name", "emails_sent", "unique_opens",
-        "unique_clicks", "unsubscribes", "synced_at",
+        "send_time",
+        "organization",
+        "campaign_title",
+        "list_name",
+        "emails_sent",
+        "unique_opens",
+        "unique_clicks",
+        "unsubscribes",
+        "synced_at",
     )
     list_filter = ("organization",)
     search_fields = ("campaign_id", "campaign_title", "subject", "list_name")
@@ -137,8 +144,15 @@ class EmailCampaignAdmin(WarehouseAdmin):
 @admin.register(CrmLead)
 class CrmLeadAdmin(WarehouseAdmin):
     list_display = (
-        "created_time", "organization", "lead_id", "company", "lead_source", "status", "campaign_name",
-        "utm_campaign", "converted",
+        "created_time",
+        "organization",
+        "lead_id",
+        "company",
+        "lead_source",
+        "status",
+        "campaign_name",
+        "utm_campaign",
+        "converted",
     )
     list_filter = ("organization", "converted", "lead_source")
     search_fields = ("lead_id", "company", "campaign_name", "utm_campaign")
@@ -148,7 +162,14 @@ class CrmLeadAdmin(WarehouseAdmin):
 @admin.register(CrmDeal)
 class CrmDealAdmin(WarehouseAdmin):
     list_display = (
-        "created_time", "organization", "deal_id", "deal_name", "stage", "amount", "currency", "lead_source",
+        "created_time",
+        "organization",
+        "deal_id",
+        "deal_name",
+        "stage",
+        "amount",
+        "currency",
+        "lead_source",
         "campaign_name",
     )
     list_filter = ("organization", "stage", "currency")
@@ -159,7 +180,13 @@ class CrmDealAdmin(WarehouseAdmin):
 @admin.register(AbmAccount)
 class AbmAccountAdmin(WarehouseAdmin):
     list_display = (
-        "name", "organization", "domain", "industry", "journey_stage", "engagement_points_30d", "intent_score",
+        "name",
+        "organization",
+        "domain",
+        "industry",
+        "journey_stage",
+        "engagement_points_30d",
+        "intent_score",
         "synced_at",
     )
     list_filter = ("organization", "journey_stage")
@@ -170,7 +197,13 @@ class AbmAccountAdmin(WarehouseAdmin):
 @admin.register(AbmEngagementDaily)
 class AbmEngagementDailyAdmin(WarehouseAdmin):
     list_display = (
-        "date", "organization", "account_id", "domain", "engagement_minutes", "engagement_points", "page_views",
+        "date",
+        "organization",
+        "account_id",
+        "domain",
+        "engagement_minutes",
+        "engagement_points",
+        "page_views",
         "intent_strength",
     )
     list_filter = ("organization", "intent_strength")

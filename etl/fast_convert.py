@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from itertools import repeat
 from typing import Any
 
@@ -47,8 +48,13 @@ def _lines_match(pattern: re.Pattern[str], values: list[str]) -> bool:
 
 
 def _calendar_valid(days: list[str]) -> bool:
-    parsed = pd.to_datetime(pd.Series(days, dtype=object), format="%Y-%m-%d", errors="coerce")
-    return not parsed.isna().any()
+    """Every ``YYYY-MM-DD`` is a real day. A page holds few distinct days: each is checked once."""
+    try:
+        for day in set(days):
+            date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 def fast_str(values: list[Any]) -> list[Any] | None:

@@ -158,7 +158,8 @@ class AdPerformanceDaily(WarehouseRow):
         db_table = "warehouse_ad_performance_daily"
         constraints = [
             models.UniqueConstraint(
-                fields=["connection", "campaign_id", "date"], name="warehouse_ad_performance_daily_natural_key"
+                fields=["connection", "campaign_id", "date"],
+                name="warehouse_ad_performance_daily_natural_key",
             )
         ]
         indexes = [
@@ -188,7 +189,9 @@ class EmailCampaign(WarehouseRow):
     class Meta:
         db_table = "warehouse_email_campaign"
         constraints = [
-            models.UniqueConstraint(fields=["connection", "campaign_id"], name="warehouse_email_campaign_natural_key")
+            models.UniqueConstraint(
+                fields=["connection", "campaign_id"], name="warehouse_email_campaign_natural_key"
+            )
         ]
         indexes = [models.Index(fields=["organization", "send_time"], name="wh_email_org_send")]
 
@@ -210,7 +213,9 @@ class CrmLead(WarehouseRow):
 
     class Meta:
         db_table = "warehouse_crm_lead"
-        constraints = [models.UniqueConstraint(fields=["connection", "lead_id"], name="warehouse_crm_lead_natural_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "lead_id"], name="warehouse_crm_lead_natural_key")
+        ]
         indexes = [models.Index(fields=["organization", "created_time"], name="wh_lead_org_created")]
 
 
@@ -234,7 +239,9 @@ class CrmDeal(WarehouseRow):
 
     class Meta:
         db_table = "warehouse_crm_deal"
-        constraints = [models.UniqueConstraint(fields=["connection", "deal_id"], name="warehouse_crm_deal_natural_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "deal_id"], name="warehouse_crm_deal_natural_key")
+        ]
         indexes = [models.Index(fields=["organization", "created_time"], name="wh_deal_org_created")]
 
 
@@ -254,7 +261,9 @@ class AbmAccount(WarehouseRow):
     class Meta:
         db_table = "warehouse_abm_account"
         constraints = [
-            models.UniqueConstraint(fields=["connection", "account_id"], name="warehouse_abm_account_natural_key")
+            models.UniqueConstraint(
+                fields=["connection", "account_id"], name="warehouse_abm_account_natural_key"
+            )
         ]
         indexes = [models.Index(fields=["organization"], name="wh_abm_account_org")]
 

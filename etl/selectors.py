@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from django.db.models import QuerySet
 
 from etl.models import RawPage, SyncRun
-from etl.normalize import parse_page
 
 
 def sync_run_list(*, ids: Iterable[int]) -> QuerySet[SyncRun]:
@@ -28,26 +26,26 @@ def sync_run_latest_per_connection(*, connection_ids: Iterable[int]) -> dict[int
     return latest
 
 
-def raw_record_batches(*, sync_run_id: int, stream: str, rows: int) -> Iterator[list[Any]]:
-    """The staged records of one stream, in batches of about ``rows`` records, latest pages first.
+def raw_page_batches(*, sync_run_id: int, stream: str, rows: int) -> Iterator[list[str]]:
+    """The staged pages of one stream (JSON text), in batches of about ``rows`` records, latest
+    pages first.
 
-    Pages are read one at a time (never the whole sync at once) and parsed here.
-    Within a batch the pages keep their order, so "the later record wins" holds inside a batch;
-    batches come newest first, so a key already seen in an earlier batch is the later read.
+    Pages are read one at a time (never the whole sync at once). Within a batch the pages keep
+    their order, so "the later record wins" holds inside a batch; batches come newest first, so a
+    key already seen in an earlier batch is the later read.
     """
     pages = (
         RawPage.objects.filter(sync_run_id=sync_run_id, stream=stream)
         .order_by("-seq")
-        .values_list("records", flat=True)
+        .values_list("records", "record_count")
     )
-    batch: list[list[Any]] = []
+    batch: list[str] = []
     size = 0
-    for text in pages.iterator(chunk_size=1):
-        page = parse_page(text)
-        batch.append(page if isinstance(page, list) else [page])
-        size += len(batch[-1])
+    for text, count in pages.iterator(chunk_size=1):
+        batch.append(text)
+        size += count
         if size >= rows:
-            yield [record for page in reversed(batch) for record in page]
+            yield batch[::-1]
             batch, size = [], 0
     if batch:
-        yield [record for page in reversed(batch) for record in page]
+        yield batch[::-1]

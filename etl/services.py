@@ -38,9 +38,9 @@ from etl.background_writer import staging_writes
 from etl.key_ledger import KeyLedger
 from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
-from etl.normalize import normalize
+from etl.normalize import normalize_pages
 from etl.schema import DATASETS, get_dataset
-from etl.selectors import raw_record_batches
+from etl.selectors import raw_page_batches
 from sales_dashboard.cache_versions import dashboard_cache_bump
 from sales_dashboard.logging import redact
 
@@ -164,7 +164,9 @@ def sync_run_extract(*, sync_run_id: int) -> None:
 
 def _raw_page_create(sync_run_id: int, stream: str, seq: int, count: int, records: str) -> None:
     """Stage one page, already serialized as JSON text."""
-    RawPage.objects.create(sync_run_id=sync_run_id, stream=stream, seq=seq, record_count=count, records=records)
+    RawPage.objects.create(
+        sync_run_id=sync_run_id, stream=stream, seq=seq, record_count=count, records=records
+    )
 
 
 def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:
@@ -193,10 +195,10 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
     dataset = get_dataset(stream.dataset)
     ledger = KeyLedger()
     seq = normalized = quarantined = duplicates = 0
-    batches = raw_record_batches(sync_run_id=run.pk, stream=stream.name, rows=settings.NORMALIZE_BATCH_ROWS)
+    batches = raw_page_batches(sync_run_id=run.pk, stream=stream.name, rows=settings.NORMALIZE_BATCH_ROWS)
     with staging_writes() as writer:
-        for records in batches:
-            result = normalize(records, stream.mapping, dataset)
+        for pages in batches:
+            result = normalize_pages(pages, stream.mapping, dataset)
             frame, seen_before = ledger.drop_seen(result.frame, dataset.key)
             if result.quarantined:
                 held = [
@@ -219,7 +221,7 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
             normalized += len(frame)
             quarantined += len(result.quarantined)
             duplicates += result.duplicates + seen_before
-            del records, result, frame
+            del pages, result, frame
     _stream_rows(run, stream.name).update(
         normalized=normalized, quarantined=quarantined, duplicates=duplicates
     )

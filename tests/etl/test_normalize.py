@@ -24,7 +24,9 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_linkedin_page_normalizes_to_the_expected_rows() -> None:
     records = json.loads((FIXTURES / "linkedin_ads/ad_analytics/page_1.json").read_text())
-    expected = pd.read_csv(FIXTURES / "linkedin_ads/ad_analytics/expected.csv", dtype=str, keep_default_na=False)
+    expected = pd.read_csv(
+        FIXTURES / "linkedin_ads/ad_analytics/expected.csv", dtype=str, keep_default_na=False
+    )
     result = normalize(records, LINKEDIN_MAPPING, AD_PERFORMANCE_DAILY)
     assert_frame_equal(as_text(result.frame), expected)
     assert result.duplicates == 1  # the restated row of campaign 400100001 wins

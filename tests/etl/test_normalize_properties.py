@@ -42,7 +42,9 @@ JSON_SCALARS = (
 )
 JSON = st.recursive(
     JSON_SCALARS,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=6,
 )
 DIGITS = st.text(alphabet=string.digits, min_size=1, max_size=14)
@@ -148,7 +150,9 @@ def test_every_platform_is_covered() -> None:
 
 
 @pytest.mark.parametrize("stream", STREAMS)
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(data=st.data())
 def test_any_json_yields_valid_rows_or_reasons(stream: StreamSpec, data: st.DataObject) -> None:
     mapping = dict(stream.mapping)

@@ -101,7 +101,9 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(
     quarantined = QuarantinedRecord.objects.filter(sync_run=run)
     assert quarantined.count() == 1 and quarantined[0].reason
     assert run.rows["ad_analytics"]["quarantined"] == 1
-    assert len(warehouse(linkedin_connection)) == len(served("508000001", run.window_start, run.window_end)) - 1
+    assert (
+        len(warehouse(linkedin_connection)) == len(served("508000001", run.window_start, run.window_end)) - 1
+    )
     assert any("quarantined" in note for note in run.notes)
 
 

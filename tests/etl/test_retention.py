@@ -85,7 +85,9 @@ def make_connection(dataset: Dataset, account: str = "1") -> Connection:
 
 
 def add(dataset: Dataset, connection: Connection, i: int, value: date | datetime) -> int:
-    row = ADD[dataset.name](connection, i, value if isinstance(value, date) and not isinstance(value, datetime) else value.date())
+    row = ADD[dataset.name](
+        connection, i, value if isinstance(value, date) and not isinstance(value, datetime) else value.date()
+    )
     model_of(dataset).objects.filter(pk=row.pk).update(**{dataset.prune_column or "": value})
     return int(row.pk)
 

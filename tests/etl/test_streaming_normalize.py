@@ -11,7 +11,8 @@ import pytest
 from connectors.models import Connection
 from etl.key_ledger import KeyLedger
 from etl.models import AdPerformanceDaily, NormalizedChunk, RawPage, SyncRun
-from etl.selectors import raw_record_batches
+from etl.normalize import records_from_pages
+from etl.selectors import raw_page_batches
 from etl.services import sync_run_create_if_idle, sync_run_load, sync_run_normalize
 
 pytestmark = pytest.mark.embedded
@@ -68,7 +69,10 @@ def staged_run(db: Any, linkedin_connection: Connection) -> SyncRun:
 
 
 def test_batches_come_latest_pages_first_with_pages_in_order_inside(staged_run: SyncRun) -> None:
-    batches = list(raw_record_batches(sync_run_id=staged_run.pk, stream="ad_analytics", rows=3))
+    batches = [
+        records_from_pages(pages)
+        for pages in raw_page_batches(sync_run_id=staged_run.pk, stream="ad_analytics", rows=3)
+    ]
     assert [[r["impressions"] if isinstance(r, dict) else r for r in batch] for batch in batches] == [
         [300, "not a record", 111, 400],
         [100, 200],
