@@ -141,18 +141,25 @@ def test_a_second_sync_changes_nothing(manager_connection: Connection) -> None:
 def test_restated_conversions_are_updated_in_place(
     manager_connection: Connection, google_ads_app: GoogleAdsSandbox
 ) -> None:
-    first = run_sync(manager_connection)
+    run_sync(manager_connection)
     count = AdPerformanceDaily.objects.count()
+    before = warehouse(manager_connection)
     real_clock = google_ads_app.clock
     google_ads_app.clock = lambda: real_clock() + 86_400  # a day later, yesterday has more conversions
     second = run_sync(manager_connection)
     assert second.status == SyncRun.Status.SUCCEEDED, second.error_message
     stats = second.rows[STREAM]
-    assert stats["updated"] > 0 and stats["inserted"] == 0 and stats["deleted"] == 0
-    assert AdPerformanceDaily.objects.count() == count
-    assert warehouse(manager_connection) == served(
-        google_ads_app, first.window_start, first.window_end, US_CLIENT, DACH_CLIENT
+    assert stats["updated"] > 0 and stats["deleted"] == 0
+    # Rows are updated in place, never duplicated. Between 00:00 UTC and midnight in the accounts'
+    # own time zones, the day later also starts a new account day inside the window: its rows are new.
+    assert AdPerformanceDaily.objects.count() == count + stats["inserted"]
+    after = warehouse(manager_connection)
+    start, end = second.window_start, second.window_end
+    # The re-read window matches the platform now; the days before it are as the first sync left them.
+    assert {r for r in after if start <= r[2] <= end} == served(
+        google_ads_app, start, end, US_CLIENT, DACH_CLIENT
     )
+    assert {r for r in after if r[2] < start} == {r for r in before if r[2] < start}
 
 
 def test_throttling_a_server_error_and_an_expired_token_mid_run_lose_nothing(
