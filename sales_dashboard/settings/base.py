@@ -143,7 +143,7 @@ LOAD_CHUNK_ROWS = env.int("LOAD_CHUNK_ROWS", default=50000)
 # After a sync, the organization's default dashboard views are computed this long after it ends.
 DASHBOARD_CACHE_WARM_DELAY_SECONDS = env.int("DASHBOARD_CACHE_WARM_DELAY_SECONDS", default=60)
 # Records normalized at a time: a worker holds about this many raw records in memory.
-NORMALIZE_BATCH_ROWS = env.int("NORMALIZE_BATCH_ROWS", default=25000)
+NORMALIZE_BATCH_ROWS = env.int("NORMALIZE_BATCH_ROWS", default=10000)
 
 # Shared HTTP machinery for every connector.
 HTTP_CONNECT_TIMEOUT_SECONDS = env.float("HTTP_CONNECT_TIMEOUT_SECONDS", default=10.0)
