@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, Worker
+
 sys.path.insert(0, str(ROOT))
 BROKER_URL = "redis://127.0.0.1:6379/12"
 TEST_DB_NAME = "chaos_sales_dashboard"
@@ -84,74 +85,6 @@ class Outcome:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-class Worker:
-    """A real Celery worker subprocess on the chaos broker, logging to a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int) -> None:
-        from celery import Celery
-
-        self.log_path = log_path
-        self.client = Celery(broker=env["CELERY_BROKER_URL"])
-        with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "sales_dashboard",
-                    "worker",
-                    "--loglevel=INFO",
-                    f"--concurrency={concurrency}",
-                    "--pool=prefork",
-                    "-Q",
-                    "sync,maintenance,celery",
-                    "--hostname=chaos-worker@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.client.control.ping(timeout=0.5):
-                return
-            if self.proc.poll() is not None:
-                break
-        raise RuntimeError(f"the worker did not start:\n{self.log()[-3000:]}")
-
-    def children(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(pid) for pid in out.stdout.split()]
-
-    def kill_pool(self) -> None:
-        for child in self.children():
-            os.kill(child, signal.SIGKILL)
-
-    def send_sync(self, platform: str) -> None:
-        self.client.send_task("dashboard.sync_platform_data", kwargs={"platform": platform}, queue="sync")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.client.close()
 
 
 class PrivateRedis:
@@ -768,8 +701,11 @@ def run_scenario(scenario: Scenario, work_dir: Path) -> Outcome:
         broker_url = own_redis.url if own_redis else BROKER_URL
         worker = Worker(
             worker_env(server.env(), scenario, work_dir / scenario.name, broker_url),
+            broker_url,
             work_dir / f"{scenario.name}.log",
-            scenario.concurrency,
+            concurrency=scenario.concurrency,
+            loglevel="INFO",
+            name="chaos-worker",
         )
         chaos = Chaos(server.app, worker, connection_id, database_dsn(), redis=own_redis)
         try:
@@ -824,7 +760,7 @@ def expire_lost_run(scenario: Scenario, chaos: Chaos) -> str:
     assert stuck is not None
     age = timedelta(minutes=settings.SYNC_RUN_STALE_AFTER_MINUTES + 1)
     SyncRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - age)
-    chaos.worker.send_sync(scenario.platform)
+    chaos.worker.send("dashboard.sync_platform_data", platform=scenario.platform)
     wait_until(
         lambda: all_runs_finished(chaos.connection_id, 2), timeout=180, what="the sync after the lost one"
     )
@@ -837,7 +773,7 @@ def expire_lost_run(scenario: Scenario, chaos: Chaos) -> str:
 
 def resync(scenario: Scenario, chaos: Chaos) -> str:
     """The next sync after a failed one: what the warehouse holds once it is done."""
-    chaos.worker.send_sync(scenario.platform)
+    chaos.worker.send("dashboard.sync_platform_data", platform=scenario.platform)
     wait_until(lambda: all_runs_finished(chaos.connection_id, 2), timeout=180, what="the second sync")
     again = measure(scenario, chaos, 0.0)
     return (
@@ -851,7 +787,7 @@ def send_triggers(worker: Worker, scenario: Scenario) -> None:
 
     def fire() -> None:
         barrier.wait()
-        worker.send_sync(scenario.platform)
+        worker.send("dashboard.sync_platform_data", platform=scenario.platform)
 
     threads = [threading.Thread(target=fire) for _ in range(scenario.triggers)]
     for thread in threads:

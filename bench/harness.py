@@ -63,7 +63,16 @@ def peak_rss_mb(pid: int) -> float:
 class Worker:
     """A real Celery worker subprocess (prefork), logging to a file."""
 
-    def __init__(self, env: dict[str, str], broker_url: str, log_path: Path, *, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        broker_url: str,
+        log_path: Path,
+        *,
+        concurrency: int = 1,
+        loglevel: str = "WARNING",
+        name: str = "bench-worker",
+    ) -> None:
         from celery import Celery
 
         self.log_path = log_path
@@ -77,11 +86,12 @@ class Worker:
                     "-A",
                     "sales_dashboard",
                     "worker",
-                    "--loglevel=WARNING",
+                    f"--loglevel={loglevel}",
                     f"--concurrency={concurrency}",
                     "--pool=prefork",
                     "-Q",
                     "sync,maintenance,celery",
+                    f"--hostname={name}@%h",
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
@@ -103,6 +113,11 @@ class Worker:
     def pool_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
+
+    def kill_pool(self) -> None:
+        """SIGKILL the pool processes (the worker's parent process stays and starts new ones)."""
+        for pid in self.pool_pids():
+            os.kill(pid, signal.SIGKILL)
 
     def send(self, task: str, **kwargs: Any) -> None:
         self.client.send_task(task, kwargs=kwargs, queue="sync")
