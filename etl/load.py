@@ -269,10 +269,10 @@ def _load_sqlite(
             rows: list[list[Any]] = [
                 [value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))
             ]
-            for row in rows:  # SQLite stores booleans as 0/1; the CSV carries True/False
+            for row in rows:  # SQLite stores booleans as 0/1; the CSV carries true/false
                 for i in bools:
                     if row[i] is not None:
-                        row[i] = 1 if row[i] == "True" else 0
+                        row[i] = 1 if row[i].lower() == "true" else 0
                 for i in stamps:  # Django keeps UTC datetimes in SQLite as "YYYY-MM-DD HH:MM:SS[.f]"
                     if row[i] is not None:
                         row[i] = row[i].replace("T", " ").removesuffix("+00:00")

@@ -7,8 +7,6 @@ them are thin. ``sync_run_fail`` turns any exception into a failed run with a re
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Iterator
@@ -35,12 +33,14 @@ from connectors.services import (
     connector_for,
 )
 from etl.background_writer import staging_writes
+from etl.csv_chunks import csv_chunks
 from etl.key_ledger import KeyLedger
 from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
-from etl.normalize import normalize_pages
+from etl.normalize import collector_paused, normalize_pages
 from etl.schema import DATASETS, get_dataset
 from etl.selectors import raw_page_batches
+from etl.staging import stage_row
 from sales_dashboard.cache_versions import dashboard_cache_bump
 from sales_dashboard.logging import redact
 
@@ -143,7 +143,7 @@ def sync_run_extract(*, sync_run_id: int) -> None:
             sync_key=f"sync-{run.pk}",
         )
         window = Window(run.window_start, run.window_end)
-        with staging_writes() as writer:
+        with staging_writes() as writer, collector_paused():
             for stream in connector.streams:
                 count = seq = 0
                 for page in connector.extract(stream, window):
@@ -164,21 +164,19 @@ def sync_run_extract(*, sync_run_id: int) -> None:
 
 def _raw_page_create(sync_run_id: int, stream: str, seq: int, count: int, records: str) -> None:
     """Stage one page, already serialized as JSON text."""
-    RawPage.objects.create(
-        sync_run_id=sync_run_id, stream=stream, seq=seq, record_count=count, records=records
+    stage_row(
+        RawPage,
+        sync_run_id=sync_run_id,
+        stream=stream,
+        seq=seq,
+        record_count=count,
+        records=records,
+        created_at=timezone.now(),
     )
 
 
 def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:
     SyncRun.objects.filter(pk=sync_run_id).update(state=state)
-
-
-def _csv_chunks(frame: Any, size: int) -> Iterator[tuple[str, int]]:
-    for start in range(0, len(frame), size):
-        part = frame.iloc[start : start + size]
-        buffer = io.StringIO()
-        part.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        yield buffer.getvalue(), len(part)
 
 
 def sync_run_normalize(*, sync_run_id: int) -> None:
@@ -212,11 +210,18 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
                     for record, reason in result.quarantined
                 ]
                 writer.submit(partial(QuarantinedRecord.objects.bulk_create, held, batch_size=1000))
-            for text, count in _csv_chunks(frame, settings.LOAD_CHUNK_ROWS):
-                chunk = NormalizedChunk(
-                    sync_run=run, dataset=dataset.name, seq=seq, row_count=count, csv=text
+            for text, count in csv_chunks(frame, settings.LOAD_CHUNK_ROWS):
+                writer.submit(
+                    partial(
+                        stage_row,
+                        NormalizedChunk,
+                        sync_run_id=run.pk,
+                        dataset=dataset.name,
+                        seq=seq,
+                        row_count=count,
+                        csv=text,
+                    )
                 )
-                writer.submit(chunk.save)
                 seq += 1
             normalized += len(frame)
             quarantined += len(result.quarantined)

@@ -10,7 +10,8 @@ one request to the next: around each task, connections that are broken or older 
 Django support would otherwise open a new connection for every task, which costs more than a
 short step itself; ``CELERY_DB_REUSE_MAX`` turns that off.) The pipeline and every connector are
 imported once in the worker's main process, before it forks its pool, so no pool process pays for
-those imports on its first step.
+those imports on its first step; each pool process keeps its staging writer thread (and that
+thread's connection) from step to step too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import random
 from typing import Any
 
 from celery import Task
-from celery.signals import task_postrun, task_prerun, worker_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
@@ -73,6 +74,14 @@ def close_stale_database_connections(sender: Task | None = None, **_: Any) -> No
     if sender is not None and getattr(sender.request, "is_eager", False):
         return  # in-process tasks share the caller's connection and transaction
     close_old_connections()
+
+
+@worker_process_init.connect
+def keep_staging_writer(**_: Any) -> None:
+    """A pool process keeps its staging writer's connection from step to step, like its own."""
+    from etl.background_writer import keep_between_steps
+
+    keep_between_steps()
 
 
 @worker_init.connect
