@@ -3,9 +3,10 @@
 The CSV is the hand-over from normalize to load: PostgreSQL's ``COPY … (FORMAT csv)`` reads it, and
 the embedded SQLite path reads it with the ``csv`` module. Either writer gives: an empty field is
 NULL (an empty string is written as NULL too), a field with a comma, quote or line break is quoted
-with inner quotes doubled, integers as digits, no header, ``\\n`` between records. Arrow also quotes
-every other text field and writes booleans as ``true``/``false`` (pandas: ``True``/``False``). Arrow writes it several times faster than ``DataFrame.to_csv``; a column Arrow cannot take
-(mixed Python types) sends the whole frame through pandas instead.
+with inner quotes doubled, integers as digits, no header, ``\\n`` between records. When a chunk has
+such a field, Arrow quotes every text field of it; Arrow writes booleans as ``true``/``false``
+(pandas: ``True``/``False``). Arrow writes it several times faster than ``DataFrame.to_csv``; a
+column Arrow cannot take (mixed Python types) sends the whole frame through pandas instead.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+# Unquoted where no value needs quotes (PostgreSQL reads unquoted fields faster); otherwise Arrow
+# quotes every text field of the chunk.
+_UNQUOTED = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+_QUOTED = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 def csv_chunks(frame: pd.DataFrame, size: int) -> Iterator[tuple[str, int]]:
@@ -30,9 +34,17 @@ def csv_chunks(frame: pd.DataFrame, size: int) -> Iterator[tuple[str, int]]:
             yield _pandas_csv(frame.iloc[start : start + size]), min(size, len(frame) - start)
             continue
         part = table.slice(start, size)
+        yield _arrow_csv(part), part.num_rows
+
+
+def _arrow_csv(table: pa.Table) -> str:
+    buffer = io.BytesIO()
+    try:
+        pa_csv.write_csv(table, buffer, _UNQUOTED)
+    except pa.ArrowInvalid:  # a value holds a comma, a quote or a line break
         buffer = io.BytesIO()
-        pa_csv.write_csv(part, buffer, _OPTIONS)
-        yield buffer.getvalue().decode(), part.num_rows
+        pa_csv.write_csv(table, buffer, _QUOTED)
+    return buffer.getvalue().decode()
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table | None:
