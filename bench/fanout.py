@@ -9,7 +9,7 @@ What it does, all on this machine:
   12 campaigns, holding a valid 60-day access token (so the refresh step has nothing to renew) and
   a recent last success (so each sync re-reads a 2-day window: one stream, three API calls, a
   couple of dozen rows);
-- starts W worker processes (``celery -A sales_dashboard worker --pool prefork --concurrency C``,
+- starts W worker processes (``bench/harness.Worker``: prefork, ``--concurrency C``,
   C = 1 by default: W pool processes in all);
 - triggers every connection three times at once, as an overlap at 00:00 does: beat's "all
   platforms" task and its "LinkedIn" task go to the broker, and a manual run starts the same
@@ -50,8 +50,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -65,7 +63,9 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, Worker
+
 sys.path.insert(0, str(ROOT))
 
 SANDBOX_ACCOUNT = "508000001"  # the LinkedIn sandbox account with 12 campaigns
@@ -155,71 +155,36 @@ class TaskEvents:
 
 
 class Workers:
+    """W real workers (``bench/harness.Worker``), each with its own log file."""
+
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
         self.log_dir = log_dir
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.workers: list[Worker] = []
 
-    def start(self, count: int, concurrency: int, app: Any) -> None:
+    def start(self, count: int, concurrency: int, broker_url: str) -> None:
         for index in range(count):
-            log = open(self.log_dir / f"worker-{index}.log", "ab")  # noqa: SIM115 - owned by the child
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "sales_dashboard",
-                        "worker",
-                        "--loglevel=INFO",
-                        "--pool=prefork",
-                        f"--concurrency={concurrency}",
-                        f"--hostname=fanout-{index}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                    ],
-                    cwd=ROOT,
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
+            self.workers.append(
+                Worker(
+                    self.env,
+                    broker_url,
+                    self.log_dir / f"worker-{index}.log",
+                    concurrency=concurrency,
+                    loglevel="INFO",
+                    name=f"fanout-{index}",
                 )
             )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if len(app.control.ping(timeout=0.5)) >= count:
-                return
-            if any(proc.poll() is not None for proc in self.procs):
-                break
-        raise RuntimeError(f"the workers did not start; see {self.log_dir}")
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the worker processes and their pool processes."""
-        pids = [proc.pid for proc in self.procs]
-        children = subprocess.run(["pgrep", "-P", ",".join(map(str, pids))], capture_output=True, text=True)
-        total = 0
-        for pid in pids + [int(p) for p in children.stdout.split()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(worker.cpu_seconds() for worker in self.workers)
 
     def log(self) -> str:
-        return "".join(path.read_text(errors="replace") for path in sorted(self.log_dir.glob("worker-*.log")))
+        return "".join(worker.log() for worker in self.workers)
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        for worker in self.workers:
+            worker.stop()
 
 
 # -------------------------------------------------------------------------------- set-up
@@ -646,7 +611,7 @@ def main() -> int:
         try:
             create_connections(args.connections)
             events.start()
-            workers.start(args.workers, args.concurrency, app)
+            workers.start(args.workers, args.concurrency, args.redis_url)
             trigger = trigger_all(app, workers)
             drained = wait_for_drain(events, trigger, args.timeout)
             worker_cpu = workers.cpu_seconds() - trigger.worker_cpu_before

@@ -114,6 +114,17 @@ class Worker:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the worker process and its pool processes."""
+        total = 0
+        for pid in [self.proc.pid, *self.pool_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
     def kill_pool(self) -> None:
         """SIGKILL the pool processes (the worker's parent process stays and starts new ones)."""
         for pid in self.pool_pids():

@@ -28,6 +28,7 @@ from dashboard.selectors.common import (
     restatement_windows,
     restatements_overlapping,
 )
+from dashboard.selectors.paging import PagePosition
 from dashboard.selectors.sync import ConnectionOverview, overview_connections
 from etl.models import AdPerformanceDaily
 
@@ -609,7 +610,7 @@ class SortColumn:
 
 
 @dataclass(frozen=True)
-class CampaignPage:
+class CampaignPage(PagePosition):
     period: Period
     filters: CampaignFilters
     rows: list[CampaignMetrics]
@@ -621,22 +622,6 @@ class CampaignPage:
     currencies: list[str]
     restatements: list[Restatement]
     per_page: int = CAMPAIGNS_PER_PAGE
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return self.first_index + len(self.rows) - 1 if self.rows else 0
 
     def sort_columns(self) -> dict[str, SortColumn]:
         columns = {}

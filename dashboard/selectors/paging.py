@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 ROWS_PER_PAGE = 50
 
 
-@dataclass(frozen=True)
-class RowsPage(Generic[T]):
-    rows: list[T]
+class PagePosition:
+    """Where a page of rows sits in the whole table, for the pager under a table."""
+
+    rows: Sequence[Any]
     total: int
     page: int
     pages: int
-    per_page: int = ROWS_PER_PAGE
+    per_page: int
 
     @property
     def has_previous(self) -> bool:
@@ -38,6 +39,15 @@ class RowsPage(Generic[T]):
     @property
     def last_index(self) -> int:
         return self.first_index + len(self.rows) - 1 if self.rows else 0
+
+
+@dataclass(frozen=True)
+class RowsPage(PagePosition, Generic[T]):
+    rows: list[T]
+    total: int
+    page: int
+    pages: int
+    per_page: int = ROWS_PER_PAGE
 
 
 def page_number_from_params(params: Mapping[str, str], name: str = "page") -> int:
