@@ -162,16 +162,17 @@ class Workers:
         self.log_dir = log_dir
         self.workers: list[Worker] = []
 
-    def start(self, count: int, concurrency: int, broker_url: str) -> None:
+    def start(self, count: int, concurrency: int, broker_url: str, app: str = "sales_dashboard") -> None:
         for index in range(count):
             self.workers.append(
                 Worker(
                     self.env,
                     broker_url,
-                    self.log_dir / f"worker-{index}.log",
+                    self.log_dir / f"{app}-worker-{index}.log",
                     concurrency=concurrency,
                     loglevel="INFO",
                     name=f"fanout-{index}",
+                    app=app,
                 )
             )
 
@@ -282,6 +283,33 @@ def wait_for_drain(events: TaskEvents, trigger: Trigger, timeout: float) -> bool
             return True
         time.sleep(0.25)
     return False
+
+
+def celery_floor(args: argparse.Namespace, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
+    """The same drain with five no-op tasks per chain (``bench/celery_floor.py``): Celery's share."""
+    import celery_floor as floor
+
+    flush(args.redis_url)
+    events = TaskEvents(floor.app)
+    workers = Workers(floor.floor_env(env), log_dir)
+    try:
+        events.start()
+        workers.start(args.workers, args.concurrency, args.redis_url, app="celery_floor")
+        sent_at = floor.send_chains(args.connections)
+        expected = args.connections * len(STEP_TASKS)
+        drained = floor.wait_for(lambda: len(events.of_type("task-succeeded")), expected, args.timeout)
+    finally:
+        events.stop()
+        workers.stop()
+        floor.app.close()
+    busy, task_time, _ = busy_seconds(events, task_names(events))
+    ends = [e["timestamp"] for e in events.of_type("task-succeeded")]
+    return {
+        "drained": drained,
+        "wall_seconds": round(max(ends) - sent_at, 2) if ends else None,
+        "task_time_per_chain_ms": round(task_time * 1000 / args.connections, 1),
+        "chain_overhead_per_chain_ms": round(busy * 1000 / args.connections, 1),
+    }
 
 
 # -------------------------------------------------------------------------------- the figures
@@ -526,6 +554,14 @@ def report(result: dict[str, Any], checks: dict[str, bool]) -> None:
         f"chain overhead per sync  : {ms['chain_overhead']:6.1f} ms  = (worker busy - step time) / syncs: "
         f"{ms['overhead_inside_tasks']} ms inside the tasks, {ms['overhead_between_tasks']} ms between them"
     )
+    floor = result.get("celery_floor")
+    if floor:
+        print(
+            f"Celery's floor           : {floor['chain_overhead_per_chain_ms']:6.1f} ms  = the same measure for "
+            f"chains of five no-op tasks (bench/celery_floor.py: same settings, workers and events), "
+            f"drained in {floor['wall_seconds']} s; the pipeline's steps add "
+            f"{ms['chain_overhead'] - floor['chain_overhead_per_chain_ms']:.1f} ms of bookkeeping"
+        )
     starting = result["starting"]
     print(
         f"starting                 : manual run {starting['manual_run_ms_per_connection']} ms per connection "
@@ -593,20 +629,18 @@ def main() -> int:
             sys.exit("This benchmark needs PostgreSQL (DATABASE_URL).")
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = "bench_fanout"
         old = setup_databases(verbosity=0, interactive=False)
-        workers = Workers(
-            {
-                **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}},
-                **sandbox_env,
-                "DJANGO_SETTINGS_MODULE": "sales_dashboard.settings.base",
-                "DATABASE_URL": database_url_for("bench_fanout"),
-                "CELERY_BROKER_URL": args.redis_url,
-                "REDIS_URL": args.redis_url,
-                "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
-                "DJANGO_SECRET_KEY": "fanout-bench-secret-key-not-for-production",
-                "VAR_DIR": str(Path(tmp) / "var"),
-            },
-            Path(tmp),
-        )
+        worker_env = {
+            **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}},
+            **sandbox_env,
+            "DJANGO_SETTINGS_MODULE": "sales_dashboard.settings.base",
+            "DATABASE_URL": database_url_for("bench_fanout"),
+            "CELERY_BROKER_URL": args.redis_url,
+            "REDIS_URL": args.redis_url,
+            "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+            "DJANGO_SECRET_KEY": "fanout-bench-secret-key-not-for-production",
+            "VAR_DIR": str(Path(tmp) / "var"),
+        }
+        workers = Workers(worker_env, Path(tmp))
         events = TaskEvents(app)
         try:
             create_connections(args.connections)
@@ -623,6 +657,10 @@ def main() -> int:
             teardown_databases(old, verbosity=0)
             flush(args.redis_url)
             app.close()
+        try:
+            result["celery_floor"] = celery_floor(args, worker_env, Path(tmp))
+        finally:
+            flush(args.redis_url)
 
     checks = verdict(result)
     result["checks"] = checks

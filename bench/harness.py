@@ -72,6 +72,7 @@ class Worker:
         concurrency: int = 1,
         loglevel: str = "WARNING",
         name: str = "bench-worker",
+        app: str = "sales_dashboard",
     ) -> None:
         from celery import Celery
 
@@ -84,7 +85,7 @@ class Worker:
                     "-m",
                     "celery",
                     "-A",
-                    "sales_dashboard",
+                    app,
                     "worker",
                     f"--loglevel={loglevel}",
                     f"--concurrency={concurrency}",

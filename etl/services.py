@@ -109,19 +109,34 @@ def sync_run_create_if_idle(*, connection_id: int, trigger: str = "manual") -> S
         return None
 
 
+# The step a run moves on to when one finishes: its last write names the next step, so the next
+# step starts without writing (a run is "at" a step from the moment the previous one is done).
+NEXT_STEP = {
+    SyncRun.Step.REFRESH: SyncRun.Step.EXTRACT,
+    SyncRun.Step.EXTRACT: SyncRun.Step.NORMALIZE,
+    SyncRun.Step.NORMALIZE: SyncRun.Step.LOAD,
+    SyncRun.Step.LOAD: SyncRun.Step.PRUNE,
+    SyncRun.Step.PRUNE: SyncRun.Step.DONE,
+}
+
+
 @contextmanager
 def _step(run_id: int, step: str) -> Iterator[SyncRun]:
-    run = SyncRun.objects.select_related("connection", "connection__organization").get(pk=run_id)
-    updates: dict[str, Any] = {"step": step}
+    run = SyncRun.objects.select_related("connection").get(pk=run_id)
+    updates: dict[str, Any] = {}
+    if run.step != step:  # a step run again, or out of its usual order
+        updates["step"] = step
     if run.status == SyncRun.Status.QUEUED:
         updates.update(status=SyncRun.Status.RUNNING, started_at=timezone.now())
-    SyncRun.objects.filter(pk=run_id).update(**updates)
-    for key, value in updates.items():
-        setattr(run, key, value)
+    if updates:
+        SyncRun.objects.filter(pk=run_id).update(**updates)
+        for key, value in updates.items():
+            setattr(run, key, value)
     started = time.monotonic()
     yield run
     run.timings = {**run.timings, step: round(time.monotonic() - started, 3)}
-    SyncRun.objects.filter(pk=run_id).update(timings=run.timings, rows=run.rows, notes=run.notes)
+    run.step = NEXT_STEP[SyncRun.Step(step)]
+    SyncRun.objects.filter(pk=run_id).update(timings=run.timings, rows=run.rows, notes=run.notes, step=run.step)
 
 
 def _stream_rows(run: SyncRun, stream: str) -> dict[str, Any]:
@@ -284,7 +299,6 @@ def sync_run_prune(*, sync_run_id: int) -> None:
         removed = prune_warehouse(connection_id=run.connection_id)
         if removed:
             run.notes.append(f"{removed} row(s) older than {settings.RETENTION_DAYS} days were removed")
-    SyncRun.objects.filter(pk=sync_run_id).update(step=SyncRun.Step.DONE)
 
 
 def _delete_in_batches(table: str, where: str, params: list[Any]) -> int:
