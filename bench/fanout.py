@@ -70,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 
 SANDBOX_ACCOUNT = "508000001"  # the LinkedIn sandbox account with 12 campaigns
 STEP_TASKS = ("sync.refresh_token", "sync.extract", "sync.normalize", "sync.load", "sync.prune")
+STEP_QUEUES = {"sync.prune": "maintenance"}  # the others go to "sync"
 ENTRY_TASKS = ("dashboard.sync_all_platform_data", "dashboard.sync_platform_data")
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sales_dashboard"
 
@@ -287,21 +288,34 @@ def wait_for_drain(events: TaskEvents, trigger: Trigger, timeout: float) -> bool
 
 def celery_floor(args: argparse.Namespace, env: dict[str, str], log_dir: Path) -> dict[str, Any]:
     """The same drain with five no-op tasks per chain (``bench/celery_floor.py``): Celery's share."""
-    import celery_floor as floor
+    from celery import Celery, chain
 
     flush(args.redis_url)
-    events = TaskEvents(floor.app)
-    workers = Workers(floor.floor_env(env), log_dir)
+    client = Celery("celery-floor-client", broker=args.redis_url, set_as_current=False)
+    events = TaskEvents(client)
+    floor_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}  # no Django
+    workers = Workers({**floor_env, "PYTHONPATH": str(Path(__file__).resolve().parent)}, log_dir)
+    expected = args.connections * len(STEP_TASKS)
     try:
         events.start()
         workers.start(args.workers, args.concurrency, args.redis_url, app="celery_floor")
-        sent_at = floor.send_chains(args.connections)
-        expected = args.connections * len(STEP_TASKS)
-        drained = floor.wait_for(lambda: len(events.of_type("task-succeeded")), expected, args.timeout)
+        sent_at = time.time()
+        for index in range(args.connections):
+            chain(
+                *(
+                    client.signature(name, args=(index,), queue=STEP_QUEUES.get(name, "sync"), immutable=True)
+                    for name in STEP_TASKS
+                )
+            ).apply_async()
+        deadline = time.monotonic() + args.timeout
+        while len(events.of_type("task-succeeded")) < expected and time.monotonic() < deadline:
+            time.sleep(0.25)
+        drained = len(events.of_type("task-succeeded")) >= expected
+        time.sleep(1.0)  # the last events are still on their way
     finally:
         events.stop()
         workers.stop()
-        floor.app.close()
+        client.close()
     busy, task_time, _ = busy_seconds(events, task_names(events))
     ends = [e["timestamp"] for e in events.of_type("task-succeeded")]
     return {
