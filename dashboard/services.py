@@ -337,7 +337,7 @@ def connect_with_credentials(
     return connection
 
 
-def dashboard_cache_warm_schedule(*, sync_run_id: int) -> None:
+def dashboard_cache_warm_schedule(*, organization_id: int, sync_run_id: int) -> None:
     """After a sync, compute its organization's default views before anyone opens them.
 
     Sent with a delay, so the connections of one organization that finish close together share
@@ -348,11 +348,6 @@ def dashboard_cache_warm_schedule(*, sync_run_id: int) -> None:
         return
     from dashboard.tasks import cache_warm_task
 
-    organization_id = (
-        SyncRun.objects.filter(pk=sync_run_id).values_list("connection__organization_id", flat=True).first()
-    )
-    if organization_id is None:
-        return
     try:
         cache_warm_task.apply_async(
             kwargs={"organization_id": organization_id}, countdown=settings.DASHBOARD_CACHE_WARM_DELAY_SECONDS

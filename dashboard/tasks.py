@@ -57,8 +57,8 @@ def prune_task(self: SyncStepTask, sync_run_id: int) -> int:
     from dashboard.services import dashboard_cache_warm_schedule
     from etl.services import sync_run_prune
 
-    sync_run_prune(sync_run_id=sync_run_id)
-    dashboard_cache_warm_schedule(sync_run_id=sync_run_id)
+    organization_id = sync_run_prune(sync_run_id=sync_run_id)
+    dashboard_cache_warm_schedule(organization_id=organization_id, sync_run_id=sync_run_id)
     return sync_run_id
 
 

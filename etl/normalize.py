@@ -27,6 +27,7 @@ from connectors import jsonio
 from connectors.base import Field
 from etl.fast_convert import FAST_CONVERTERS
 from etl.schema import Dataset
+from etl.shaped_json import shaped_columns
 
 DECIMAL_RE = re.compile(r"^[-+]?\d+(\.\d+)?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -199,11 +200,23 @@ def normalize_pages(
 ) -> Normalized:
     """Parse staged pages and normalize their records, with the cycle collector paused.
 
-    Parsing creates hundreds of thousands of containers that live until the batch is done; each
+    Pages whose records all fit the mapping's shape are parsed straight into the mapped values
+    (``etl.shaped_json``); the others, and pages with any record to quarantine, are parsed into
+    dicts and normalized record by record, with the same result for every good record.
+
+    Parsing into dicts creates hundreds of thousands of containers that live until the batch is done; each
     automatic collection would walk all of them again (it doubled the time of a batch). Records
     parsed from JSON hold no reference cycles, so nothing is left for the collector meanwhile.
     """
+    pages = list(pages)
     with collector_paused():
+        shaped = shaped_columns(pages, [spec.path for spec in mapping.values()])
+        if shaped is not None:
+            count, raw_columns = shaped
+            frame, reasons = _canonical_columns(raw_columns, count, mapping, dataset, {})
+            if not reasons:
+                return _without_duplicates(frame, dataset, quarantined=[])
+        # A page of another shape, or a record to quarantine: the dict path says why, record by record.
         return normalize(records_from_pages(pages), mapping, dataset)
 
 
@@ -279,19 +292,33 @@ def _nothing_bad(index: pd.RangeIndex) -> pd.Series:
 
 
 def normalize(records: Sequence[Any], mapping: Mapping[str, Field], dataset: Dataset) -> Normalized:
-    index = pd.RangeIndex(len(records))
     reasons: dict[int, list[str]] = {}
     for i, record in enumerate(records):
         if record.__class__ is not dict:
             reasons[i] = [f"record is a {type(record).__name__}, not an object"]
+    raw_columns = _path_columns(records, {spec.path for spec in mapping.values()})
+    frame, reasons = _canonical_columns(raw_columns, len(records), mapping, dataset, reasons)
+    bad = np.zeros(len(records), dtype=bool)
+    bad[list(reasons)] = True
+    quarantined = [(records[i], "; ".join(reasons[i])) for i in sorted(reasons)]
+    return _without_duplicates(frame[~bad] if reasons else frame, dataset, quarantined=quarantined)
 
-    specs = {column.name: mapping.get(column.name) for column in dataset.columns}
-    raw_columns = _path_columns(records, {spec.path for spec in specs.values() if spec is not None})
+
+def _canonical_columns(
+    raw_columns: Mapping[str, list[Any]],
+    count: int,
+    mapping: Mapping[str, Field],
+    dataset: Dataset,
+    reasons: dict[int, list[str]],
+) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """The dataset's columns converted from the values at the mapping's paths, and the reasons
+    (added to ``reasons``) why records cannot be loaded."""
+    index = pd.RangeIndex(count)
     columns: dict[str, pd.Series] = {}
     for column in dataset.columns:
-        spec = specs[column.name]
+        spec = mapping.get(column.name)
         if spec is None:
-            columns[column.name] = pd.Series([None] * len(records), dtype=object, index=index)
+            columns[column.name] = pd.Series([None] * count, dtype=object, index=index)
             continue
         raw = raw_columns[spec.path]
         values, unreadable = _convert(raw, spec.convert, index)
@@ -302,12 +329,10 @@ def normalize(records: Sequence[Any], mapping: Mapping[str, Field], dataset: Dat
             for i in np.flatnonzero(missing).tolist():
                 reasons.setdefault(i, []).append(f"{column.name}: missing ({spec.path})")
         columns[column.name] = values
+    return pd.DataFrame(columns, index=index), reasons
 
-    frame = pd.DataFrame(columns, index=index)
-    bad = np.zeros(len(records), dtype=bool)
-    bad[list(reasons)] = True
-    quarantined = [(records[i], "; ".join(reasons[i])) for i in sorted(reasons)]
-    good = frame[~bad] if reasons else frame
+
+def _without_duplicates(good: pd.DataFrame, dataset: Dataset, *, quarantined: list[tuple[Any, str]]) -> Normalized:
     deduped = good.drop_duplicates(subset=list(dataset.key), keep="last")
     return Normalized(
         frame=deduped.reset_index(drop=True),

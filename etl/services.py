@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import partial
@@ -38,9 +38,9 @@ from etl.key_ledger import KeyLedger
 from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
 from etl.normalize import collector_paused, normalize_pages
-from etl.schema import DATASETS, get_dataset
+from etl.schema import DATASETS, Dataset, get_dataset
 from etl.selectors import raw_page_batches
-from etl.staging import stage_row
+from etl.staging import stage_row, staged_rows_delete
 from sales_dashboard.cache_versions import dashboard_cache_bump
 from sales_dashboard.logging import redact
 
@@ -150,7 +150,7 @@ def sync_run_refresh(*, sync_run_id: int) -> None:
 
 def sync_run_extract(*, sync_run_id: int) -> None:
     with _step(sync_run_id, SyncRun.Step.EXTRACT) as run:
-        RawPage.objects.filter(sync_run=run).delete()
+        staged_rows_delete(RawPage, sync_run_id=run.pk)
         connector = connector_for(
             run.connection,
             state=run.state,
@@ -197,8 +197,8 @@ def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:
 def sync_run_normalize(*, sync_run_id: int) -> None:
     """Staged pages → canonical CSV chunks, batch by batch so memory stays flat as a sync grows."""
     with _step(sync_run_id, SyncRun.Step.NORMALIZE) as run:
-        NormalizedChunk.objects.filter(sync_run=run).delete()
-        QuarantinedRecord.objects.filter(sync_run=run).delete()
+        staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
+        staged_rows_delete(QuarantinedRecord, sync_run_id=run.pk)
         connector_cls = get_connector_class(run.connection.platform)
         for stream in connector_cls.streams:
             _normalize_stream(run, stream)
@@ -292,23 +292,33 @@ def sync_run_load(*, sync_run_id: int) -> None:
         transaction.on_commit(lambda: dashboard_cache_bump(organization_id))
 
 
-def sync_run_prune(*, sync_run_id: int) -> None:
+def sync_run_prune(*, sync_run_id: int) -> int:
+    """Clear the run's staging and the connection's rows past retention; returns the run's organization."""
     with _step(sync_run_id, SyncRun.Step.PRUNE) as run:
-        RawPage.objects.filter(sync_run=run).delete()
-        NormalizedChunk.objects.filter(sync_run=run).delete()
-        removed = prune_warehouse(connection_id=run.connection_id)
+        staged_rows_delete(RawPage, sync_run_id=run.pk)
+        staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
+        connector_cls = get_connector_class(run.connection.platform)
+        removed = prune_warehouse(
+            connection_id=run.connection_id,
+            datasets=[get_dataset(stream.dataset) for stream in connector_cls.streams],
+        )
         if removed:
             run.notes.append(f"{removed} row(s) older than {settings.RETENTION_DAYS} days were removed")
+    return run.connection.organization_id
 
 
 def _delete_in_batches(table: str, where: str, params: list[Any]) -> int:
-    """Delete in short transactions so a large prune never holds long locks on a fact table."""
+    """Delete in short transactions so a large prune never holds long locks on a fact table.
+
+    Each batch is one statement, committed on its own (autocommit): no long transaction, and no
+    BEGIN and COMMIT round trips around it.
+    """
     from django.db import connection as db
 
     total = 0
     batch = settings.PRUNE_BATCH_SIZE
     while True:
-        with transaction.atomic(), db.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s)",
                 [*params, batch],
@@ -319,13 +329,18 @@ def _delete_in_batches(table: str, where: str, params: list[Any]) -> int:
             return total
 
 
-def prune_warehouse(*, connection_id: int | None = None, today: date | None = None) -> int:
-    """Remove warehouse rows older than the retention window (the boundary day stays)."""
+def prune_warehouse(
+    *, connection_id: int | None = None, today: date | None = None, datasets: Iterable[Dataset] | None = None
+) -> int:
+    """Remove warehouse rows older than the retention window (the boundary day stays).
+
+    ``datasets`` limits the prune to those tables (a sync prunes the tables its streams feed).
+    """
     from django.db import connection as db
 
     cutoff = db.ops.adapt_datefield_value(retention_start(today))
     total = 0
-    for dataset in DATASETS.values():
+    for dataset in DATASETS.values() if datasets is None else datasets:
         if not dataset.prune_column:
             continue
         where = f"{dataset.prune_column} < %s"

@@ -34,3 +34,17 @@ def stage_row(model: type[Model], **values: Any) -> None:
             f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})",
             params,
         )
+
+
+def staged_rows_delete(model: type[Model], *, sync_run_id: int) -> int:
+    """Delete a run's rows of a staging model (no rows refer to them) in one statement.
+
+    ``QuerySet.delete()`` would wrap it in a transaction of its own: two more round trips to the
+    database, which add up over the thousands of small syncs a schedule starts at once.
+    """
+    field = model._meta.get_field("sync_run")
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(str(field.column))  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [sync_run_id])
+        return int(cursor.rowcount)
