@@ -162,10 +162,9 @@ class AdPerformanceDaily(WarehouseRow):
                 name="warehouse_ad_performance_daily_natural_key",
             )
         ]
-        indexes = [
-            models.Index(fields=["organization", "date"], name="wh_adperf_org_date"),
-            models.Index(fields=["date"], name="wh_adperf_date"),
-        ]
+        # Its other indexes depend on the database (etl/migrations/0009_ad_performance_lean_indexes.py):
+        # on PostgreSQL the dashboards' covering index and a BRIN index on date; on SQLite
+        # (organization, date) and (date).
 
 
 class EmailCampaign(WarehouseRow):
