@@ -17,21 +17,24 @@ whenever this succeeds, it gives the same values as the dict path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import msgspec
 
-Reader = Callable[[Any], tuple[Any, ...]]
+# A node of the path tree: the keys read below an object, each to its own node; ``None`` marks a
+# value read whole (a path ends there, or indexes into it: what lies below is read as JSON).
+Tree = dict[str, Any]
 
 
 @functools.lru_cache(maxsize=64)
-def _decoder_and_reader(paths: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], Reader] | None:
+def _decoder_and_tree(paths: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any], Tree] | None:
     tree = _path_tree(paths)
     if tree is None:
         return None
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(list[_struct_for(tree)])  # type: ignore[misc]
-    return decoder, _compile_reader(paths, tree)
+    return decoder, tree
 
 
 def shaped_columns(pages: Sequence[bytes | str], paths: Sequence[str]) -> tuple[int, dict[str, list[Any]]] | None:
@@ -39,25 +42,58 @@ def shaped_columns(pages: Sequence[bytes | str], paths: Sequence[str]) -> tuple[
     does not fit (not a JSON list of objects, an object where a path needs one is something else,
     or JSON that msgspec refuses, such as an integer beyond 64 bits)."""
     ordered = tuple(sorted(set(paths)))
-    shape = _decoder_and_reader(ordered)
+    shape = _decoder_and_tree(ordered)
     if shape is None:
         return None
-    decoder, reader = shape
+    decoder, tree = shape
     records: list[Any] = []
     try:
         for page in pages:
             records.extend(decoder.decode(page))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if not records:
-        return 0, {path: [] for path in ordered}
-    columns = zip(*map(reader, records), strict=True)
-    return len(records), {path: list(column) for path, column in zip(ordered, columns, strict=True)}
+    wholes: dict[tuple[str, ...], list[Any]] = {}
+    _read_fields(records, tree, (), wholes)
+    return len(records), {path: _column_at(path, wholes) for path in ordered}
 
 
-# A node of the path tree: the keys read below an object, each to its own node; ``None`` marks a
-# value read whole (a path ends there, or indexes into it: what lies below is read as JSON).
-Tree = dict[str, Any]
+def _read_fields(
+    values: list[Any], node: Tree, prefix: tuple[str, ...], wholes: dict[tuple[str, ...], list[Any]]
+) -> None:
+    """Each field of the structs in ``values`` as a column, a whole column at a time (C speed when
+    no parent is missing), down to the values read whole."""
+    for index, (key, child) in enumerate(sorted(node.items())):
+        field = operator.attrgetter(f"f{index}")
+        try:
+            column = list(map(field, values))
+        except AttributeError:  # a parent object was absent or null
+            column = [None if value is None else field(value) for value in values]
+        if child is None:
+            wholes[(*prefix, key)] = column
+        else:
+            _read_fields(column, child, (*prefix, key), wholes)
+
+
+def _column_at(path: str, wholes: dict[tuple[str, ...], list[Any]]) -> list[Any]:
+    """The values at ``path``: the whole values it starts with, then (past them) each further part
+    read as ``etl.normalize`` reads a dict, where a numeric part also indexes a list."""
+    parts = tuple(path.split("."))
+    depth = next(d for d in range(len(parts), 0, -1) if parts[:d] in wholes)
+    column = wholes[parts[:depth]]
+    for part in parts[depth:]:
+        column = [_step(value, part) for value in column]
+    return column
+
+
+def _step(value: Any, part: str) -> Any:
+    if value.__class__ is dict:
+        return value.get(part)
+    if part.isdigit() and value.__class__ is list:
+        index = int(part)
+        return value[index] if len(value) > index else None
+    return None
+
+
 
 
 def _path_tree(paths: Sequence[str]) -> Tree | None:
@@ -90,37 +126,3 @@ def _struct_for(tree: Tree) -> Any:
         rename[name] = key
         fields.append((name, Any if child is None else Optional[_struct_for(child)], None))  # noqa: UP045
     return msgspec.defstruct("Shape", fields, rename=rename, gc=False)
-
-
-def _compile_reader(paths: tuple[str, ...], tree: Tree) -> Reader:
-    """Compile ``record -> (value at path, ...)``: attributes down the structs, then (past a list
-    index) JSON values read as the dict path reads them."""
-    names: dict[tuple[str, ...], str] = {(): "r"}
-    lines = ["def read(r):"]
-    for path in paths:
-        parts = tuple(path.split("."))
-        node: Tree | None = tree
-        for depth in range(1, len(parts) + 1):
-            prefix = parts[:depth]
-            parent, part = names[prefix[:-1]], prefix[-1]
-            child = node.get(part, None) if node is not None else None
-            if prefix not in names:
-                name = f"v{len(names)}"
-                if node is not None:  # a struct (or None when the key was absent or null)
-                    index = sorted(node).index(part)
-                    step = f"{parent}.f{index} if {parent} is not None else None"
-                else:  # as ``etl.normalize`` reads a dict: a numeric part also indexes a list
-                    step = f"{parent}.get({part!r}) if {parent}.__class__ is dict else "
-                    if part.isdigit():
-                        i = int(part)
-                        step += f"({parent}[{i}] if {parent}.__class__ is list and len({parent}) > {i} else None)"
-                    else:
-                        step += "None"
-                lines.append(f"    {name} = {step}")
-                names[prefix] = name
-            node = child if node is not None and isinstance(child, dict) else None
-    lines.append(f"    return ({', '.join(names[tuple(path.split('.'))] for path in paths)},)")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), "<shaped reader>", "exec"), namespace)  # keys are repr()'d
-    reader: Reader = namespace["read"]
-    return reader
