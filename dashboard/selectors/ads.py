@@ -7,15 +7,16 @@ money in different currencies is never added together. The results are small rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import CharField, F, FloatField, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat, NullIf
+from django.db.models import CharField, F, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from connectors.models import Organization
 from dashboard.cache import cache_scope, cached
@@ -423,14 +424,17 @@ def campaign_totals(
 
     Grouping the fact rows by campaign is the heaviest read of the dashboard, so it is done once
     per range and data version: the overview's top campaigns, the unfiltered campaign table in its
-    default order and the pipeline's cost per lead are all taken from this one result.
+    default order and the pipeline's cost per lead are all taken from this one result, and the
+    campaign table's other orders and filters but search are applied to it.
     """
     return cached(
         organization_id=organization.pk,
         name="campaign-totals",
         params=(date_range.start, date_range.end),
         compute=lambda: list(
-            _campaign_queryset(organization=organization, date_range=date_range, filters=CampaignFilters())
+            _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
+                F("sum_spend").desc(nulls_last=True), "platform", "account_id", "campaign_id", "currency"
+            )
         ),
         scope=scope,
     )
@@ -523,22 +527,44 @@ def overview_get(
 # --------------------------------------------------------------------------------------------
 
 
-def _ratio(numerator: str, denominator: str) -> Any:
-    return Cast(F(numerator), FloatField()) / NullIf(Cast(F(denominator), FloatField()), Value(0.0))
+def _ratio(numerator: str, denominator: str) -> Callable[[Mapping[str, Any]], float | None]:
+    """A ratio of two summed columns; ``None`` (sorted last) when either is missing or the divisor 0."""
+
+    def value(row: Mapping[str, Any]) -> float | None:
+        top, bottom = row[numerator], row[denominator]
+        if top is None or not bottom:
+            return None
+        return float(top) / float(bottom)
+
+    return value
 
 
-# sort key -> (label, expression or field name)
-CAMPAIGN_SORTS: dict[str, tuple[str, Any]] = {
-    "campaign": ("Campaign", "campaign_label"),
-    "platform": ("Platform", "platform"),
-    "spend": ("Spend", "sum_spend"),
-    "impressions": ("Impressions", "sum_impressions"),
-    "clicks": ("Clicks", "sum_clicks"),
+def _label(column: str) -> Callable[[Mapping[str, Any]], tuple[str, str] | None]:
+    """Text sorted regardless of case (then by the exact text, so the order is total)."""
+
+    def value(row: Mapping[str, Any]) -> tuple[str, str] | None:
+        text = row[column]
+        return None if text is None else (text.casefold(), text)
+
+    return value
+
+
+def _column(column: str) -> Callable[[Mapping[str, Any]], Any]:
+    return operator.itemgetter(column)
+
+
+# sort key -> (label, the sorted value of one grouped campaign row)
+CAMPAIGN_SORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "campaign": ("Campaign", _label("campaign_label")),
+    "platform": ("Platform", _label("platform")),
+    "spend": ("Spend", _column("sum_spend")),
+    "impressions": ("Impressions", _column("sum_impressions")),
+    "clicks": ("Clicks", _column("sum_clicks")),
     "ctr": ("CTR", _ratio("sum_clicks", "sum_impressions")),
     "cpc": ("CPC", _ratio("sum_spend", "sum_clicks")),
-    "conversions": ("Conversions", "sum_conversions"),
+    "conversions": ("Conversions", _column("sum_conversions")),
     "cost_per_conversion": ("Cost / conv.", _ratio("sum_spend", "sum_conversions")),
-    "conversion_value": ("Conv. value", "sum_conversion_value"),
+    "conversion_value": ("Conv. value", _column("sum_conversion_value")),
     "roas": ("ROAS", _ratio("sum_conversion_value", "sum_spend")),
 }
 _TEXT_SORTS = {"campaign", "platform"}
@@ -637,29 +663,66 @@ class CampaignPage(PagePosition):
 def _campaign_queryset(
     *, organization: Organization, date_range: DateRange, filters: CampaignFilters
 ) -> QuerySet[Any]:
+    """The campaigns matching a search, grouped in the database (in no particular order)."""
     rows = _performance_rows(organization=organization, date_range=date_range)
     if filters.platform:
         rows = rows.filter(platform=filters.platform)
     if filters.currency:
         rows = rows.filter(currency=filters.currency)
-    if filters.search:
-        rows = rows.filter(
-            Q(campaign_name__icontains=filters.search)
-            | Q(campaign_id=filters.search)
-            | Q(account_name__icontains=filters.search)
-            | Q(account_id=filters.search)
-        )
-    grouped = _campaign_rows(rows)
+    rows = rows.filter(
+        Q(campaign_name__icontains=filters.search)
+        | Q(campaign_id=filters.search)
+        | Q(account_name__icontains=filters.search)
+        | Q(account_id=filters.search)
+    )
+    grouped = _campaign_rows(rows).order_by()
     if filters.status:
         grouped = grouped.filter(latest_status__endswith="|" + filters.status)
-    label, expression = CAMPAIGN_SORTS[filters.sort]
-    if isinstance(expression, str):
-        ordering = F(expression)
+    return grouped
+
+
+def _status(row: Mapping[str, Any]) -> str:
+    return (row.get("latest_status") or "").partition("|")[2]
+
+
+def _sorted_campaigns(rows: Iterable[Mapping[str, Any]], filters: CampaignFilters) -> list[Mapping[str, Any]]:
+    """Rows in the table's order: the sorted column (missing values last either way), then the
+    campaign's platform, account, id and currency, so equal values keep one stable order."""
+    value = CAMPAIGN_SORTS[filters.sort][1]
+    ordered = sorted(rows, key=operator.itemgetter("platform", "account_id", "campaign_id", "currency"))
+    present = [row for row in ordered if value(row) is not None]
+    missing = [row for row in ordered if value(row) is None]
+    present.sort(key=value, reverse=filters.descending)  # stable: ties keep the order above
+    return present + missing
+
+
+def _campaign_table(
+    *, organization: Organization, date_range: DateRange, filters: CampaignFilters, scope: str | None = None
+) -> list[Mapping[str, Any]]:
+    """Every row of the filtered, sorted campaign table.
+
+    Platform, currency and status are properties of a campaign's grouped row, so those filters
+    and every sort order are applied to the period's cached campaign totals (one grouping of the
+    fact rows per period and data version, which the post-sync warm-up computes): re-sorting the
+    table never reads the fact table again. Only a search, which matches the names on any day of
+    the period, groups the matching fact rows in the database.
+    """
+    if filters.search:
+        rows: Iterable[Mapping[str, Any]] = list(
+            _campaign_queryset(organization=organization, date_range=date_range, filters=filters)
+        )
     else:
-        grouped = grouped.annotate(sort_value=expression)
-        ordering = F("sort_value")
-    primary = ordering.desc(nulls_last=True) if filters.descending else ordering.asc(nulls_last=True)
-    return grouped.order_by(primary, "platform", "account_id", "campaign_id", "currency")
+        rows = campaign_totals(organization=organization, date_range=date_range, scope=scope)
+        if filters.is_default_view:
+            return list(rows)  # already in the default order
+        rows = [
+            row
+            for row in rows
+            if (not filters.platform or row["platform"] == filters.platform)
+            and (not filters.currency or row["currency"] == filters.currency)
+            and (not filters.status or _status(row) == filters.status)
+        ]
+    return _sorted_campaigns(rows, filters)
 
 
 def campaign_filter_choices(*, organization: Organization, date_range: DateRange) -> dict[str, list[Any]]:
@@ -686,18 +749,15 @@ def campaign_list(
     filters: CampaignFilters,
     per_page: int = CAMPAIGNS_PER_PAGE,
 ) -> CampaignPage:
-    """One page of the campaign table, filtered and sorted in the database (cached)."""
+    """One page of the campaign table, filtered and sorted (cached)."""
     date_range = period.current
     scope = cache_scope(organization.pk)
 
     def compute() -> tuple[list[CampaignMetrics], int, int, int]:
         # The whole sorted table is read once; counting it again in SQL would group every row twice.
-        if filters.is_default_view:
-            table = campaign_totals(organization=organization, date_range=date_range, scope=scope)
-        else:
-            table = list(
-                _campaign_queryset(organization=organization, date_range=date_range, filters=filters)
-            )
+        table = _campaign_table(
+            organization=organization, date_range=date_range, filters=filters, scope=scope
+        )
         paginator = Paginator(table, per_page)
         page = paginator.get_page(filters.page)
         return (
@@ -743,7 +803,7 @@ def campaign_list_all(
     *, organization: Organization, period: Period, filters: CampaignFilters
 ) -> list[CampaignMetrics]:
     """Every row of the filtered, sorted campaign table (for the CSV export)."""
-    rows = _campaign_queryset(organization=organization, date_range=period.current, filters=filters)
+    rows = _campaign_table(organization=organization, date_range=period.current, filters=filters)
     return [_campaign_metrics(row) for row in rows]
 
 

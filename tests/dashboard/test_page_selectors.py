@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from connectors.models import Connection
@@ -17,13 +19,14 @@ from dashboard.selectors import (
     accounts_report,
     campaign_detail,
     campaign_list,
+    campaign_list_all,
     email_report,
     match_key,
     next_sync_runs,
     pipeline_report,
     sync_health_get,
 )
-from etl.models import SyncRun
+from etl.models import AdPerformanceDaily, SyncRun
 from tests.dashboard import (
     TODAY,
     add_account,
@@ -152,6 +155,39 @@ class TestCampaignList:
         assert columns["clicks"].params["dir"] == "asc"
         assert columns["spend"].params["dir"] == "desc"
         assert columns["campaign"].params["dir"] == "asc"
+
+    def test_sorting_and_filtering_reuse_the_periods_campaign_totals(self, org: Any) -> None:
+        campaign_list(organization=org, period=MONTH, filters=filters())  # what the warm-up computes
+        for params in ({"sort": "roas"}, {"sort": "campaign", "dir": "desc"}, {"platform": "google_ads"}):
+            with CaptureQueriesContext(connection) as queries:
+                campaign_list(organization=org, period=MONTH, filters=filters(**params))
+            assert not [q for q in queries.captured_queries if AdPerformanceDaily._meta.db_table in q["sql"]]
+        with CaptureQueriesContext(connection) as queries:
+            campaign_list(organization=org, period=MONTH, filters=filters(q="launch"))
+        assert [q for q in queries.captured_queries if AdPerformanceDaily._meta.db_table in q["sql"]]
+
+    def test_missing_values_sort_last_in_both_directions_and_ties_keep_one_order(self, org: Any) -> None:
+        # e has no impressions: no CTR, last both ways. a and the rest tie on conversions (none).
+        for direction in ("asc", "desc"):
+            page = campaign_list(organization=org, period=MONTH, filters=filters(sort="ctr", dir=direction))
+            assert page.rows[-1].campaign_id == "e"
+            by_conversions = campaign_list(
+                organization=org, period=MONTH, filters=filters(sort="conversions", dir=direction)
+            )
+            # platform, then account, then campaign id, whatever the direction
+            assert [r.campaign_id for r in by_conversions.rows] == ["c", "e", "a", "b"]
+
+    def test_name_sort_ignores_case(self, org: Any) -> None:
+        li = Connection.objects.get(organization=org, platform="linkedin_ads")
+        add_row(li, day=TODAY, campaign_id="z", campaign_name="alpha (lowercase)", spend="1")
+        page = campaign_list(organization=org, period=MONTH, filters=filters(sort="campaign", dir="asc"))
+        assert [r.campaign_name for r in page.rows][:2] == ["alpha (lowercase)", "Alpha launch"]
+
+    def test_export_has_the_pages_order_and_filters(self, org: Any) -> None:
+        for params in ({"sort": "ctr", "dir": "asc"}, {"status": "ACTIVE"}, {"q": "a", "sort": "campaign"}):
+            page = campaign_list(organization=org, period=MONTH, filters=filters(**params))
+            exported = campaign_list_all(organization=org, period=MONTH, filters=filters(**params))
+            assert [r.campaign_id for r in exported] == [r.campaign_id for r in page.rows]
 
     def test_other_organizations_are_left_out(self, org: Any) -> None:
         other = make_org("Contoso")

@@ -60,9 +60,13 @@ class Command(BaseCommand):
         unknown = set(credentials) - set(cls.credential_keys)
         if unknown:
             accepted = ", ".join(sorted(cls.credential_keys)) or "none"
-            raise CommandError(f"{cls.platform} does not take credential(s) {sorted(unknown)}; accepted: {accepted}")
+            raise CommandError(
+                f"{cls.platform} does not take credential(s) {sorted(unknown)}; accepted: {accepted}"
+            )
         if not credentials:
-            raise CommandError(f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_keys)}")
+            raise CommandError(
+                f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_keys)}"
+            )
         connection_options = _pairs(options["option"], "option")
         try:
             # A new organization is kept only if its connection is: refused credentials leave nothing.

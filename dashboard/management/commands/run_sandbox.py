@@ -32,8 +32,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port-base", type=int, default=8701, help="First port; one port per platform.")
-        parser.add_argument("--env-file", default=str(Path(settings.VAR_DIR) / "sandbox.env"),
-                            help="Where to write the environment that points the app at the sandbox.")
+        parser.add_argument(
+            "--env-file",
+            default=str(Path(settings.VAR_DIR) / "sandbox.env"),
+            help="Where to write the environment that points the app at the sandbox.",
+        )
         parser.add_argument("--detach", action="store_true", help="Run in the background (pid in var/).")
         parser.add_argument("--stop", action="store_true", help="Stop a background sandbox.")
 
@@ -51,7 +54,9 @@ class Command(BaseCommand):
         try:
             servers = serve_sandboxes(platforms(), host=options["host"], ports=ports)
         except OSError as exc:
-            raise CommandError(f"Could not listen on the sandbox ports ({exc}); is another sandbox running?") from None
+            raise CommandError(
+                f"Could not listen on the sandbox ports ({exc}); is another sandbox running?"
+            ) from None
         lines = []
         for platform, server in servers.items():
             self.stdout.write(f"{PLATFORM_NAMES.get(platform, platform):<14} {server.url}")
@@ -75,12 +80,23 @@ class Command(BaseCommand):
     def _detach(self, pid_file: Path, options: dict[str, Any]) -> None:
         env_file = Path(options["env_file"])
         if pid_file.is_file() and _alive(int(pid_file.read_text().strip() or 0)) and env_file.is_file():
-            self.stdout.write(f"Sandbox already running (pid {pid_file.read_text().strip()}); env in {env_file}")
+            self.stdout.write(
+                f"Sandbox already running (pid {pid_file.read_text().strip()}); env in {env_file}"
+            )
             return
         env_file.unlink(missing_ok=True)
         log = open(Path(settings.VAR_DIR) / "sandbox.log", "ab")  # noqa: SIM115 - handed to the child
-        command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_sandbox",
-                   "--host", options["host"], "--port-base", str(options["port_base"]), "--env-file", str(env_file)]
+        command = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "run_sandbox",
+            "--host",
+            options["host"],
+            "--port-base",
+            str(options["port_base"]),
+            "--env-file",
+            str(env_file),
+        ]
         child = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         pid_file.write_text(str(child.pid))
         deadline = time.monotonic() + 30

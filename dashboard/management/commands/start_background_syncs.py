@@ -60,8 +60,10 @@ class Command(BaseCommand):
     def _run_task(self, name: str, options: dict[str, Any]) -> None:
         from dashboard import tasks
 
-        task = {"dashboard.cleanup_old_data": tasks.cleanup_old_data,
-                "dashboard.refresh_expired_tokens": tasks.refresh_expired_tokens}[name]
+        task = {
+            "dashboard.cleanup_old_data": tasks.cleanup_old_data,
+            "dashboard.refresh_expired_tokens": tasks.refresh_expired_tokens,
+        }[name]
         result = task.delay()
         if options["no_wait"]:
             self.stdout.write(f"{name}: task {result.id}")
@@ -85,8 +87,12 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to sync: no active connections match.")
             return
 
-        bar = tqdm(total=len(connections) * (len(STEPS) - 1), desc="syncing", unit="step",
-                   disable=options["no_wait"] or options.get("verbosity", 1) == 0)
+        bar = tqdm(
+            total=len(connections) * (len(STEPS) - 1),
+            desc="syncing",
+            unit="step",
+            disable=options["no_wait"] or options.get("verbosity", 1) == 0,
+        )
         run_ids: list[int] = []
 
         def refresh_bar(**_: Any) -> None:
