@@ -22,10 +22,11 @@ import hashlib
 import logging
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 from connectors.models import Organization
-from dashboard.cache import CACHE_SECONDS, cache_scope
+from dashboard.cache import cache_scope
 from dashboard.periods import ALLOWED_DAYS, Period, period_from_params
 from dashboard.selectors import (
     CampaignFilters,
@@ -69,7 +70,7 @@ def dashboard_cache_warm(*, organization_id: int) -> None:
     if organization is None:
         return
     marker = _warmed_key(organization.pk, cache_scope(organization.pk))
-    if not cache.add(marker, True, CACHE_SECONDS):
+    if not cache.add(marker, True, settings.DASHBOARD_CACHE_SECONDS):
         return
     started = time.perf_counter()
     try:

@@ -140,8 +140,13 @@ TOKEN_REFRESH_MARGIN_SECONDS = env.int("TOKEN_REFRESH_MARGIN_SECONDS", default=9
 TOKEN_REFRESH_AHEAD_SECONDS = env.int("TOKEN_REFRESH_AHEAD_SECONDS", default=7200)
 PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)
 LOAD_CHUNK_ROWS = env.int("LOAD_CHUNK_ROWS", default=50000)
-# After a sync, the organization's default dashboard views are computed this long after it ends.
-DASHBOARD_CACHE_WARM_DELAY_SECONDS = env.int("DASHBOARD_CACHE_WARM_DELAY_SECONDS", default=60)
+# After a sync, the organization's default dashboard views are computed this long after it ends
+# (connections of one organization finishing within it share one warm-up).
+DASHBOARD_CACHE_WARM_DELAY_SECONDS = env.int("DASHBOARD_CACHE_WARM_DELAY_SECONDS", default=15)
+# How long a cached dashboard aggregate is kept. Entries are keyed by the organization's data
+# version, so they are never stale; this only bounds memory. Longer than the gap between scheduled
+# syncs, so the views warmed after one sync are still there when the marketer looks, hours later.
+DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=6 * 3600)
 # Records normalized at a time: a worker holds about this many raw records in memory.
 NORMALIZE_BATCH_ROWS = env.int("NORMALIZE_BATCH_ROWS", default=10000)
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -132,3 +133,30 @@ def test_a_finished_sync_is_never_hidden_by_the_cache(linkedin_connection: Conne
     assert SyncRun.objects.get(pk=run.pk).status == SyncRun.Status.SUCCEEDED
     [totals] = overview_get(organization=org, period=period).totals
     assert totals.spend > 0
+
+
+def _longest_gap_between_syncs_hours() -> int:
+    """The longest wait between two scheduled syncs of a connection, from the beat schedule."""
+    from dashboard.schedules import periodic_schedules
+
+    hours = sorted(
+        {
+            int(hour)
+            for schedule in periodic_schedules()
+            if schedule.task in ("dashboard.sync_all_platform_data", "dashboard.sync_platform_data")
+            for hour in schedule.hour.split(",")
+        }
+    )
+    return max(b - a for a, b in zip(hours, [*hours[1:], hours[0] + 24], strict=True))
+
+
+@pytest.mark.django_db
+def test_cached_views_outlive_the_gap_between_syncs(settings: Any) -> None:
+    """A view warmed after one sync is still cached hours later, until the next sync replaces it."""
+    org = make_org("Northwind")
+    add_row(make_connection(org), day=TODAY, spend="10")
+    with mock.patch.object(cache, "set", wraps=cache.set) as cache_set:
+        spend(org)
+    timeouts = {call.args[2] for call in cache_set.call_args_list}
+    assert timeouts == {settings.DASHBOARD_CACHE_SECONDS}
+    assert _longest_gap_between_syncs_hours() * 3600 <= settings.DASHBOARD_CACHE_SECONDS
