@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import CharField, F, Max, Q, QuerySet, Sum, Value
+from django.db.models import CharField, F, Max, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from connectors.models import Organization
@@ -425,7 +425,7 @@ def campaign_totals(
     Grouping the fact rows by campaign is the heaviest read of the dashboard, so it is done once
     per range and data version: the overview's top campaigns, the unfiltered campaign table in its
     default order and the pipeline's cost per lead are all taken from this one result, and the
-    campaign table's other orders and filters but search are applied to it.
+    campaign table's other orders and its filters are applied to it.
     """
     return cached(
         organization_id=organization.pk,
@@ -660,29 +660,32 @@ class CampaignPage(PagePosition):
         return columns
 
 
-def _campaign_queryset(
-    *, organization: Organization, date_range: DateRange, filters: CampaignFilters
-) -> QuerySet[Any]:
-    """The campaigns matching a search, grouped in the database (in no particular order)."""
-    rows = _performance_rows(organization=organization, date_range=date_range)
-    if filters.platform:
-        rows = rows.filter(platform=filters.platform)
-    if filters.currency:
-        rows = rows.filter(currency=filters.currency)
-    rows = rows.filter(
-        Q(campaign_name__icontains=filters.search)
-        | Q(campaign_id=filters.search)
-        | Q(account_name__icontains=filters.search)
-        | Q(account_id=filters.search)
-    )
-    grouped = _campaign_rows(rows).order_by()
-    if filters.status:
-        grouped = grouped.filter(latest_status__endswith="|" + filters.status)
-    return grouped
-
-
 def _status(row: Mapping[str, Any]) -> str:
     return (row.get("latest_status") or "").partition("|")[2]
+
+
+def _matcher(filters: CampaignFilters) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a grouped campaign row passes the filters.
+
+    The search matches what the table shows: the campaign's or the account's name (any case), or
+    its id exactly.
+    """
+    needle = filters.search.casefold()
+
+    def matches(row: Mapping[str, Any]) -> bool:
+        return (
+            (not filters.platform or row["platform"] == filters.platform)
+            and (not filters.currency or row["currency"] == filters.currency)
+            and (not filters.status or _status(row) == filters.status)
+            and (
+                not needle
+                or needle in (row["campaign_label"] or "").casefold()
+                or needle in (row["account_label"] or "").casefold()
+                or filters.search in (row["campaign_id"], row["account_id"])
+            )
+        )
+
+    return matches
 
 
 def _sorted_campaigns(rows: Iterable[Mapping[str, Any]], filters: CampaignFilters) -> list[Mapping[str, Any]]:
@@ -701,28 +704,15 @@ def _campaign_table(
 ) -> list[Mapping[str, Any]]:
     """Every row of the filtered, sorted campaign table.
 
-    Platform, currency and status are properties of a campaign's grouped row, so those filters
-    and every sort order are applied to the period's cached campaign totals (one grouping of the
-    fact rows per period and data version, which the post-sync warm-up computes): re-sorting the
-    table never reads the fact table again. Only a search, which matches the names on any day of
-    the period, groups the matching fact rows in the database.
+    Every filter is a property of a campaign's grouped row, so the filters and every sort order
+    are applied to the period's cached campaign totals (one grouping of the fact rows per period
+    and data version, which the post-sync warm-up computes): searching or re-sorting the table
+    never reads the fact table again, and a campaign's figures are the same filtered or not.
     """
-    if filters.search:
-        rows: Iterable[Mapping[str, Any]] = list(
-            _campaign_queryset(organization=organization, date_range=date_range, filters=filters)
-        )
-    else:
-        rows = campaign_totals(organization=organization, date_range=date_range, scope=scope)
-        if filters.is_default_view:
-            return list(rows)  # already in the default order
-        rows = [
-            row
-            for row in rows
-            if (not filters.platform or row["platform"] == filters.platform)
-            and (not filters.currency or row["currency"] == filters.currency)
-            and (not filters.status or _status(row) == filters.status)
-        ]
-    return _sorted_campaigns(rows, filters)
+    rows = campaign_totals(organization=organization, date_range=date_range, scope=scope)
+    if filters.is_default_view:
+        return list(rows)  # already in the default order
+    return _sorted_campaigns(filter(_matcher(filters), rows), filters)
 
 
 def campaign_filter_choices(*, organization: Organization, date_range: DateRange) -> dict[str, list[Any]]:

@@ -158,13 +158,34 @@ class TestCampaignList:
 
     def test_sorting_and_filtering_reuse_the_periods_campaign_totals(self, org: Any) -> None:
         campaign_list(organization=org, period=MONTH, filters=filters())  # what the warm-up computes
-        for params in ({"sort": "roas"}, {"sort": "campaign", "dir": "desc"}, {"platform": "google_ads"}):
+        for params in (
+            {"sort": "roas"},
+            {"sort": "campaign", "dir": "desc"},
+            {"platform": "google_ads"},
+            {"q": "launch", "status": "ACTIVE"},
+        ):
             with CaptureQueriesContext(connection) as queries:
-                campaign_list(organization=org, period=MONTH, filters=filters(**params))
+                page = campaign_list(organization=org, period=MONTH, filters=filters(**params))
+            assert page.rows
             assert not [q for q in queries.captured_queries if AdPerformanceDaily._meta.db_table in q["sql"]]
-        with CaptureQueriesContext(connection) as queries:
-            campaign_list(organization=org, period=MONTH, filters=filters(q="launch"))
-        assert [q for q in queries.captured_queries if AdPerformanceDaily._meta.db_table in q["sql"]]
+
+    def test_a_search_shows_the_whole_campaigns_figures(self, org: Any) -> None:
+        ga = Connection.objects.get(organization=org, platform="google_ads")
+        add_row(ga, day=TODAY - timedelta(days=2), campaign_id="c", campaign_name="Gamma", spend="7")
+        add_row(ga, day=TODAY, campaign_id="777", campaign_name="Zeta", spend="1")
+        [everything] = [
+            r
+            for r in campaign_list(organization=org, period=MONTH, filters=filters()).rows
+            if r.campaign_id == "c"
+        ]
+        [found] = campaign_list(organization=org, period=MONTH, filters=filters(q="gamma b")).rows
+        assert (found.campaign_id, found.campaign_name) == ("c", "Gamma brand")  # the name the table shows
+        assert found.spend == everything.spend == Decimal("27")
+        by_id = campaign_list(organization=org, period=MONTH, filters=filters(q="777")).rows
+        assert [r.campaign_id for r in by_id] == ["777"]
+        assert not campaign_list(
+            organization=org, period=MONTH, filters=filters(q="77")
+        ).rows  # ids match whole
 
     def test_missing_values_sort_last_in_both_directions_and_ties_keep_one_order(self, org: Any) -> None:
         # e has no impressions: no CTR, last both ways. a and the rest tie on conversions (none).
