@@ -31,6 +31,10 @@ from sales_dashboard.cache_versions import data_version
 
 T = TypeVar("T")
 
+# Part of every key: raise it when the shape of a cached value changes, so a new release never
+# reads an entry an older one wrote.
+VALUE_FORMAT = 2
+
 _MISSING = object()
 
 
@@ -44,7 +48,7 @@ def cache_scope(organization_id: int) -> str:
 
 def cache_key(organization_id: int, scope: str, name: str, params: tuple[Any, ...]) -> str:
     digest = hashlib.sha256(repr((scope, name, params)).encode()).hexdigest()[:32]
-    return f"dashboard:agg:{organization_id}:{name}:{digest}"
+    return f"dashboard:agg:v{VALUE_FORMAT}:{organization_id}:{name}:{digest}"
 
 
 def cached(

@@ -362,16 +362,20 @@ def _series(rows: Any, date_range: DateRange) -> list[CurrencySeries]:
     return series
 
 
-def _latest_status() -> Max:
-    """The campaign status on the campaign's latest day: the largest "YYYY-MM-DD|STATUS" string.
+def _latest_state() -> Max:
+    """The campaign on its latest day in the range: the largest "YYYY-MM-DD|STATUS|NAME" string.
 
-    One aggregate in the same GROUP BY (no subquery per campaign), on SQLite and PostgreSQL alike.
+    A campaign renamed or paused during the period is shown as it is now, as the platform shows
+    it. One aggregate in the same GROUP BY (no subquery per campaign), on SQLite and PostgreSQL
+    alike; ``_with_latest`` splits it.
     """
     return Max(
         Concat(
             Cast("date", output_field=CharField()),
             Value("|"),
             Coalesce("campaign_status", Value("")),
+            Value("|"),
+            Coalesce("campaign_name", Value("")),
             output_field=CharField(),
         )
     )
@@ -381,16 +385,25 @@ def _campaign_rows(rows: QuerySet[AdPerformanceDaily]) -> QuerySet[Any]:
     # Grouped in the covering index's order (connection, campaign), so PostgreSQL need not sort.
     return rows.values("connection_id", "campaign_id", "currency", "platform", "account_id").annotate(
         account_label=Max("account_name"),
-        campaign_label=Max("campaign_name"),
-        latest_status=_latest_status(),
+        latest=_latest_state(),
         **_METRIC_SUMS,
     )
+
+
+def _with_latest(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Grouped campaign rows with their latest day's status and name as ``status`` and ``campaign_label``."""
+    found = []
+    for row in rows:
+        _, _, rest = (row.pop("latest") or "").partition("|")
+        status, _, name = rest.partition("|")  # statuses are platform enums; a name may hold "|"
+        row["status"], row["campaign_label"] = status, name
+        found.append(row)
+    return found
 
 
 def _campaign_metrics(
     row: Mapping[str, Any], restated: Mapping[str, Restatement] | None = None
 ) -> CampaignMetrics:
-    status = (row.get("latest_status") or "").partition("|")[2]
     return CampaignMetrics(
         platform=row["platform"],
         platform_name=platform_name(row["platform"]),
@@ -399,7 +412,7 @@ def _campaign_metrics(
         campaign_id=row["campaign_id"],
         campaign_name=row["campaign_label"] or "",
         connection_id=row["connection_id"],
-        status=status,
+        status=row["status"],
         provisional=bool(restated and row["platform"] in restated),
         **_metric_kwargs(row),
     )
@@ -414,7 +427,7 @@ def overview_campaigns(
     )
     if limit is not None:
         rows = rows[:limit]
-    return [_campaign_metrics(row) for row in rows]
+    return [_campaign_metrics(row) for row in _with_latest(rows)]
 
 
 def campaign_totals(
@@ -431,7 +444,7 @@ def campaign_totals(
         organization_id=organization.pk,
         name="campaign-totals",
         params=(date_range.start, date_range.end),
-        compute=lambda: list(
+        compute=lambda: _with_latest(
             _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
                 F("sum_spend").desc(nulls_last=True), "platform", "account_id", "campaign_id", "currency"
             )
@@ -660,10 +673,6 @@ class CampaignPage(PagePosition):
         return columns
 
 
-def _status(row: Mapping[str, Any]) -> str:
-    return (row.get("latest_status") or "").partition("|")[2]
-
-
 def _matcher(filters: CampaignFilters) -> Callable[[Mapping[str, Any]], bool]:
     """Whether a grouped campaign row passes the filters.
 
@@ -676,7 +685,7 @@ def _matcher(filters: CampaignFilters) -> Callable[[Mapping[str, Any]], bool]:
         return (
             (not filters.platform or row["platform"] == filters.platform)
             and (not filters.currency or row["currency"] == filters.currency)
-            and (not filters.status or _status(row) == filters.status)
+            and (not filters.status or row["status"] == filters.status)
             and (
                 not needle
                 or needle in (row["campaign_label"] or "").casefold()
@@ -840,7 +849,7 @@ def campaign_detail(
         rows = _performance_rows(organization=organization, date_range=date_range).filter(
             connection_id=connection_id, campaign_id=campaign_id
         )
-        totals = [_campaign_metrics(row) for row in _campaign_rows(rows).order_by("-sum_spend")]
+        totals = [_campaign_metrics(row) for row in _with_latest(_campaign_rows(rows).order_by("-sum_spend"))]
         daily = rows.values("date", "currency").annotate(**_METRIC_SUMS).order_by("currency", "date")
         return totals, _series(daily, date_range)
 

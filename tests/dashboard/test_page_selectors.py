@@ -169,6 +169,26 @@ class TestCampaignList:
             assert page.rows
             assert not [q for q in queries.captured_queries if AdPerformanceDaily._meta.db_table in q["sql"]]
 
+    def test_a_renamed_campaign_shows_its_latest_name(self, org: Any) -> None:
+        ga = Connection.objects.get(organization=org, platform="google_ads")
+        # "Zulu" sorts after "Alpha", but the campaign is called "Alpha" now
+        add_row(ga, day=TODAY - timedelta(days=5), campaign_id="r", campaign_name="Zulu | old", spend="1")
+        add_row(ga, day=TODAY - timedelta(days=1), campaign_id="r", campaign_name="Alpha | new", spend="1")
+        [row] = [
+            r
+            for r in campaign_list(organization=org, period=MONTH, filters=filters()).rows
+            if r.campaign_id == "r"
+        ]
+        assert (row.campaign_name, row.spend) == ("Alpha | new", Decimal("2"))
+        assert [
+            r.campaign_id
+            for r in campaign_list(organization=org, period=MONTH, filters=filters(q="zulu")).rows
+        ] == []
+        ga_id = ga.pk
+        detail = campaign_detail(organization=org, connection_id=ga_id, campaign_id="r", period=WEEK)
+        assert detail is not None and detail.campaign is not None
+        assert detail.campaign.campaign_name == "Alpha | new"
+
     def test_a_search_shows_the_whole_campaigns_figures(self, org: Any) -> None:
         ga = Connection.objects.get(organization=org, platform="google_ads")
         add_row(ga, day=TODAY - timedelta(days=2), campaign_id="c", campaign_name="Gamma", spend="7")
