@@ -7,8 +7,8 @@ ahead of them, through the same selectors the pages use, so the entries land und
 the pages look up:
 
 - the overview, the first page of the campaign table (default sort, no filter), email, pipeline
-  and target accounts (the campaign table's other orders and filters, search aside, are taken
-  from the same cached campaign totals, so they need no read of the fact table either),
+  and target accounts (the campaign table's other orders, filters and searches are taken from
+  the same cached campaign totals, so they need no read of the fact table either),
 - for each preset period (the last 7, 14 and 30 days).
 
 Several connections of one organization often finish within minutes of each other; each load

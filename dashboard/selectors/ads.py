@@ -562,22 +562,18 @@ def _label(column: str) -> Callable[[Mapping[str, Any]], tuple[str, str] | None]
     return value
 
 
-def _column(column: str) -> Callable[[Mapping[str, Any]], Any]:
-    return operator.itemgetter(column)
-
-
 # sort key -> (label, the sorted value of one grouped campaign row)
 CAMPAIGN_SORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
     "campaign": ("Campaign", _label("campaign_label")),
     "platform": ("Platform", _label("platform")),
-    "spend": ("Spend", _column("sum_spend")),
-    "impressions": ("Impressions", _column("sum_impressions")),
-    "clicks": ("Clicks", _column("sum_clicks")),
+    "spend": ("Spend", operator.itemgetter("sum_spend")),
+    "impressions": ("Impressions", operator.itemgetter("sum_impressions")),
+    "clicks": ("Clicks", operator.itemgetter("sum_clicks")),
     "ctr": ("CTR", _ratio("sum_clicks", "sum_impressions")),
     "cpc": ("CPC", _ratio("sum_spend", "sum_clicks")),
-    "conversions": ("Conversions", _column("sum_conversions")),
+    "conversions": ("Conversions", operator.itemgetter("sum_conversions")),
     "cost_per_conversion": ("Cost / conv.", _ratio("sum_spend", "sum_conversions")),
-    "conversion_value": ("Conv. value", _column("sum_conversion_value")),
+    "conversion_value": ("Conv. value", operator.itemgetter("sum_conversion_value")),
     "roas": ("ROAS", _ratio("sum_conversion_value", "sum_spend")),
 }
 _TEXT_SORTS = {"campaign", "platform"}
