@@ -342,11 +342,17 @@ def dashboard_cache_warm_schedule(*, organization_id: int, sync_run_id: int) -> 
 
     Sent with a delay, so the connections of one organization that finish close together share
     one warm-up (it does nothing when the data was already warmed). Only with workers: in-process
-    mode has no shared cache for it to fill. A warm-up that cannot be queued never fails the sync.
+    mode has no shared cache for it to fill. Only for an organization whose dashboards are in use
+    (see ``dashboard.cache_warm``). A warm-up that cannot be queued never fails the sync.
     """
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
+    from dashboard.cache_warm import dashboard_in_use
     from dashboard.tasks import cache_warm_task
+
+    if not dashboard_in_use(organization_id=organization_id):
+        logger.debug("dashboard.cache_warm_skipped", extra={"sync_run_id": sync_run_id, "reason": "not viewed"})
+        return
 
     try:
         cache_warm_task.apply_async(

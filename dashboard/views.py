@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from connectors.models import Membership
 from connectors.registry import connector_classes
+from dashboard.cache_warm import dashboard_viewed
 from dashboard.exports import UnknownExport, export_table
 from dashboard.forms import ConnectForm, ThrottledAuthenticationForm
 from dashboard.selectors import (
@@ -78,6 +79,7 @@ def organization_page(view: PageView) -> PageView:
         membership = membership_for_user(request.user)
         if membership is None:
             return render(request, "dashboard/no_organization.html", status=200)
+        dashboard_viewed(organization_id=membership.organization_id)
         return view(request, membership, *args, **kwargs)
 
     return wrapper

@@ -143,6 +143,9 @@ LOAD_CHUNK_ROWS = env.int("LOAD_CHUNK_ROWS", default=50000)
 # After a sync, the organization's default dashboard views are computed this long after it ends
 # (connections of one organization finishing within it share one warm-up).
 DASHBOARD_CACHE_WARM_DELAY_SECONDS = env.int("DASHBOARD_CACHE_WARM_DELAY_SECONDS", default=15)
+# Only organizations whose dashboards a member opened within this many days are warmed after their
+# syncs (the others compute a view when it is first opened); 0 warms every organization.
+DASHBOARD_CACHE_WARM_VIEWED_DAYS = env.int("DASHBOARD_CACHE_WARM_VIEWED_DAYS", default=14)
 # How long a cached dashboard aggregate is kept. Entries are keyed by the organization's data
 # version, so they are never stale; this only bounds memory. Longer than the gap between scheduled
 # syncs, so the views warmed after one sync are still there when the marketer looks, hours later.

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection as db_connection
@@ -15,8 +16,9 @@ from django.urls import reverse
 from freezegun import freeze_time
 
 from connectors.models import Organization
-from dashboard.cache_warm import dashboard_cache_warm
+from dashboard.cache_warm import dashboard_cache_warm, dashboard_in_use, dashboard_viewed
 from dashboard.selectors.paging import ROWS_PER_PAGE
+from dashboard.services import dashboard_cache_warm_schedule
 from sales_dashboard.cache_versions import dashboard_cache_bump
 from tests.dashboard import (
     PASSWORD,
@@ -131,6 +133,73 @@ class TestWarmUp:
         """The live page is never cached, so it must stay cheap however large the warehouse is."""
         client = member_of(northwind)
         assert warehouse_queries(client, reverse("dashboard:sync_health")) == []
+
+
+def queued_warm_ups() -> list[dict[str, object]]:
+    """The warm-up tasks waiting on the (in-process) broker's maintenance queue, taken off it."""
+    from sales_dashboard.celery import app
+
+    found = []
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue("maintenance")
+        while True:
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                break
+            message.ack()
+            if message.headers.get("task") == "dashboard.cache_warm":
+                found.append(message.payload[1])  # (args, kwargs, embed)
+        queue.close()
+    return found
+
+
+class TestOnlyDashboardsInUseAreWarmed:
+    """A sync warms an organization's views only when a member opened its dashboards lately."""
+
+    @pytest.fixture
+    def with_workers(self, settings: Any) -> None:
+        settings.CELERY_TASK_ALWAYS_EAGER = False  # sent to the in-process broker, not run
+        queued_warm_ups()
+
+    def test_opening_a_page_notes_the_organization_as_in_use(self, northwind: Organization) -> None:
+        other = make_org("Contoso")
+        assert not dashboard_in_use(organization_id=northwind.pk)
+        client = member_of(northwind)
+        assert client.get(reverse("dashboard:email")).status_code == 200
+        assert dashboard_in_use(organization_id=northwind.pk)
+        assert not dashboard_in_use(organization_id=other.pk)
+
+    def test_the_note_lasts_the_configured_days(self, northwind: Organization, settings: Any) -> None:
+        settings.DASHBOARD_CACHE_WARM_VIEWED_DAYS = 14
+        with freeze_time(NOON - timedelta(days=40)) as clock:
+            dashboard_viewed(organization_id=northwind.pk)
+            clock.tick(timedelta(days=10))
+            dashboard_viewed(organization_id=northwind.pk)  # seen again: the note runs 14 days from here
+            clock.tick(timedelta(days=13))
+            assert dashboard_in_use(organization_id=northwind.pk)
+            clock.tick(timedelta(days=2))
+            assert not dashboard_in_use(organization_id=northwind.pk)
+
+    def test_a_sync_of_an_organization_nobody_looks_at_queues_no_warm_up(
+        self, northwind: Organization, with_workers: None
+    ) -> None:
+        dashboard_cache_warm_schedule(organization_id=northwind.pk, sync_run_id=1)
+        assert queued_warm_ups() == []
+
+    def test_a_sync_of_an_organization_in_use_queues_its_warm_up(
+        self, northwind: Organization, with_workers: None
+    ) -> None:
+        member_of(northwind).get(reverse("dashboard:overview"))
+        dashboard_cache_warm_schedule(organization_id=northwind.pk, sync_run_id=1)
+        assert queued_warm_ups() == [{"organization_id": northwind.pk}]
+
+    def test_with_the_setting_at_zero_every_organization_is_warmed(
+        self, northwind: Organization, with_workers: None, settings: Any
+    ) -> None:
+        settings.DASHBOARD_CACHE_WARM_VIEWED_DAYS = 0
+        dashboard_cache_warm_schedule(organization_id=northwind.pk, sync_run_id=1)
+        assert queued_warm_ups() == [{"organization_id": northwind.pk}]
 
 
 class TestLongTablesArePaged:

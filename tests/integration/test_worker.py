@@ -10,13 +10,24 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox, expected_daily_rows
 from connectors.models import Connection
+from dashboard.cache_warm import dashboard_viewed
 from etl.models import AdPerformanceDaily, SyncRun
-from tests.integration.conftest import CeleryProcesses, wait_for
+from tests.integration.conftest import BROKER_URL, CeleryProcesses, wait_for
 
 pytestmark = pytest.mark.worker
+
+# The cache the workers use (base settings with REDIS_URL = the broker's database).
+WORKER_CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": BROKER_URL,
+        "KEY_PREFIX": "sales_dashboard",
+    }
+}
 
 
 def warehouse(connection: Connection) -> list[tuple[Any, ...]]:
@@ -51,6 +62,9 @@ def test_beat_schedules_a_sync_that_the_worker_runs_end_to_end(
         kwargs=json.dumps({"platform": "linkedin_ads"}),
         one_off=True,
     )
+    # A member has the organization's dashboards open lately (noted in the workers' shared cache).
+    with override_settings(CACHES=WORKER_CACHES):
+        dashboard_viewed(organization_id=linkedin_connection.organization_id)
     celery_processes.start_worker()
     celery_processes.start_beat()
 
