@@ -40,7 +40,7 @@ def _decoder_and_tree(paths: tuple[str, ...]) -> tuple[msgspec.json.Decoder[Any]
 def shaped_columns(pages: Sequence[bytes | str], paths: Sequence[str]) -> tuple[int, dict[str, list[Any]]] | None:
     """``(record count, {path: values})`` of the pages' records, or ``None`` when a page's shape
     does not fit (not a JSON list of objects, an object where a path needs one is something else,
-    or JSON that msgspec refuses, such as an integer beyond 64 bits)."""
+    or JSON that msgspec refuses, such as NaN)."""
     ordered = tuple(sorted(set(paths)))
     shape = _decoder_and_tree(ordered)
     if shape is None:
