@@ -350,15 +350,14 @@ def dashboard_cache_warm_schedule(*, organization_id: int, sync_run_id: int) -> 
     from dashboard.cache_warm import dashboard_in_use
     from dashboard.tasks import cache_warm_task
 
-    if not dashboard_in_use(organization_id=organization_id):
-        logger.debug("dashboard.cache_warm_skipped", extra={"sync_run_id": sync_run_id, "reason": "not viewed"})
-        return
-
     try:
+        if not dashboard_in_use(organization_id=organization_id):
+            logger.debug("dashboard.cache_warm_skipped", extra={"sync_run_id": sync_run_id, "reason": "not viewed"})
+            return
         cache_warm_task.apply_async(
             kwargs={"organization_id": organization_id}, countdown=settings.DASHBOARD_CACHE_WARM_DELAY_SECONDS
         )
-    except Exception as exc:  # the broker is unreachable: the pages compute on first view instead
+    except Exception as exc:  # the cache or the broker is unreachable: the pages compute on first view
         logger.warning(
             "dashboard.cache_warm_not_queued", extra={"sync_run_id": sync_run_id, "error": type(exc).__name__}
         )

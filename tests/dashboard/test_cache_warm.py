@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection as db_connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from freezegun import freeze_time
@@ -193,6 +193,12 @@ class TestOnlyDashboardsInUseAreWarmed:
         member_of(northwind).get(reverse("dashboard:overview"))
         dashboard_cache_warm_schedule(organization_id=northwind.pk, sync_run_id=1)
         assert queued_warm_ups() == [{"organization_id": northwind.pk}]
+
+    def test_an_unreachable_cache_never_fails_the_sync(self, northwind: Organization, with_workers: None) -> None:
+        unreachable = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+        with override_settings(CACHES={"default": unreachable}):
+            dashboard_cache_warm_schedule(organization_id=northwind.pk, sync_run_id=1)  # does not raise
+        assert queued_warm_ups() == []
 
     def test_with_the_setting_at_zero_every_organization_is_warmed(
         self, northwind: Organization, with_workers: None, settings: Any
