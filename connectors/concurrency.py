@@ -14,6 +14,7 @@ from types import TracebackType
 
 from django.core.cache import cache
 
+from connectors import progress
 from connectors.errors import RateLimited
 
 
@@ -26,7 +27,7 @@ class ConcurrencyLimit:
         ttl_seconds: int = 300,
         wait_seconds: float = 120.0,
         poll_seconds: float = 0.1,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = progress.sleep,
     ) -> None:
         self.key = key
         self.limit = limit

@@ -22,7 +22,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
-from connectors import jsonio
+from connectors import jsonio, progress
 from connectors.errors import (
     AuthError,
     ConnectorError,
@@ -67,7 +67,7 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def retrying(call: Callable[[], T], *, what: str, sleep: Callable[[float], None] = time.sleep) -> T:
+def retrying(call: Callable[[], T], *, what: str, sleep: Callable[[float], None] = progress.sleep) -> T:
     """Run ``call``, retrying ``retryable`` ConnectorErrors with backoff, a bounded number of times.
 
     A wait longer than HTTP_MAX_INLINE_WAIT_SECONDS is not slept here: the error goes up so the
@@ -92,6 +92,7 @@ def retrying(call: Callable[[], T], *, what: str, sleep: Callable[[float], None]
                     "wait_s": round(delay, 2),
                 },
             )
+            progress.announce_wait(delay, f"{what}: {exc.message}")
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -205,7 +206,7 @@ class ApiClient:
         platform: str,
         headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = progress.sleep,
         concurrency: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -268,6 +269,7 @@ class ApiClient:
             self._log(method, url, None, started)
             raise TransientError(f"{self.policy.platform_name} could not be reached") from None
         self._log(method, url, response.status_code, started)
+        progress.beat()
         error = self.policy.classify(response)
         if error is not None:
             raise error

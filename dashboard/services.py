@@ -23,7 +23,12 @@ from connectors.selectors import connection_list_syncable, connection_list_token
 from connectors.services import connection_create, connection_refresh_token
 from dashboard.schedules import periodic_schedules
 from etl.models import SyncRun
-from etl.services import sync_run_add_task_ids, sync_run_create_if_idle, sync_run_fail, sync_runs_expire_stale
+from etl.services import (
+    sync_run_add_task_ids,
+    sync_run_create_if_idle,
+    sync_run_fail,
+    sync_runs_take_over_stale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +99,7 @@ def syncs_start(
     if platform:
         get_connector_class(platform)  # raises UnknownPlatform with the list of known ones
     batch = SyncBatch()
-    sync_runs_expire_stale()  # so that a lost run does not count as in flight below
+    sync_runs_take_over_stale()  # so that a dead run does not count as in flight below
     connection_ids = list(
         connection_list_syncable(platform=platform, organization_slug=organization_slug).values_list(
             "pk", flat=True

@@ -32,6 +32,7 @@ from typing import Any
 from django.db import connection
 
 from etl.schema import SYSTEM_COLUMNS, Dataset
+from etl.signals import load_holding_locks
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,13 @@ def load_rows(
     """
     if connection.vendor == "postgresql":
         return _load_postgresql(dataset, chunks, system, window)
-    return _load_sqlite(dataset, chunks, system, window)
+    result = _load_sqlite(dataset, chunks, system, window)
+    _holding_locks(dataset, system, "upsert")
+    return result
+
+
+def _holding_locks(dataset: Dataset, system: SystemValues, path: str) -> None:
+    load_holding_locks.send(sender=Dataset, sync_run_id=system.sync_run_id, dataset=dataset.name, path=path)
 
 
 def _stage_name(dataset: Dataset) -> str:
@@ -152,8 +159,11 @@ def _load_postgresql(
         )
         if not cursor.fetchone()[0]:
             copied = _copy_into_table(cursor, dataset, chunks, system)
+            _holding_locks(dataset, system, "copy")
             return LoadResult(staged=copied, inserted=copied, updated=0, deleted=0)
-        return _merge_through_stage(cursor, dataset, chunks, system, window)
+        result = _merge_through_stage(cursor, dataset, chunks, system, window)
+        _holding_locks(dataset, system, "merge")
+        return result
 
 
 def _copy_into_table(cursor: Any, dataset: Dataset, chunks: Iterable[str], system: SystemValues) -> int:

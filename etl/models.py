@@ -18,6 +18,7 @@ class SyncRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Step(models.TextChoices):
         REFRESH = "refresh", "Refreshing token"
@@ -28,6 +29,7 @@ class SyncRun(models.Model):
         DONE = "done", "Done"
 
     IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
+    ENDED_UNSUCCESSFULLY = (Status.FAILED, Status.CANCELLED)
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -49,6 +51,23 @@ class SyncRun(models.Model):
     state = models.JSONField(default=dict, blank=True)
     error_class = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+
+    # The lease of a run in flight (etl/lease.py): who runs its current step, the heartbeat that
+    # step renews, and until when the run counts as alive without a new heartbeat.
+    owner_host = models.CharField(max_length=255, blank=True)
+    owner_pid = models.PositiveIntegerField(null=True, blank=True)
+    # The owner process's start time (seconds since the epoch), so a reused process id is not
+    # taken for the owner.
+    owner_started_at = models.FloatField(null=True, blank=True)
+    owner_task_id = models.CharField(max_length=255, blank=True)
+    # Changes with every claim: a step that lost its lease (taken over, cancelled, delivered twice)
+    # finds its token gone and stops.
+    lease_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # A deliberate wait (a rate limit's reset, a Celery retry's countdown): until when, and why.
+    waiting_until = models.DateTimeField(null=True, blank=True)
+    waiting_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

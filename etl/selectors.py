@@ -14,7 +14,16 @@ def sync_run_list(*, ids: Iterable[int]) -> QuerySet[SyncRun]:
 
 
 def sync_run_is_finished(run: SyncRun) -> bool:
-    return run.status == SyncRun.Status.FAILED or run.step == SyncRun.Step.DONE
+    return run.status in SyncRun.ENDED_UNSUCCESSFULLY or run.step == SyncRun.Step.DONE
+
+
+def sync_run_in_flight_for(*, connection_id: int) -> SyncRun | None:
+    """The run that holds the connection now (at most one: the database guard), if any."""
+    return (
+        SyncRun.objects.filter(connection_id=connection_id, status__in=SyncRun.IN_FLIGHT)
+        .select_related("connection")
+        .first()
+    )
 
 
 def sync_run_latest_per_connection(*, connection_ids: Iterable[int]) -> dict[int, SyncRun]:

@@ -35,6 +35,7 @@ from connectors.services import (
 from etl.background_writer import staging_writes
 from etl.csv_chunks import csv_chunks
 from etl.key_ledger import KeyLedger
+from etl.lease import Lease, LeaseLost, initial_lease, lease_claim, stale_reason
 from etl.load import SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
 from etl.normalize import collector_paused, normalize_pages
@@ -75,23 +76,91 @@ def sync_window_for(connection: Connection, *, today: date | None = None) -> tup
     return Window(max(oldest, start), today), False
 
 
-def sync_runs_expire_stale(*, connection_id: int | None = None) -> int:
-    """Fail runs stuck in flight for longer than SYNC_RUN_STALE_AFTER_MINUTES (their chain was lost)."""
-    cutoff = timezone.now() - timedelta(minutes=settings.SYNC_RUN_STALE_AFTER_MINUTES)
-    qs = SyncRun.objects.filter(status__in=SyncRun.IN_FLIGHT, created_at__lt=cutoff)
+def sync_runs_take_over_stale(
+    *, connection_id: int | None = None, successor: str = "a new sync took over"
+) -> list[int]:
+    """Close the runs in flight whose lease has lapsed or whose owner process is gone (etl/lease.py).
+
+    Each is closed as failed with the reason in words ("The process running this sync stopped at
+    09:12 UTC during extract; a new sync took over.") and its staging is cleared. A run is closed
+    only if its lease did not change since it was read, so a heartbeat that arrives meanwhile wins,
+    and of two triggers racing for the same stale run exactly one closes it.
+    """
+    runs = SyncRun.objects.filter(status__in=SyncRun.IN_FLIGHT)
     if connection_id is not None:
-        qs = qs.filter(connection_id=connection_id)
-    return qs.update(
-        status=SyncRun.Status.FAILED,
+        runs = runs.filter(connection_id=connection_id)
+    now = timezone.now()
+    closed = []
+    for run in runs:
+        reason = stale_reason(run, now=now)
+        if reason is not None and _close_in_flight(
+            run,
+            status=SyncRun.Status.FAILED,
+            error_class="Abandoned",
+            message=f"{reason}; {successor}.",
+            unless_renewed=True,
+        ):
+            closed.append(run.pk)
+    return closed
+
+
+def _close_in_flight(
+    run: SyncRun, *, status: str, error_class: str, message: str, unless_renewed: bool
+) -> bool:
+    """End a run in flight (whoever owns it) and clear its staging; False if it already ended."""
+    runs = SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.IN_FLIGHT)
+    if unless_renewed:
+        runs = runs.filter(
+            lease_token=run.lease_token, heartbeat_at=run.heartbeat_at, lease_expires_at=run.lease_expires_at
+        )
+    closed = runs.update(
+        status=status,
         finished_at=timezone.now(),
-        error_class="Abandoned",
-        error_message="The sync stopped making progress (a worker or the broker was lost); it will run again.",
+        error_class=error_class,
+        error_message=message,
+        waiting_until=None,
+        waiting_reason="",
     )
+    if not closed:
+        return False
+    staged_rows_delete(RawPage, sync_run_id=run.pk)
+    staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
+    logger.warning(
+        "sync.closed",
+        extra={"sync_run_id": run.pk, "connection_id": run.connection_id, "status": status, "step": run.step},
+    )
+    return True
+
+
+class SyncRunNotFound(Exception):
+    pass
+
+
+class SyncRunNotInFlight(Exception):
+    pass
+
+
+def sync_run_cancel(*, sync_run_id: int, reason: str) -> SyncRun:
+    """Cancel a run in flight: it ends as cancelled, its staging is cleared, and a worker still
+    running one of its steps stops at its next heartbeat without loading anything."""
+    run = SyncRun.objects.select_related("connection").filter(pk=sync_run_id).first()
+    if run is None:
+        raise SyncRunNotFound(f"There is no sync run {sync_run_id}.")
+    if not _close_in_flight(
+        run, status=SyncRun.Status.CANCELLED, error_class="Cancelled", message=reason, unless_renewed=False
+    ):
+        run.refresh_from_db()
+        raise SyncRunNotInFlight(f"Sync run {sync_run_id} is not in flight: it {run.status}.")
+    run.refresh_from_db()
+    return run
 
 
 def sync_run_create_if_idle(*, connection_id: int, trigger: str = "manual") -> SyncRun | None:
-    """Create a queued run, unless one is already in flight for this connection (the DB guard)."""
-    sync_runs_expire_stale(connection_id=connection_id)
+    """Create a queued run, unless one is already in flight for this connection (the DB guard).
+
+    A stale run in flight (see ``etl.lease``) is closed first, so the new run starts at once.
+    """
+    sync_runs_take_over_stale(connection_id=connection_id)
     connection = Connection.objects.get(pk=connection_id)
     if connection.status not in (Connection.Status.ACTIVE, Connection.Status.FAILING):
         return None
@@ -104,6 +173,7 @@ def sync_run_create_if_idle(*, connection_id: int, trigger: str = "manual") -> S
                 window_start=window.start,
                 window_end=window.end,
                 is_backfill=backfill,
+                **initial_lease(timezone.now()),
             )
     except IntegrityError:
         return None
@@ -121,22 +191,48 @@ NEXT_STEP = {
 
 
 @contextmanager
-def _step(run_id: int, step: str) -> Iterator[SyncRun]:
-    run = SyncRun.objects.select_related("connection").get(pk=run_id)
+def _step(run_id: int, step: str) -> Iterator[tuple[SyncRun, Lease]]:
+    """Claim the run for this step, let it work under its lease, then hand the run to the next step.
+
+    ``LeaseLost`` when the run does not exist, is no longer in flight (taken over, cancelled), or
+    was claimed by another delivery of this step meanwhile: the step then does nothing more.
+    """
+    run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+    if run is None:
+        raise LeaseLost(f"There is no sync run {run_id} (it was removed); its {step} step did not run")
+    lease = lease_claim(run_id)
     updates: dict[str, Any] = {}
     if run.step != step:  # a step run again, or out of its usual order
         updates["step"] = step
     if run.status == SyncRun.Status.QUEUED:
         updates.update(status=SyncRun.Status.RUNNING, started_at=timezone.now())
     if updates:
-        SyncRun.objects.filter(pk=run_id).update(**updates)
+        lease.record(**updates)
         for key, value in updates.items():
             setattr(run, key, value)
     started = time.monotonic()
-    yield run
+    with lease.reporting():
+        yield run, lease
     run.timings = {**run.timings, step: round(time.monotonic() - started, 3)}
     run.step = NEXT_STEP[SyncRun.Step(step)]
-    SyncRun.objects.filter(pk=run_id).update(timings=run.timings, rows=run.rows, notes=run.notes, step=run.step)
+    done = {"timings": run.timings, "rows": run.rows, "notes": run.notes, "step": run.step}
+    if run.status == SyncRun.Status.SUCCEEDED:  # the load committed: the run is out of flight
+        SyncRun.objects.filter(pk=run_id).update(**done, waiting_until=None, waiting_reason="")
+    else:
+        lease.hand_off(**done)
+
+
+@contextmanager
+def _prune_step(run_id: int) -> Iterator[SyncRun]:
+    """The clean-up after a committed load: the run has succeeded, so there is no lease to hold."""
+    run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+    if run is None or run.status != SyncRun.Status.SUCCEEDED:
+        state = "does not exist" if run is None else f"is {run.status}"
+        raise LeaseLost(f"Sync run {run_id} {state}; its prune step did not run")
+    started = time.monotonic()
+    yield run
+    run.timings = {**run.timings, SyncRun.Step.PRUNE.value: round(time.monotonic() - started, 3)}
+    SyncRun.objects.filter(pk=run_id).update(timings=run.timings, notes=run.notes, step=SyncRun.Step.DONE)
 
 
 def _stream_rows(run: SyncRun, stream: str) -> dict[str, Any]:
@@ -144,12 +240,12 @@ def _stream_rows(run: SyncRun, stream: str) -> dict[str, Any]:
 
 
 def sync_run_refresh(*, sync_run_id: int) -> None:
-    with _step(sync_run_id, SyncRun.Step.REFRESH) as run:
+    with _step(sync_run_id, SyncRun.Step.REFRESH) as (run, _lease):
         connection_refresh_token(connection=run.connection)
 
 
 def sync_run_extract(*, sync_run_id: int) -> None:
-    with _step(sync_run_id, SyncRun.Step.EXTRACT) as run:
+    with _step(sync_run_id, SyncRun.Step.EXTRACT) as (run, lease):
         staged_rows_delete(RawPage, sync_run_id=run.pk)
         connector = connector_for(
             run.connection,
@@ -172,6 +268,7 @@ def sync_run_extract(*, sync_run_id: int) -> None:
                     count += len(page)
                     progress = {**run.rows, stream.name: {"extracted": count}}
                     writer.submit(partial(SyncRun.objects.filter(pk=run.pk).update, rows=progress))
+                    lease.beat()
                     del page
                 run.rows[stream.name] = {"extracted": count}
         run.notes.extend(note for note in connector.state.get("notes", []) if note not in run.notes)
@@ -196,15 +293,15 @@ def _save_state(sync_run_id: int, state: dict[str, Any]) -> None:
 
 def sync_run_normalize(*, sync_run_id: int) -> None:
     """Staged pages → canonical CSV chunks, batch by batch so memory stays flat as a sync grows."""
-    with _step(sync_run_id, SyncRun.Step.NORMALIZE) as run:
+    with _step(sync_run_id, SyncRun.Step.NORMALIZE) as (run, lease):
         staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
         staged_rows_delete(QuarantinedRecord, sync_run_id=run.pk)
         connector_cls = get_connector_class(run.connection.platform)
         for stream in connector_cls.streams:
-            _normalize_stream(run, stream)
+            _normalize_stream(run, stream, lease)
 
 
-def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
+def _normalize_stream(run: SyncRun, stream: StreamSpec, lease: Lease) -> None:
     dataset = get_dataset(stream.dataset)
     ledger = KeyLedger()
     seq = normalized = quarantined = duplicates = 0
@@ -242,6 +339,7 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
             quarantined += len(result.quarantined)
             duplicates += result.duplicates + seen_before
             del pages, result, frame
+            lease.beat()
     _stream_rows(run, stream.name).update(
         normalized=normalized, quarantined=quarantined, duplicates=duplicates
     )
@@ -250,8 +348,12 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec) -> None:
 
 
 def sync_run_load(*, sync_run_id: int) -> None:
-    """Merge every dataset of the run and mark it succeeded, all in one transaction."""
-    with _step(sync_run_id, SyncRun.Step.LOAD) as run, transaction.atomic():
+    """Merge every dataset of the run and mark it succeeded, all in one transaction.
+
+    The run is marked succeeded only if this step still holds its lease when it commits: a load
+    whose run was taken over or cancelled meanwhile rolls back, whatever it had written.
+    """
+    with _step(sync_run_id, SyncRun.Step.LOAD) as (run, lease), lease.transaction(), transaction.atomic():
         connector_cls = get_connector_class(run.connection.platform)
         system = SystemValues(
             organization_id=run.connection.organization_id,
@@ -273,7 +375,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
                 )
             result = load_rows(
                 dataset=dataset,
-                chunks=chunks.values_list("csv", flat=True).iterator(chunk_size=1),
+                chunks=_beating(chunks.values_list("csv", flat=True).iterator(chunk_size=1), lease),
                 system=system,
                 window=scope,
             )
@@ -284,9 +386,12 @@ def sync_run_load(*, sync_run_id: int) -> None:
                 unchanged=result.unchanged,
                 deleted=result.deleted,
             )
-        SyncRun.objects.filter(pk=run.pk).update(
-            status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=run.rows
-        )
+        succeeded = SyncRun.objects.filter(
+            pk=run.pk, lease_token=lease.token, status=SyncRun.Status.RUNNING
+        ).update(status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=run.rows)
+        if not succeeded:
+            raise LeaseLost(f"Sync run {run.pk} was taken over or cancelled during its load; nothing was loaded")
+        run.status = SyncRun.Status.SUCCEEDED
         connection_mark_succeeded(connection=run.connection)
         organization_id = run.connection.organization_id
         transaction.on_commit(lambda: dashboard_cache_bump(organization_id))
@@ -294,7 +399,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
 
 def sync_run_prune(*, sync_run_id: int) -> int:
     """Clear the run's staging and the connection's rows past retention; returns the run's organization."""
-    with _step(sync_run_id, SyncRun.Step.PRUNE) as run:
+    with _prune_step(sync_run_id) as run:
         staged_rows_delete(RawPage, sync_run_id=run.pk)
         staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
         connector_cls = get_connector_class(run.connection.platform)
@@ -305,6 +410,12 @@ def sync_run_prune(*, sync_run_id: int) -> int:
         if removed:
             run.notes.append(f"{removed} row(s) older than {settings.RETENTION_DAYS} days were removed")
     return run.connection.organization_id
+
+
+def _beating(chunks: Iterator[str], lease: Lease) -> Iterator[str]:
+    for chunk in chunks:
+        lease.beat()
+        yield chunk
 
 
 def _delete_in_batches(table: str, where: str, params: list[Any]) -> int:
@@ -365,7 +476,7 @@ def prune_history(*, today: date | None = None) -> dict[str, int]:
 
 
 def cleanup_old_data(*, today: date | None = None) -> dict[str, int]:
-    sync_runs_expire_stale()
+    sync_runs_take_over_stale(successor="the next sync runs it again")
     return {"warehouse_rows": prune_warehouse(today=today), **prune_history(today=today)}
 
 
@@ -391,17 +502,23 @@ def sync_run_fail(*, sync_run_id: int, exc: BaseException) -> None:
     if run is None:
         return
     message = readable_error(exc)
+    if run.status in SyncRun.ENDED_UNSUCCESSFULLY:
+        return  # already closed (taken over, cancelled): its reason stays
     if run.status == SyncRun.Status.SUCCEEDED:
         # Only the clean-up after a committed load failed: the data is in, the run stays a success.
         notes = [*run.notes, f"Clean-up after the load did not finish: {message}"]
         SyncRun.objects.filter(pk=sync_run_id).update(step=SyncRun.Step.DONE, notes=notes)
         return
-    SyncRun.objects.filter(pk=sync_run_id).update(
+    failed = SyncRun.objects.filter(pk=sync_run_id, status__in=SyncRun.IN_FLIGHT).update(
         status=SyncRun.Status.FAILED,
         finished_at=timezone.now(),
         error_class=type(exc).__name__,
         error_message=message,
+        waiting_until=None,
+        waiting_reason="",
     )
+    if not failed:
+        return
     if isinstance(exc, AuthError):
         connection_mark_needs_reauth(connection=run.connection, reason=message)
     elif isinstance(exc, PermanentError) or _recent_failures(run.connection_id) >= FAILURES_BEFORE_FAILING:

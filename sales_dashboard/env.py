@@ -44,3 +44,19 @@ def local_secret(path: Path, generate: Callable[[], str]) -> str:
 def allow_plain_http_oauth() -> None:
     """Let oauthlib talk plain HTTP. Called only for loopback hosts (the sandbox)."""
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+def positive_number(name: str, *, default: float) -> float:
+    """A setting that must be a number above zero; anything else stops the start with one clear line."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a positive number, not {raw!r}.")
+    return value

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from connectors import progress
 from connectors.demandbase.paging import PageTotalPaginator
 from connectors.demandbase.policy import CONCURRENT_EXPORT_JOB, CONCURRENT_QUERY
 from connectors.demandbase.results import parse_results
@@ -88,7 +89,7 @@ class ExportJob:
         state: MutableMapping[str, Any],
         save_state: Callable[..., None],
         timing: ExportTiming,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = progress.sleep,
     ) -> None:
         self.client = client
         self.downloads = downloads
@@ -228,6 +229,7 @@ class ExportJob:
         delay = next(self._waits)
         if time.monotonic() + delay > self._deadline:
             raise error
+        progress.announce_wait(delay, error.message)
         self.sleep(delay)
 
     # -- the result file ---------------------------------------------------------------------------

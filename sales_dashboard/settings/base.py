@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
-from sales_dashboard.env import BASE_DIR, env, local_secret
+from sales_dashboard.env import BASE_DIR, env, local_secret, positive_number
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -135,7 +135,14 @@ if not FIELD_ENCRYPTION_KEY:
 
 # The pipeline.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
-SYNC_RUN_STALE_AFTER_MINUTES = env.int("SYNC_RUN_STALE_AFTER_MINUTES", default=120)
+# A run in flight holds a lease that its working step renews (each page, each chunk, while it
+# waits): a run whose heartbeat is older than this, or whose process on this host is gone, is stale
+# and the next trigger takes over. A run waiting on purpose (a Celery retry later) is not stale
+# until its wait is over plus this period.
+SYNC_RUN_LEASE_SECONDS = positive_number("SYNC_RUN_LEASE_SECONDS", default=300)
+# A step queued for a worker (a new run, or the next step of a chain) that no worker has picked up
+# for this long is presumed lost with its broker message.
+SYNC_RUN_QUEUED_TIMEOUT_MINUTES = positive_number("SYNC_RUN_QUEUED_TIMEOUT_MINUTES", default=60)
 TOKEN_REFRESH_MARGIN_SECONDS = env.int("TOKEN_REFRESH_MARGIN_SECONDS", default=900)
 TOKEN_REFRESH_AHEAD_SECONDS = env.int("TOKEN_REFRESH_AHEAD_SECONDS", default=7200)
 PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)

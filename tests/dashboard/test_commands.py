@@ -92,8 +92,9 @@ def test_failed_syncs_make_the_command_fail(
     linkedin_connection: Connection, linkedin_app: LinkedInAdsSandbox
 ) -> None:
     linkedin_app.faults.add("revoke_refresh", times=1)
-    with pytest.raises(CommandError, match="Some syncs failed"):
+    with pytest.raises(CommandError, match="did not succeed") as failed:
         run("start_background_syncs")
+    assert failed.value.returncode == 1
 
 
 def test_cleanup_and_refresh_tokens(linkedin_connection: Connection) -> None:

@@ -1,28 +1,59 @@
 """Run the scheduled work by hand: syncs (all platforms or one), cleanup, or token refresh.
 
 The work is queued exactly as beat queues it; the command then follows it with a progress bar
-and prints a summary. With ``--no-wait`` it prints the task ids and returns at once.
+and prints a summary. With ``--no-wait`` it prints the task ids and returns at once. Its exit
+status says what happened (``EXIT_CODES``): 0 only when every requested sync ran and succeeded.
+
+With in-process tasks (the embedded default) the command runs the syncs itself and owns them:
+Ctrl-C (or SIGTERM) ends the run in progress as cancelled, and a command killed outright leaves a
+run whose owner is gone, which the next trigger takes over at once. With workers, the syncs are
+theirs: Ctrl-C stops following them, not the syncs.
 """
 
 from __future__ import annotations
 
+import signal
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn
 
 from celery.signals import task_postrun
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
-from connectors.models import Organization
+from connectors.models import Connection, Organization
 from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.selectors import connection_list_syncable
 from dashboard.management.quiet import quiet_logs
 from dashboard.services import sync_start
+from etl.lease import clock, describe_owner
 from etl.models import SyncRun
-from etl.selectors import sync_run_is_finished, sync_run_list
+from etl.selectors import sync_run_in_flight_for, sync_run_is_finished, sync_run_list
+from etl.services import SyncRunNotInFlight, sync_run_cancel
 
 STEPS = [s.value for s in SyncRun.Step]
+
+EXIT_OK = 0
+EXIT_SYNC_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
+EXIT_CANNOT_SYNC = 4
+EXIT_TIMED_OUT = 5
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    EXIT_OK: "every requested sync ran and succeeded (or there was nothing to sync)",
+    EXIT_SYNC_FAILED: "a sync failed, or was cancelled or taken over before it finished",
+    EXIT_BAD_INPUT: "bad input: an unknown platform, organization or connection, a bad option or setting",
+    EXIT_BUSY: "a requested sync was not started: another live run holds the connection",
+    EXIT_CANNOT_SYNC: "a requested connection cannot sync: it is paused or needs re-authorization",
+    EXIT_TIMED_OUT: "timed out waiting for the syncs (they go on in the workers)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); the sync this command was running is cancelled",
+}
+EPILOG = "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 
 
 def _progress(run: SyncRun) -> int:
@@ -31,12 +62,53 @@ def _progress(run: SyncRun) -> int:
     return STEPS.index(run.step)
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager stopping the command) ends the work as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def describe_holder(run: SyncRun) -> str:
+    """The live run that holds a connection, for the line that says why a sync was not started."""
+    beat = run.heartbeat_at or run.created_at
+    ago = int((timezone.now() - beat).total_seconds())
+    waiting = f"; {run.waiting_reason}" if run.waiting_reason else ""
+    return (
+        f"run {run.pk} ({run.status}, step {run.step}) by {describe_owner(run)}, "
+        f"last heartbeat {clock(beat)} ({ago} s ago){waiting}"
+    )
+
+
 class Command(BaseCommand):
     help = "Queue syncs (all platforms, or --platform), --cleanup or --refresh-tokens, and follow them."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        from argparse import RawDescriptionHelpFormatter
+
+        return super().create_parser(
+            prog_name, subcommand, epilog=EPILOG, formatter_class=RawDescriptionHelpFormatter, **kwargs
+        )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--platform", help="Sync only this platform (e.g. linkedin_ads).")
         parser.add_argument("--org", dest="org", help="Only this organization (slug).")
+        parser.add_argument(
+            "--connection",
+            dest="connections",
+            type=int,
+            action="append",
+            default=[],
+            metavar="ID",
+            help="Sync only this connection (its id; may be repeated).",
+        )
         parser.add_argument("--cleanup", action="store_true", help="Remove data older than RETENTION_DAYS.")
         parser.add_argument("--refresh-tokens", action="store_true", help="Refresh tokens that expire soon.")
         parser.add_argument("--no-wait", action="store_true", help="Queue the work, print task ids, return.")
@@ -73,17 +145,38 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{name}: {details or 'done'}"))
 
     # -- syncs --------------------------------------------------------------------------------------
-    def _sync(self, options: dict[str, Any]) -> None:
-        platform, org = options["platform"], options["org"]
+    def _requested_connections(self, options: dict[str, Any]) -> tuple[list[Connection], list[Connection]]:
+        """(the connections to sync, the requested ones that cannot sync: paused, needing re-authorization)."""
+        platform, org, ids = options["platform"], options["org"], options["connections"]
         if platform:
             try:
                 get_connector_class(platform)
             except UnknownPlatform as exc:
-                raise CommandError(str(exc)) from None
+                raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from None
         if org and not Organization.objects.filter(slug=org).exists():
-            raise CommandError(f"Unknown organization {org!r}")
-        connections = list(connection_list_syncable(platform=platform, organization_slug=org))
+            raise CommandError(f"Unknown organization {org!r}", returncode=EXIT_BAD_INPUT)
+        if ids:
+            found = {c.pk: c for c in Connection.objects.filter(pk__in=ids)}
+            missing = [str(i) for i in ids if i not in found]
+            if missing:
+                raise CommandError(f"Unknown connection id(s): {', '.join(missing)}", returncode=EXIT_BAD_INPUT)
+        syncable = connection_list_syncable(platform=platform, organization_slug=org)
+        if ids:
+            syncable = syncable.filter(pk__in=ids)
+        connections = list(syncable)
+        blocked = [c for c in found.values() if c not in connections] if ids else []
+        return connections, blocked
+
+    def _sync(self, options: dict[str, Any]) -> None:
+        connections, blocked = self._requested_connections(options)
+        for connection in blocked:
+            self.stderr.write(
+                f"{connection}: {connection.get_status_display().lower()}, not synced"
+                + (f" ({connection.status_message})" if connection.status_message else "")
+            )
         if not connections:
+            if blocked:
+                raise CommandError("No requested connection can sync.", returncode=EXIT_CANNOT_SYNC)
             self.stdout.write("Nothing to sync: no active connections match.")
             return
 
@@ -94,6 +187,25 @@ class Command(BaseCommand):
             disable=options["no_wait"] or options.get("verbosity", 1) == 0,
         )
         run_ids: list[int] = []
+        try:
+            with _sigterm_as_interrupt():
+                busy = self._start(connections, run_ids, bar, options)
+                if options["no_wait"]:
+                    bar.close()
+                    self._exit_for(busy=busy, blocked=blocked)
+                    return
+                runs = self._follow(run_ids, bar, options)
+        except KeyboardInterrupt:
+            bar.close()
+            self._interrupted(run_ids)
+        bar.close()
+        self._summary(runs)
+        self._exit_for(busy=busy, blocked=blocked, runs=runs)
+
+    def _start(
+        self, connections: list[Connection], run_ids: list[int], bar: tqdm[Any], options: dict[str, Any]
+    ) -> list[Connection]:
+        """Queue one sync per connection (in-process: run it); returns the connections held by a live run."""
 
         def refresh_bar(**_: Any) -> None:
             done = sum(_progress(run) for run in sync_run_list(ids=run_ids))
@@ -101,12 +213,12 @@ class Command(BaseCommand):
 
         # In-process mode runs each chain while it is queued; follow it step by step.
         task_postrun.connect(refresh_bar, weak=False)
-        skipped = []
+        busy = []
         try:
             for connection in connections:
                 run = sync_start(connection_id=connection.pk, trigger="manual")
                 if run is None:
-                    skipped.append(connection)
+                    busy.append(connection)
                     continue
                 run_ids.append(run.pk)
                 if options["no_wait"]:
@@ -114,26 +226,62 @@ class Command(BaseCommand):
                 refresh_bar()
         finally:
             task_postrun.disconnect(refresh_bar)
-        for connection in skipped:
-            self.stdout.write(f"{connection}: a sync is already in flight, not started again")
-        if options["no_wait"]:
-            bar.close()
-            return
+        for connection in busy:
+            holder = sync_run_in_flight_for(connection_id=connection.pk)
+            what = describe_holder(holder) if holder else "another trigger started one at the same moment"
+            self.stderr.write(f"{connection}: not started, a sync is already in flight: {what}")
+        return busy
 
+    def _follow(self, run_ids: list[int], bar: tqdm[Any], options: dict[str, Any]) -> list[SyncRun]:
         deadline = time.monotonic() + options["timeout"]
         while True:
             runs = list(sync_run_list(ids=run_ids))
-            refresh_bar()
+            bar.update(sum(_progress(run) for run in runs) - bar.n)
             if all(sync_run_is_finished(r) for r in runs):
-                break
+                return runs
             if time.monotonic() > deadline:
                 bar.close()
-                raise CommandError("Timed out waiting for the syncs; they continue in the workers.")
+                raise CommandError(
+                    "Timed out waiting for the syncs; they continue in the workers.", returncode=EXIT_TIMED_OUT
+                )
             time.sleep(0.5 if settings.CELERY_TASK_ALWAYS_EAGER else 1.0)
-        bar.close()
-        self._summary(runs)
-        if any(r.status == SyncRun.Status.FAILED for r in runs):
-            raise CommandError("Some syncs failed; see the messages above.")
+
+    def _interrupted(self, run_ids: list[int]) -> NoReturn:
+        """Ctrl-C: in-process, the runs this command started and has not finished end as cancelled."""
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            raise CommandError(
+                "Interrupted: stopped following the syncs; they go on in the workers.",
+                returncode=EXIT_INTERRUPTED,
+            )
+        cancelled = []
+        for run in sync_run_list(ids=run_ids):
+            if run.status not in SyncRun.IN_FLIGHT:
+                continue
+            reason = f"Cancelled with Ctrl-C at {clock(timezone.now())} during {run.step}; nothing of it was loaded."
+            try:
+                sync_run_cancel(sync_run_id=run.pk, reason=reason)
+            except SyncRunNotInFlight:
+                continue
+            cancelled.append(f"{run.connection} (run {run.pk}, during {run.step})")
+        what = f"cancelled {', '.join(cancelled)}" if cancelled else "no sync was in progress"
+        raise CommandError(f"Interrupted: {what}.", returncode=EXIT_INTERRUPTED)
+
+    def _exit_for(
+        self, *, busy: list[Connection], blocked: list[Connection], runs: list[SyncRun] | None = None
+    ) -> None:
+        unsuccessful = [r for r in runs or [] if r.status != SyncRun.Status.SUCCEEDED]
+        if unsuccessful:
+            raise CommandError(
+                f"{len(unsuccessful)} sync(s) did not succeed; see the messages above.", returncode=EXIT_SYNC_FAILED
+            )
+        if busy:
+            raise CommandError(
+                f"{len(busy)} sync(s) not started: another run holds the connection.", returncode=EXIT_BUSY
+            )
+        if blocked:
+            raise CommandError(
+                f"{len(blocked)} requested connection(s) cannot sync.", returncode=EXIT_CANNOT_SYNC
+            )
 
     def _summary(self, runs: list[SyncRun]) -> None:
         header = f"{'connection':<48} {'status':<10} {'rows':>8} {'duration':>9}  note"
