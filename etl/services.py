@@ -211,15 +211,29 @@ def _step(run_id: int, step: str) -> Iterator[tuple[SyncRun, Lease]]:
         for key, value in updates.items():
             setattr(run, key, value)
     started = time.monotonic()
-    with lease.reporting():
-        yield run, lease
-    run.timings = {**run.timings, step: round(time.monotonic() - started, 3)}
-    run.step = NEXT_STEP[SyncRun.Step(step)]
-    done = {"timings": run.timings, "rows": run.rows, "notes": run.notes, "step": run.step}
-    if run.status == SyncRun.Status.SUCCEEDED:  # the load committed: the run is out of flight
-        SyncRun.objects.filter(pk=run_id).update(**done, waiting_until=None, waiting_reason="")
-    else:
-        lease.hand_off(**done)
+    try:
+        with lease.reporting():
+            yield run, lease
+        run.timings = {**run.timings, step: round(time.monotonic() - started, 3)}
+        run.step = NEXT_STEP[SyncRun.Step(step)]
+        done = {"timings": run.timings, "rows": run.rows, "notes": run.notes, "step": run.step}
+        if run.status == SyncRun.Status.SUCCEEDED:  # the load committed: the run is out of flight
+            SyncRun.objects.filter(pk=run_id).update(**done, waiting_until=None, waiting_reason="")
+        else:
+            lease.hand_off(**done)
+    except LeaseLost:
+        _clear_staging_of_ended_run(run_id)
+        raise
+
+
+def _clear_staging_of_ended_run(run_id: int) -> None:
+    """What a step wrote after its run was closed under it (taken over, cancelled) is removed.
+
+    A run still in flight was claimed by another delivery of the step: its staging is that one's.
+    """
+    if not SyncRun.objects.filter(pk=run_id, status__in=SyncRun.IN_FLIGHT).exists():
+        staged_rows_delete(RawPage, sync_run_id=run_id)
+        staged_rows_delete(NormalizedChunk, sync_run_id=run_id)
 
 
 @contextmanager
