@@ -12,6 +12,7 @@ urlpatterns = [
     path("pipeline/", views.pipeline, name="pipeline"),
     path("target-accounts/", views.accounts, name="accounts"),
     path("sync/", views.sync_health, name="sync_health"),
+    path("sync/runs/<int:sync_run_id>/cancel/", views.sync_run_cancel, name="sync_run_cancel"),
     path("export/<slug:table>.csv", views.export_csv, name="export_csv"),
     path("connections/new/", views.connect_choose, name="connect_choose"),
     path("connections/new/<slug:platform>/", views.connect_platform, name="connect_platform"),

@@ -14,9 +14,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -45,6 +46,11 @@ from dashboard.selectors import (
     platform_name,
     sync_health_get,
 )
+from dashboard.selectors.sync import (
+    live_run_for_connection,
+    sync_run_get_for_organization,
+    sync_run_taken_over_reason,
+)
 from dashboard.services import (
     ConnectError,
     ConnectIntent,
@@ -55,6 +61,9 @@ from dashboard.services import (
     connect_with_credentials,
     sync_start,
 )
+from etl import services as etl_services
+from etl.lease import clock
+from etl.models import SyncRun
 
 SESSION_INTENTS = "dashboard_connect_intents"
 
@@ -258,21 +267,71 @@ def connection_sync_now(request: HttpRequest, connection_id: int) -> HttpRespons
     if connection is None:
         raise Http404("No such connection.")
     label = connection.name or connection.account_id
+    what = f"{platform_name(connection.platform)} sync of {label}"
+    holder = live_run_for_connection(connection_id=connection.pk)
     run = sync_start(connection_id=connection.pk, trigger="manual")
     if run is not None:
-        messages.success(request, f"Sync started for {label}.")
+        stopped = sync_run_taken_over_reason(sync_run_id=holder.run.pk) if holder else None
+        if stopped is not None:
+            messages.warning(request, f"The previous {what} had stopped ({stopped}); a new sync started.")
+        else:
+            messages.success(request, f"Sync started for {label}.")
     elif connection.status in (connection.Status.PAUSED, connection.Status.NEEDS_REAUTH):
         messages.warning(
             request, f"{label} is {connection.get_status_display().lower()}, so it cannot sync right now."
         )
     else:
-        messages.info(request, f"A sync is already running for {label}.")
+        live = live_run_for_connection(connection_id=connection.pk)
+        if live is not None:
+            messages.info(
+                request,
+                f"A {what} is already running ({live.summary}); it was not started twice.",
+            )
+        else:
+            messages.info(request, f"A sync is already running for {label}.")
     target = _safe_next(request)
     if target:
         return redirect(target)
     days = overview_days_from_param(request.POST.get("days"))
     overview_url = reverse("dashboard:overview")
     return redirect(overview_url if days == DEFAULT_DAYS else f"{overview_url}?days={days}")
+
+
+# --------------------------------------------------------------------------------------------
+# Cancelling a run in flight
+# --------------------------------------------------------------------------------------------
+
+
+@require_POST
+@organization_page
+def sync_run_cancel(request: HttpRequest, membership: Membership, sync_run_id: int) -> HttpResponse:
+    """An administrator ends a run in flight; its worker stops at its next heartbeat, loading nothing."""
+    if not _is_admin(membership):
+        return HttpResponseForbidden(
+            "Only the organization's administrators can cancel a sync.", content_type="text/plain"
+        )
+    run = sync_run_get_for_organization(organization=membership.organization, sync_run_id=sync_run_id)
+    if run is None:
+        raise Http404("No such sync run.")
+    what = (
+        f"{platform_name(run.connection.platform)} sync of {run.connection.name or run.connection.account_id}"
+    )
+    step = SyncRun.Step(run.step).value
+    reason = f"Cancelled by {request.user.get_username()} at {clock(timezone.now())} during {step}."
+    try:
+        etl_services.sync_run_cancel(sync_run_id=run.pk, reason=reason)
+    except etl_services.SyncRunNotFound:
+        raise Http404("No such sync run.") from None
+    except etl_services.SyncRunNotInFlight:
+        run.refresh_from_db()
+        messages.info(
+            request,
+            f"Run {run.pk} ({what}) had already ended ({run.get_status_display().lower()}); "
+            "there was nothing to cancel.",
+        )
+    else:
+        messages.success(request, f"Run {run.pk} ({what}) was cancelled; nothing of it was loaded.")
+    return redirect(_safe_next(request) or reverse("dashboard:sync_health"))
 
 
 # --------------------------------------------------------------------------------------------

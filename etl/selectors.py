@@ -58,3 +58,13 @@ def raw_page_batches(*, sync_run_id: int, stream: str, rows: int) -> Iterator[li
             batch, size = [], 0
     if batch:
         yield batch[::-1]
+
+
+def sync_run_owned_by_this_process() -> QuerySet[SyncRun]:
+    """The runs in flight whose lease this process holds (in-process tasks: the ones it is running)."""
+    from etl.lease import Owner
+
+    me = Owner.this_process()
+    return SyncRun.objects.filter(
+        status__in=SyncRun.IN_FLIGHT, owner_host=me.host, owner_pid=me.pid
+    ).select_related("connection")

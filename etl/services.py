@@ -150,7 +150,7 @@ def sync_run_cancel(*, sync_run_id: int, reason: str) -> SyncRun:
         run, status=SyncRun.Status.CANCELLED, error_class="Cancelled", message=reason, unless_renewed=False
     ):
         run.refresh_from_db()
-        raise SyncRunNotInFlight(f"Sync run {sync_run_id} is not in flight: it {run.status}.")
+        raise SyncRunNotInFlight(f"Sync run {sync_run_id} is not in flight: it already ended ({run.status}).")
     run.refresh_from_db()
     return run
 

@@ -6,6 +6,7 @@ Nothing here is cached: a marketer checking whether a sync finished must see it 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,9 @@ from django.utils import timezone
 
 from connectors.models import Connection, Organization
 from dashboard.selectors.common import connection_list_for_organization, platform_name
+from etl.lease import clock, stale_reason
 from etl.models import SyncRun
+from etl.selectors import sync_run_in_flight_for
 
 RUN_HISTORY_LIMIT = 50
 
@@ -34,6 +37,184 @@ ERROR_CLASS_HINTS = {
 }
 
 
+# --------------------------------------------------------------------------------------------
+# A run in flight, in plain words
+# --------------------------------------------------------------------------------------------
+
+WAITING_PREFIX = re.compile(r"^Waiting until .*? UTC: ")
+
+
+def time_ago(moment: datetime, now: datetime) -> str:
+    """How long ago, as a status line says it: "12 s ago", "3 min ago", "2 h 5 min ago", "3 days ago"."""
+    seconds = int((now - moment).total_seconds())
+    if seconds < 1:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min ago" if minutes else f"{hours} h ago"
+    days = hours // 24
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """What a run in flight is doing, who runs it and whether it is alive, in words.
+
+    ``stale`` is ``etl.lease.stale_reason`` at ``now`` (None while the run is alive): it is read
+    once, because it may look at the owner process.
+    """
+
+    run: SyncRun
+    now: datetime
+    stale: str | None
+
+    @property
+    def step(self) -> str:
+        """The step it is at, as the page names it: "Extracting", "Loading"."""
+        return SyncRun.Step(self.run.step).label
+
+    @property
+    def step_label(self) -> str:
+        return f"{self.step}…"
+
+    @property
+    def has_owner(self) -> bool:
+        return bool(self.run.owner_pid)
+
+    @property
+    def owner(self) -> str:
+        """Who runs its step now: a worker process, or nobody yet."""
+        if not self.run.owner_pid:
+            return "waiting for a worker"
+        host = f" on {self.run.owner_host}" if self.run.owner_host else ""
+        return f"process {self.run.owner_pid}{host}"
+
+    @property
+    def owner_detail(self) -> str:
+        """The owner with its Celery task, for a tooltip."""
+        if self.run.owner_task_id:
+            return f"{self.owner}, task {self.run.owner_task_id}"
+        return self.owner
+
+    @property
+    def last_sign_of_life(self) -> datetime:
+        return self.run.heartbeat_at or self.run.created_at
+
+    @property
+    def heartbeat_ago(self) -> str:
+        return time_ago(self.last_sign_of_life, self.now)
+
+    @property
+    def is_waiting(self) -> bool:
+        """Waiting on purpose (a rate limit's reset, a retry's countdown) and not dead."""
+        return self.stale is None and self.run.waiting_until is not None
+
+    @property
+    def waiting(self) -> str:
+        """While it waits on purpose: "Waiting until 14:05 UTC: <why>"; else an empty string."""
+        if not self.is_waiting or self.run.waiting_until is None:
+            return ""
+        # A retry's reason already says until when (etl/task_base.py): said once, with today's clock.
+        reason = WAITING_PREFIX.sub("", self.run.waiting_reason.strip(), count=1)
+        until = f"Waiting until {clock(self.run.waiting_until)}"
+        return f"{until}: {reason}" if reason else until
+
+    @property
+    def is_stale(self) -> bool:
+        return self.stale is not None
+
+    @property
+    def warning(self) -> str:
+        """When it is dead: "No sign of life since 09:12 UTC: …"; an empty string while it is alive."""
+        if self.stale is None:
+            return ""
+        return (
+            f"No sign of life since {clock(self.last_sign_of_life)}: "
+            "the next sync (or Sync now) takes it over."
+        )
+
+    @property
+    def stale_detail(self) -> str:
+        return f"{self.stale}." if self.stale else ""
+
+    @property
+    def badge(self) -> str:
+        """The badge's modifier: ``waiting`` for a deliberate wait, else the run's status."""
+        return "waiting" if self.is_waiting else str(self.run.status)
+
+    @property
+    def badge_label(self) -> str:
+        return "Waiting" if self.is_waiting else self.run.get_status_display()
+
+    @property
+    def doing(self) -> str:
+        """What it does now, in a sentence's middle: "extracting", "waiting until 14:05 UTC"."""
+        if self.is_waiting and self.run.waiting_until is not None:
+            return f"{self.step.lower()}, waiting until {clock(self.run.waiting_until)}"
+        if self.run.status == SyncRun.Status.QUEUED:
+            return "queued, waiting for a worker"
+        return self.step.lower()
+
+    @property
+    def summary(self) -> str:
+        """In a sentence's middle: "run 41, extracting, last heartbeat 12 s ago"."""
+        return f"run {self.run.pk}, {self.doing}, last heartbeat {self.heartbeat_ago}"
+
+
+def live_run(run: SyncRun | None, *, now: datetime | None = None) -> LiveRun | None:
+    """The run in words if it is in flight; None for a finished run (or none)."""
+    if run is None or run.status not in SyncRun.IN_FLIGHT:
+        return None
+    now = now or timezone.now()
+    return LiveRun(run=run, now=now, stale=stale_reason(run, now=now))
+
+
+def live_run_for_connection(*, connection_id: int, now: datetime | None = None) -> LiveRun | None:
+    """The run holding the connection now, in words; None when nothing is in flight."""
+    return live_run(sync_run_in_flight_for(connection_id=connection_id), now=now)
+
+
+def sync_run_get_for_organization(*, organization: Organization, sync_run_id: int) -> SyncRun | None:
+    """The run if its connection belongs to the organization; None otherwise."""
+    return (
+        SyncRun.objects.filter(pk=sync_run_id, connection__organization_id=organization.pk)
+        .select_related("connection")
+        .first()
+    )
+
+
+def sync_run_taken_over_reason(*, sync_run_id: int) -> str | None:
+    """Why the run was found dead and taken over by a new sync ("the process running this sync
+    stopped at 09:12 UTC during extract"); None unless it ended that way."""
+    run = SyncRun.objects.filter(
+        pk=sync_run_id, status=SyncRun.Status.FAILED, error_class="Abandoned"
+    ).first()
+    if run is None:
+        return None
+    # etl.services.sync_runs_take_over_stale writes "<reason>; <what happens next>."
+    reason = run.error_message.strip().removesuffix(".").rsplit("; ", 1)[0]
+    return reason[:1].lower() + reason[1:] if reason else "it made no progress"
+
+
+def run_step_note(run: SyncRun) -> str:
+    """Where a run that ended early stopped: "while extracting"; empty for the others."""
+    if run.status not in SyncRun.ENDED_UNSUCCESSFULLY or run.step == SyncRun.Step.DONE:
+        return ""
+    return f"while {SyncRun.Step(run.step).label.lower()}"
+
+
+def run_cancel_note(run: SyncRun) -> str:
+    """Why a cancelled run was cancelled (its message); empty for the others."""
+    if run.status != SyncRun.Status.CANCELLED:
+        return ""
+    return run.error_message or "The sync was cancelled."
+
+
 @dataclass(frozen=True)
 class ConnectionOverview:
     connection: Connection
@@ -41,6 +222,7 @@ class ConnectionOverview:
     latest_run: SyncRun | None
     next_run_at: datetime | None = None
     schedule_note: str = ""
+    live: LiveRun | None = None  # the latest run, when it is in flight
 
     @property
     def can_sync(self) -> bool:
@@ -52,12 +234,26 @@ class ConnectionOverview:
 
     @property
     def problem(self) -> str:
-        """The most useful plain-words explanation of what is wrong, or an empty string."""
+        """The most useful plain-words explanation of what is wrong, or an empty string.
+
+        A cancelled run is not a problem of the connection: its row says it was cancelled and why
+        (``last_run_note``).
+        """
         if self.connection.status_message and self.connection.status != Connection.Status.ACTIVE:
             return self.connection.status_message
         if self.latest_run is not None and self.latest_run.status == SyncRun.Status.FAILED:
             return run_problem(self.latest_run)
         return ""
+
+    @property
+    def last_run_note(self) -> str:
+        """Why the latest run was cancelled, when it was."""
+        return run_cancel_note(self.latest_run) if self.latest_run is not None else ""
+
+    @property
+    def last_run_step_note(self) -> str:
+        """Where the latest run stopped, when it failed or was cancelled: "while extracting"."""
+        return run_step_note(self.latest_run) if self.latest_run is not None else ""
 
     @property
     def last_run_rows(self) -> int | None:
@@ -97,16 +293,19 @@ def overview_connections(
     connections = list(connection_list_for_organization(organization=organization))
     latest = latest_run_per_connection(connection_ids=[c.pk for c in connections])
     next_runs = next_sync_runs(connections=connections, organization=organization, now=now)
+    moment = now or timezone.now()
     items = []
     for connection in connections:
         next_at, note = next_runs.get(connection.pk, (None, "Not scheduled"))
+        run = latest.get(connection.pk)
         items.append(
             ConnectionOverview(
                 connection=connection,
                 platform_name=platform_name(connection.platform),
-                latest_run=latest.get(connection.pk),
+                latest_run=run,
                 next_run_at=next_at,
                 schedule_note=note,
+                live=live_run(run, now=moment),
             )
         )
     return items
@@ -220,6 +419,7 @@ class RunRow:
     connection: Connection
     platform_name: str
     streams: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    live: LiveRun | None = None  # set while the run is in flight
 
     @property
     def rows_extracted(self) -> int:
@@ -236,6 +436,16 @@ class RunRow:
     @property
     def problem(self) -> str:
         return run_problem(self.run) if self.run.status == SyncRun.Status.FAILED else ""
+
+    @property
+    def note(self) -> str:
+        """Why a cancelled run was cancelled; it is a note, not a problem."""
+        return run_cancel_note(self.run)
+
+    @property
+    def step_note(self) -> str:
+        """Where a failed or cancelled run stopped: "while extracting"."""
+        return run_step_note(self.run)
 
     @property
     def in_flight(self) -> bool:
@@ -255,17 +465,23 @@ class SyncHealth:
 
 
 def sync_run_history(
-    *, organization: Organization, connection_id: int | None = None, limit: int = RUN_HISTORY_LIMIT
+    *,
+    organization: Organization,
+    connection_id: int | None = None,
+    limit: int = RUN_HISTORY_LIMIT,
+    now: datetime | None = None,
 ) -> list[RunRow]:
     runs = SyncRun.objects.filter(connection__organization_id=organization.pk).select_related("connection")
     if connection_id is not None:
         runs = runs.filter(connection_id=connection_id)
+    moment = now or timezone.now()
     return [
         RunRow(
             run=run,
             connection=run.connection,
             platform_name=platform_name(run.connection.platform),
             streams=sorted((k, v) for k, v in run.rows.items() if isinstance(v, dict)),
+            live=live_run(run, now=moment),
         )
         for run in runs.order_by("-created_at", "-pk")[:limit]
     ]
@@ -279,6 +495,8 @@ def sync_health_get(
     return SyncHealth(
         organization=organization,
         connections=connections,
-        runs=sync_run_history(organization=organization, connection_id=selected.pk if selected else None),
+        runs=sync_run_history(
+            organization=organization, connection_id=selected.pk if selected else None, now=now
+        ),
         connection_filter=selected,
     )

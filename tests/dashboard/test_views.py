@@ -227,9 +227,11 @@ class TestConnectionSyncNow:
     def test_real_service_refuses_a_second_run_while_one_is_in_flight(self, frozen_today: object) -> None:
         org = make_org("Northwind")
         conn = make_connection(org)
-        make_run(conn, status=SyncRun.Status.RUNNING, step=SyncRun.Step.EXTRACT)
+        run = make_run(conn, status=SyncRun.Status.RUNNING, step=SyncRun.Step.EXTRACT)
         response = logged_in("ann", organization=org).post(sync_now_url(conn), follow=True)
-        assert "A sync is already running" in response.content.decode()
+        html = response.content.decode()
+        assert f"A LinkedIn Ads sync of 1001 is already running (run {run.pk}, extracting," in html
+        assert "it was not started twice" in html
         assert SyncRun.objects.filter(connection=conn).count() == 1
 
 

@@ -62,9 +62,14 @@ def test_the_merge_of_a_later_load_is_fenced_too(linkedin_connection: Connection
 
     def cancel(sync_run_id: int, path: str, **_: Any) -> None:
         paths.append(path)
-        thread = threading.Thread(
-            target=lambda: (sync_run_cancel(sync_run_id=sync_run_id, reason="x"), connections.close_all())
-        )
+
+        def from_another_connection() -> None:
+            try:
+                sync_run_cancel(sync_run_id=sync_run_id, reason="x")
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=from_another_connection)
         thread.start()
         thread.join()
 

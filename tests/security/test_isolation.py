@@ -116,7 +116,7 @@ def leaks(body: bytes) -> bool:
 
 def test_every_url_and_export_is_walked() -> None:
     walked = {*LIST_PAGES, "campaign", "export_csv", "connect_choose", "connect_platform", "oauth_callback",
-              "connection_reconnect", "connection_sync_now"}  # fmt: skip
+              "connection_reconnect", "connection_sync_now", "sync_run_cancel"}  # fmt: skip
     assert {p.name for p in urlpatterns} == walked
     assert set(export_names()) >= {name.removeprefix("export:") for name in ALPHA_SEES_ITS_DATA if ":" in name}
 
@@ -172,13 +172,24 @@ def test_actions_on_another_organizations_connections_are_not_found(world: World
             assert not leaks(response.content)
     assert SyncRun.objects.count() == runs_before  # nothing was started
     assert set(Connection.objects.values_list("status", flat=True)) == {Connection.Status.ACTIVE}
+    # Cancelling another organization's run in flight.
+    alpha_run = SyncRun.objects.create(
+        connection=world.alpha_others[0], status=SyncRun.Status.RUNNING, window_start=TODAY, window_end=TODAY
+    )
+    cancel = reverse("dashboard:sync_run_cancel", args=[alpha_run.pk])
+    response = world.bravo_client.post(cancel)
+    assert response.status_code == 404 and not leaks(response.content)
 
     # A plain member of the other organization is turned away as well, without learning anything.
     viewer = member_client("vic", world.bravo_ads.organization, admin=False)
     for name in ("connection_sync_now", "connection_reconnect"):
         response = viewer.post(reverse(f"dashboard:{name}", args=[world.alpha_ads.pk]))
         assert response.status_code in (403, 404) and not leaks(response.content)
-    assert SyncRun.objects.count() == runs_before
+    response = viewer.post(cancel)
+    assert response.status_code in (403, 404) and not leaks(response.content)
+    alpha_run.refresh_from_db()
+    assert alpha_run.status == SyncRun.Status.RUNNING
+    assert SyncRun.objects.count() == runs_before + 1
 
 
 @pytest.mark.django_db

@@ -32,7 +32,12 @@ from dashboard.management.quiet import quiet_logs
 from dashboard.services import sync_start
 from etl.lease import clock, describe_owner
 from etl.models import SyncRun
-from etl.selectors import sync_run_in_flight_for, sync_run_is_finished, sync_run_list
+from etl.selectors import (
+    sync_run_in_flight_for,
+    sync_run_is_finished,
+    sync_run_list,
+    sync_run_owned_by_this_process,
+)
 from etl.services import SyncRunNotInFlight, sync_run_cancel
 
 STEPS = [s.value for s in SyncRun.Step]
@@ -197,7 +202,7 @@ class Command(BaseCommand):
                 runs = self._follow(run_ids, bar, options)
         except KeyboardInterrupt:
             bar.close()
-            self._interrupted(run_ids)
+            self._interrupted()
         bar.close()
         self._summary(runs)
         self._exit_for(busy=busy, blocked=blocked, runs=runs)
@@ -246,17 +251,15 @@ class Command(BaseCommand):
                 )
             time.sleep(0.5 if settings.CELERY_TASK_ALWAYS_EAGER else 1.0)
 
-    def _interrupted(self, run_ids: list[int]) -> NoReturn:
-        """Ctrl-C: in-process, the runs this command started and has not finished end as cancelled."""
+    def _interrupted(self) -> NoReturn:
+        """Ctrl-C: in-process, the run this command is running (it owns its lease) ends as cancelled."""
         if not settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError(
                 "Interrupted: stopped following the syncs; they go on in the workers.",
                 returncode=EXIT_INTERRUPTED,
             )
         cancelled = []
-        for run in sync_run_list(ids=run_ids):
-            if run.status not in SyncRun.IN_FLIGHT:
-                continue
+        for run in sync_run_owned_by_this_process():
             reason = f"Cancelled with Ctrl-C at {clock(timezone.now())} during {run.step}; nothing of it was loaded."
             try:
                 sync_run_cancel(sync_run_id=run.pk, reason=reason)
