@@ -452,7 +452,7 @@ def _sync_runs(organization: Organization, period: Period, params: Mapping[str, 
             cell(r.rows_loaded),
             cell(r.rows_quarantined),
             cell(r.problem),
-            cell(" | ".join(str(n) for n in r.run.notes)),
+            cell(" | ".join(str(n) for n in [r.note, *r.run.notes] if n)),
         ]
         for r in health.runs
     ]
