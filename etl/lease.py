@@ -23,6 +23,7 @@ cancelled or claimed by a second delivery of the same step finds its token gone,
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -80,6 +81,12 @@ def process_started_at(pid: int) -> float | None:
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _this_process(pid: int) -> tuple[str, float | None]:
+    """This process's host and start time (looked up once per process: a fork gets its own pid)."""
+    return this_host(), process_started_at(pid)
+
+
 @dataclass(frozen=True)
 class Owner:
     host: str
@@ -90,7 +97,8 @@ class Owner:
     @classmethod
     def this_process(cls, task_id: str = "") -> Owner:
         pid = os.getpid()
-        return cls(host=this_host(), pid=pid, started_at=process_started_at(pid), task_id=task_id)
+        host, started_at = _this_process(pid)
+        return cls(host=host, pid=pid, started_at=started_at, task_id=task_id)
 
     def as_fields(self) -> dict[str, Any]:
         return {
@@ -213,11 +221,6 @@ class Lease:
         )
 
     # -- renewals
-    def record(self, **fields: Any) -> None:
-        """Write fields of the run (its step, its status) together with a renewal."""
-        now = timezone.now()
-        self._update(**fields, heartbeat_at=now, lease_expires_at=now + lease_period())
-
     def renew(self) -> None:
         now = timezone.now()
         self._update(
@@ -301,11 +304,13 @@ class Lease:
             yield self
 
 
-def lease_claim(run_id: int, *, task_id: str = "") -> Lease:
-    """Claim a run in flight for the step about to work on it; ``LeaseLost`` if it is not in flight."""
+def lease_claim(run_id: int, *, task_id: str = "", **fields: Any) -> Lease:
+    """Claim a run in flight for the step about to work on it, writing ``fields`` of the run in the
+    same statement (its step, its status); ``LeaseLost`` if the run is not in flight."""
     token = uuid.uuid4().hex
     now = timezone.now()
     claimed = SyncRun.objects.filter(pk=run_id, status__in=SyncRun.IN_FLIGHT).update(
+        **fields,
         **Owner.this_process(task_id or current_task_id()).as_fields(),
         lease_token=token,
         heartbeat_at=now,

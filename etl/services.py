@@ -200,16 +200,14 @@ def _step(run_id: int, step: str) -> Iterator[tuple[SyncRun, Lease]]:
     run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
     if run is None:
         raise LeaseLost(f"There is no sync run {run_id} (it was removed); its {step} step did not run")
-    lease = lease_claim(run_id)
     updates: dict[str, Any] = {}
     if run.step != step:  # a step run again, or out of its usual order
         updates["step"] = step
     if run.status == SyncRun.Status.QUEUED:
         updates.update(status=SyncRun.Status.RUNNING, started_at=timezone.now())
-    if updates:
-        lease.record(**updates)
-        for key, value in updates.items():
-            setattr(run, key, value)
+    lease = lease_claim(run_id, **updates)
+    for key, value in updates.items():
+        setattr(run, key, value)
     started = time.monotonic()
     try:
         with lease.reporting():
