@@ -11,18 +11,17 @@ import os
 import signal
 import subprocess
 import sys
-from decimal import Decimal
 from io import StringIO
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox, expected_daily_rows
+from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox
 from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import AdPerformanceDaily, RawPage, SyncRun
 from etl.services import sync_run_create_if_idle
+from tests.linkedin_rows import served, warehouse
 from tests.security.test_command_input import ROOT, assert_one_line_error, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,18 +46,6 @@ def command_process(sandbox: SandboxServer) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "manage.py", *SYNC], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def warehouse(connection: Connection) -> set[tuple[Any, ...]]:
-    return {
-        (r.campaign_id, r.date, r.impressions, r.clicks, Decimal(r.spend))
-        for r in AdPerformanceDaily.objects.filter(connection=connection)
-    }
-
-
-def served(run: SyncRun) -> set[tuple[Any, ...]]:
-    rows = expected_daily_rows(run.connection.account_id, run.window_start, run.window_end)
-    return {(r["campaign_id"], r["date"], r["impressions"], r["clicks"], r["cost"]) for r in rows}
 
 
 def run_command(*args: str) -> tuple[str, str]:

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import psutil
@@ -21,12 +20,13 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox, expected_daily_rows
+from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox
 from connectors.models import Connection
 from dashboard.services import sync_start
 from etl.lease import owner_is_gone, stale_reason
 from etl.models import AdPerformanceDaily, RawPage, SyncRun
 from etl.services import sync_run_cancel, sync_run_create_if_idle
+from tests.linkedin_rows import served, warehouse
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -58,18 +58,6 @@ def this_process(**fields: Any) -> dict[str, Any]:
         "owner_started_at": psutil.Process(pid).create_time(),
         **fields,
     }
-
-
-def warehouse(connection: Connection) -> set[tuple[Any, ...]]:
-    return {
-        (r.campaign_id, r.date, r.impressions, r.clicks, Decimal(r.spend))
-        for r in AdPerformanceDaily.objects.filter(connection=connection)
-    }
-
-
-def served(run: SyncRun) -> set[tuple[Any, ...]]:
-    rows = expected_daily_rows(run.connection.account_id, run.window_start, run.window_end)
-    return {(r["campaign_id"], r["date"], r["impressions"], r["clicks"], r["cost"]) for r in rows}
 
 
 def in_another_thread(work: Any) -> threading.Thread:

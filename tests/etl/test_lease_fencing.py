@@ -7,6 +7,8 @@ would: SQLite allows one writer at a time, so this can only happen on PostgreSQL
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,27 +23,34 @@ from etl.signals import load_holding_locks
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_load_whose_run_was_cancelled_meanwhile_rolls_back(linkedin_connection: Connection) -> None:
+@contextmanager
+def cancelled_while_loading(reason: str) -> Iterator[list[str]]:
+    """Cancel the run from another connection once its load holds its locks; yields the load paths seen."""
     paths: list[str] = []
 
-    def cancel_from_another_connection(sync_run_id: int, path: str, **_: Any) -> None:
+    def cancel(sync_run_id: int, path: str, **_: Any) -> None:
         paths.append(path)
 
-        def cancel() -> None:
+        def from_another_connection() -> None:
             try:
-                sync_run_cancel(sync_run_id=sync_run_id, reason="Cancelled during the load.")
+                sync_run_cancel(sync_run_id=sync_run_id, reason=reason)
             finally:
                 connections.close_all()
 
-        thread = threading.Thread(target=cancel)
+        thread = threading.Thread(target=from_another_connection)
         thread.start()
         thread.join()
 
-    load_holding_locks.connect(cancel_from_another_connection, weak=False)
+    load_holding_locks.connect(cancel, weak=False)
     try:
-        run = sync_start(connection_id=linkedin_connection.pk)
+        yield paths
     finally:
-        load_holding_locks.disconnect(cancel_from_another_connection)
+        load_holding_locks.disconnect(cancel)
+
+
+def test_a_load_whose_run_was_cancelled_meanwhile_rolls_back(linkedin_connection: Connection) -> None:
+    with cancelled_while_loading("Cancelled during the load.") as paths:
+        run = sync_start(connection_id=linkedin_connection.pk)
 
     assert run is not None and paths == ["copy"]  # the first load's path, holding its rows
     run.refresh_from_db()
@@ -58,26 +67,9 @@ def test_the_merge_of_a_later_load_is_fenced_too(linkedin_connection: Connection
     AdPerformanceDaily.objects.update(impressions=0)  # so that the second load has rows to replace
     before = sorted(AdPerformanceDaily.objects.values_list("campaign_id", "date", "impressions", "sync_run_id"))
     assert before
-    paths: list[str] = []
 
-    def cancel(sync_run_id: int, path: str, **_: Any) -> None:
-        paths.append(path)
-
-        def from_another_connection() -> None:
-            try:
-                sync_run_cancel(sync_run_id=sync_run_id, reason="x")
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=from_another_connection)
-        thread.start()
-        thread.join()
-
-    load_holding_locks.connect(cancel, weak=False)
-    try:
+    with cancelled_while_loading("Cancelled during the merge.") as paths:
         second = sync_start(connection_id=linkedin_connection.pk)
-    finally:
-        load_holding_locks.disconnect(cancel)
 
     assert second is not None and paths == ["merge"]
     second.refresh_from_db()
