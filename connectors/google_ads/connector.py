@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 
+from connectors import progress
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import AuthError, PermanentError
@@ -172,7 +173,11 @@ class Connector(BaseConnector):
             batches = self.ads.google_ads(login).search_stream(
                 customer_id=account.id, query=query, timeout=STREAM_TIMEOUT_SECONDS
             )
-            return [[records.campaign_record(row) for row in batch.results] for batch in batches]
+            pages: list[Page] = []
+            for batch in batches:  # a long report streams for a while: each batch is progress
+                pages.append([records.campaign_record(row) for row in batch.results])
+                progress.beat()
+            return pages
 
         pages = self._call(call, f"SearchStream {account.id}", errors.CallContext(account.id, login))
         return [page for page in pages if page]
