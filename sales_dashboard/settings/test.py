@@ -13,7 +13,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default="")}
+    # A file, not SQLite's shared-cache in-memory database: the product's embedded default is a file,
+    # and only a file locks as it does (a second writer waits its turn instead of failing at once
+    # with "database table is locked"), which the tests of concurrent triggers rely on.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test-embedded-run.sqlite3"))  # noqa: F405
+    }
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/14")
 CACHES = {

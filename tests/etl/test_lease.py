@@ -212,8 +212,8 @@ def test_a_run_busy_for_many_lease_periods_is_never_taken_over(
     """A 1-second lease and a slow sandbox stand for hours of work and a lease of minutes."""
     settings.SYNC_RUN_LEASE_SECONDS = 1
     settings.HTTP_MAX_ATTEMPTS = 8
-    settings.HTTP_BACKOFF_BASE_SECONDS = settings.HTTP_BACKOFF_MAX_SECONDS = 0.6
-    linkedin_app.faults.add("rate_limit", times=6, path=ANALYTICS)  # 6 backoffs of 0.3-0.6 s inline
+    settings.HTTP_BACKOFF_BASE_SECONDS = settings.HTTP_BACKOFF_MAX_SECONDS = 1.0
+    linkedin_app.faults.add("rate_limit", times=6, path=ANALYTICS)  # 6 backoffs of 0.5-1 s inline: 3 s or more
     done = threading.Event()
     attempts: list[tuple[Any, SyncRun | None]] = []  # (when answered, the run it started or None)
 
