@@ -33,7 +33,8 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 logger = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_sandbox/"
-BASE_FAULT_KINDS = frozenset({"delay", "truncated"})
+BASE_FAULT_KINDS = frozenset({"delay", "hold", "truncated"})
+DEFAULT_HOLD_SECONDS = 60.0
 
 _ROUTES_ATTR = "_sandbox_routes"
 
@@ -175,6 +176,59 @@ class _PlannedFault:
         return {"kind": self.kind, "times": self.times, "after": self.after, "path": self.path, **self.params}
 
 
+class HeldRequests:
+    """Requests a ``hold`` fault keeps unanswered, until the test releases them or a cap passes.
+
+    A fault suite acts *while* a request is in flight (kills the client, stops it, restarts its
+    broker): it waits here until a request is being held instead of guessing how long an answer
+    takes. ``release()`` lets every request held so far go on and be answered.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._holding = 0
+        self._reached = 0
+        self._releases = 0
+
+    @property
+    def holding(self) -> int:
+        """How many requests are being held now."""
+        with self._changed:
+            return self._holding
+
+    @property
+    def reached(self) -> int:
+        """How many requests have been held so far (released or not)."""
+        with self._changed:
+            return self._reached
+
+    def hold(self, seconds: float) -> bool:
+        """Block the calling request until released (True) or ``seconds`` passed (False)."""
+        with self._changed:
+            release = self._releases
+            self._holding += 1
+            self._reached += 1
+            self._changed.notify_all()
+            try:
+                return self._changed.wait_for(lambda: self._releases != release, timeout=seconds)
+            finally:
+                self._holding -= 1
+                self._changed.notify_all()
+
+    def wait_until_held(self, timeout: float, *, count: int = 1) -> bool:
+        """Wait until ``count`` requests have been held in all; False when ``timeout`` passed first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._reached >= count, timeout=timeout)
+
+    def release(self) -> int:
+        """Let every request held now be answered; returns how many there were."""
+        with self._changed:
+            held = self._holding
+            self._releases += 1
+            self._changed.notify_all()
+            return held
+
+
 class Faults:
     """A thread-safe list of faults waiting to fire.
 
@@ -254,6 +308,10 @@ class FakeApi:
     Subclasses add handlers with :func:`route`, may override :meth:`preflight` (checks run before every
     non-control route), :meth:`error_response` (the platform's error shape), :meth:`reset_state` and
     :meth:`env`, and list their extra fault kinds in ``fault_kinds``.
+
+    Every fake honours the base fault kinds: ``delay`` (sleep ``seconds`` before answering),
+    ``hold`` (do not answer until :meth:`release_held`, at most ``seconds``; ``holds`` tells when a
+    request is being held) and ``truncated`` (cut the body in half).
     """
 
     platform: ClassVar[str] = "generic"
@@ -261,6 +319,7 @@ class FakeApi:
 
     def __init__(self) -> None:
         self.faults = Faults()
+        self.holds = HeldRequests()
         self.requests: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
@@ -298,6 +357,10 @@ class FakeApi:
         """Return a reason when a fault's params make no sense for this fake (checked on control POSTs)."""
         if kind == "delay" and not isinstance(params.get("seconds", 1.0), int | float):
             return "delay needs a numeric 'seconds'"
+        if kind == "hold":
+            seconds = params.get("seconds", DEFAULT_HOLD_SECONDS)
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+                return "hold needs a positive numeric 'seconds' (the longest a request is held)"
         return None
 
     def extra_state(self) -> dict[str, Any]:
@@ -310,7 +373,18 @@ class FakeApi:
         with self._counter_lock:
             self.counters[name] += amount
 
+    def hold_if_planned(self, path: str) -> None:
+        """Apply a planned ``hold`` fault: keep this request unanswered until released (or its cap)."""
+        hold = self.faults.take("hold", path)
+        if hold is not None:
+            self.holds.hold(float(hold.get("seconds", DEFAULT_HOLD_SECONDS)))
+
+    def release_held(self) -> int:
+        """Answer every request a ``hold`` fault is keeping; returns how many there were."""
+        return self.holds.release()
+
     def reset(self) -> None:
+        self.release_held()
         self.faults.clear()
         with self._counter_lock:
             self.requests.clear()
@@ -356,6 +430,7 @@ class FakeApi:
         delay = self.faults.take("delay", request.path)
         if delay is not None:
             time.sleep(float(delay.get("seconds", 1.0)))
+        self.hold_if_planned(request.path)
         response = self.preflight(request) or handler(request)
         if self.faults.take("truncated", request.path) is not None:
             response.body = response.body[: len(response.body) // 2]
@@ -491,6 +566,7 @@ class SandboxServer:
         if self._stopped:
             return
         self._stopped = True
+        self.app.release_held()  # a held request must not outlive its server
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

@@ -24,7 +24,8 @@ e.g. ``/google.ads.googleads.v26.services.GoogleAdsService/SearchStream``):
 - ``revoke_refresh``: the next refresh finds every refresh token revoked (``invalid_grant``);
 - ``malformed``: one streamed row loses ``segments.date`` (``variant`` ``missing_date``) or
   ``campaign.id`` (``missing_campaign_id``); ``index`` picks the row;
-- ``delay`` (both transports) and ``truncated`` (the HTTP token endpoint only).
+- ``delay`` and ``hold`` (both transports: a held call is not answered until ``release_held()`` or
+  its ``seconds`` cap) and ``truncated`` (the HTTP token endpoint only).
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ class GoogleAdsSandbox(FakeApi):
 
     # -- gRPC admission -------------------------------------------------------------------------------
     def admit(self, method: str, context: grpc.ServicerContext) -> CallFaults:
-        """Count the call, apply delays, check the token and fire the faults planned for it."""
+        """Count the call, apply delays and holds, check the token and fire the faults planned for it."""
         metadata = _metadata(context)
         with self._counter_lock:
             self.requests[method.rsplit("/", 1)[-1]] += 1
@@ -214,6 +215,7 @@ class GoogleAdsSandbox(FakeApi):
         delay = self.faults.take("delay", method)
         if delay is not None:
             time.sleep(float(delay.get("seconds", 1.0)))
+        self.hold_if_planned(method)
         token = self.authenticate(metadata)
         throttle = self.faults.take("rate_limit", method)
         if throttle is not None:
