@@ -158,6 +158,16 @@ def clock(moment: datetime) -> str:
     return f"{moment.day} {moment:%b %H:%M} UTC"
 
 
+def duration(span: timedelta) -> str:
+    """``45 s``, ``12 min``, ``3 h 05 min``: how long, as a status line says it."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 3 * 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def initial_lease(now: datetime) -> dict[str, Any]:
     """The lease a new run is created with."""
     if tasks_run_in_process():
@@ -179,7 +189,7 @@ def stale_reason(run: SyncRun, *, now: datetime | None = None) -> str | None:
     if run.owner_pid:
         return (
             f"The process running this sync stopped renewing its lease at {clock(last)} during {step} "
-            f"(no heartbeat for {int((now - last).total_seconds() // 60)} min)"
+            f"(no heartbeat for {duration(now - last)})"
         )
     if run.waiting_until:
         return f"The retry due at {clock(run.waiting_until)} never started"
@@ -204,6 +214,7 @@ class Lease:
         self.beat_interval = min(30.0, max(0.05, period / 10))
         self._last_renewal = time.monotonic()
         self._in_transaction = False
+        self._waiting_until: datetime | None = None
 
     # -- progress.Reporter
     def beat(self) -> None:
@@ -212,6 +223,7 @@ class Lease:
 
     def waiting(self, until: datetime, reason: str) -> None:
         """A deliberate wait inside the step: the lease covers it, and Sync health says why."""
+        self._waiting_until = until
         now = timezone.now()
         self._update(
             heartbeat_at=now,
@@ -222,10 +234,14 @@ class Lease:
 
     # -- renewals
     def renew(self) -> None:
+        """A heartbeat; a wait announced by ``waiting`` and not yet over stays on the run."""
         now = timezone.now()
-        self._update(
-            heartbeat_at=now, lease_expires_at=now + lease_period(), waiting_until=None, waiting_reason=""
-        )
+        if self._waiting_until is not None and self._waiting_until > now:
+            self._update(heartbeat_at=now, lease_expires_at=self._waiting_until + lease_period())
+            return
+        cleared = {"waiting_until": None, "waiting_reason": ""} if self._waiting_until is not None else {}
+        self._waiting_until = None
+        self._update(heartbeat_at=now, lease_expires_at=now + lease_period(), **cleared)
 
     def _update(self, **fields: Any) -> None:
         self._last_renewal = time.monotonic()

@@ -276,3 +276,22 @@ def test_a_step_whose_run_was_cancelled_stops_and_loads_nothing(
     assert again is not None
     again.refresh_from_db()
     assert again.status == SyncRun.Status.SUCCEEDED and warehouse(linkedin_connection) == served(again)
+
+
+def test_a_wait_announced_inside_a_step_stays_on_the_run_while_its_heartbeats_go_on(
+    linkedin_connection: Connection,
+) -> None:
+    from etl.lease import lease_claim
+
+    run = in_flight(linkedin_connection)
+    lease = lease_claim(run.pk)
+    until = timezone.now() + timedelta(minutes=10)
+    lease.waiting(until, "Demandbase is still preparing the accounts export")
+    lease.renew()  # a heartbeat during the wait
+    run.refresh_from_db()
+    assert run.waiting_until == until and run.waiting_reason.startswith("Demandbase is still preparing")
+    assert run.lease_expires_at is not None and run.lease_expires_at > until
+    lease.waiting(timezone.now() - timedelta(seconds=1), "a wait that is over")
+    lease.renew()
+    run.refresh_from_db()
+    assert run.waiting_until is None and run.waiting_reason == ""
