@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+QUEUES = ("sync", "maintenance", "celery")
 
 
 def django_setup() -> None:
@@ -77,6 +78,7 @@ class Worker:
         from celery import Celery
 
         self.log_path = log_path
+        self.broker_url = broker_url
         self.client = Celery(broker=broker_url)
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -91,7 +93,7 @@ class Worker:
                     f"--concurrency={concurrency}",
                     "--pool=prefork",
                     "-Q",
-                    "sync,maintenance,celery",
+                    ",".join(QUEUES),
                     f"--hostname={name}@%h",
                     "--without-gossip",
                     "--without-mingle",
@@ -131,8 +133,36 @@ class Worker:
         for pid in self.pool_pids():
             os.kill(pid, signal.SIGKILL)
 
-    def send(self, task: str, **kwargs: Any) -> None:
-        self.client.send_task(task, kwargs=kwargs, queue="sync")
+    def send(self, task: str, **kwargs: Any) -> str:
+        """Send a task to the ``sync`` queue; returns its id."""
+        return str(self.client.send_task(task, kwargs=kwargs, queue="sync").id)
+
+    def idle(self) -> bool:
+        """Whether nothing is left to do: no task running, reserved or scheduled (a retry's
+        countdown) in the worker, and no message waiting in its queues or delivered unacknowledged."""
+        # A connection of its own each time: a pooled one may be dead after a broker restart.
+        with self.client.connection_for_write() as connection:
+            inspect = self.client.control.inspect(timeout=5, limit=1, connection=connection)
+            for listing in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+                if listing is None or any(listing.values()):
+                    return False
+        return self.broker_backlog() == 0
+
+    def broker_backlog(self) -> int:
+        """Messages in the worker's queues (every priority) plus those delivered and not yet acked."""
+        import redis
+
+        client = redis.Redis.from_url(self.broker_url)
+        try:
+            # Kombu keeps one Redis list per queue and priority step: "sync", "sync\x06\x163", ...
+            queued = sum(
+                int(client.llen(queue if priority == 0 else f"{queue}\x06\x16{priority}"))
+                for queue in QUEUES
+                for priority in (0, 3, 6, 9)
+            )
+            return queued + int(client.hlen("unacked"))
+        finally:
+            client.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
