@@ -69,6 +69,7 @@ def test_a_command_killed_mid_extract_and_run_again_at_once_completes(
     out, _ = run_command(*SYNC)  # at once: no waiting for a lease to lapse
 
     dead, new = SyncRun.objects.filter(connection=linkedin_connection).order_by("pk")
+    assert f"took over run {dead.pk}: The process running this sync stopped at " in out
     assert dead.status == SyncRun.Status.FAILED and dead.error_class == "Abandoned"
     assert "stopped at" in dead.error_message and "during extract; a new sync took over." in dead.error_message
     assert not RawPage.objects.filter(sync_run=dead).exists()

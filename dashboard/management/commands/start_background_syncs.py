@@ -219,18 +219,25 @@ class Command(BaseCommand):
         # In-process mode runs each chain while it is queued; follow it step by step.
         task_postrun.connect(refresh_bar, weak=False)
         busy = []
+        taken_over: list[str] = []
         try:
             for connection in connections:
+                before = sync_run_in_flight_for(connection_id=connection.pk)
                 run = sync_start(connection_id=connection.pk, trigger="manual")
                 if run is None:
                     busy.append(connection)
                     continue
+                if before is not None:  # it was stale: the start closed it
+                    before.refresh_from_db()
+                    taken_over.append(f"{connection}: took over run {before.pk}: {before.error_message}")
                 run_ids.append(run.pk)
                 if options["no_wait"]:
                     self.stdout.write(f"{connection}: sync run {run.pk}, tasks {' '.join(run.task_ids)}")
                 refresh_bar()
         finally:
             task_postrun.disconnect(refresh_bar)
+        for line in taken_over:
+            self.stdout.write(line)
         for connection in busy:
             holder = sync_run_in_flight_for(connection_id=connection.pk)
             what = describe_holder(holder) if holder else "another trigger started one at the same moment"
