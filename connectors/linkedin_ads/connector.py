@@ -18,7 +18,7 @@ from django.conf import settings
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
-from connectors.http import ErrorPolicy, Response, safe_json
+from connectors.http import ErrorPolicy, Response, path_segment, safe_json
 from connectors.linkedin_ads import mapping, restli
 from connectors.paginators import CursorTokenPaginator
 
@@ -52,7 +52,10 @@ class LinkedInErrorPolicy(ErrorPolicy):
         if response.status_code == 429 and "DAY limit" in message:
             # Usually a daily quota (reset at 00:00 UTC), but LinkedIn also answers this way to
             # short bursts; the client backs off a few times before giving up until the next sync.
-            return "LinkedIn's daily API limit for this app is reached (it resets at 00:00 UTC)"
+            return (
+                "LinkedIn refused the call under its daily API limit for this app (a burst clears in "
+                "moments; a spent daily quota only at 00:00 UTC)"
+            )
         return super().describe(response)
 
 
@@ -93,7 +96,7 @@ class Connector(BaseConnector):
         money fields, which carry the account currency, and the name stays empty.
         """
         try:
-            body = self.client.get_json(f"/rest/adAccounts/{self.account_id}")
+            body = self.client.get_json(f"/rest/adAccounts/{path_segment(self.account_id)}")
         except PermanentError as exc:
             if exc.status != 404:
                 raise
@@ -113,7 +116,7 @@ class Connector(BaseConnector):
 
     def campaigns(self) -> dict[str, dict[str, Any]]:
         search = "(status:(values:List(" + ",".join(mapping.CAMPAIGN_STATUSES) + ")))"
-        path = f"/rest/adAccounts/{self.account_id}/adCampaigns?q=search&search={search}"
+        path = f"/rest/adAccounts/{path_segment(self.account_id)}/adCampaigns?q=search&search={search}"
         paginator = CursorTokenPaginator(token_path=("metadata", "nextPageToken"), page_size=500)
         found: dict[str, dict[str, Any]] = {}
         for body in self.client.paginate(path, paginator):
