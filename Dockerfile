@@ -38,11 +38,12 @@ RUN pip install --no-deps --force-reinstall . \
     && rm -rf build ./*.egg-info
 
 # Static files are collected into the image and served by WhiteNoise. The production settings
-# insist on these variables being set; the values here are throwaway placeholders for this one
-# command only: nothing connects to them, they are not in the image's environment, and the real
-# secrets are given at run time.
-RUN DJANGO_SECRET_KEY=collectstatic-build-only-placeholder \
-    FIELD_ENCRYPTION_KEY=collectstatic-build-only-placeholder \
+# insist on these variables being set (and on keys of the right form); the values here are
+# throwaway placeholders for this one command only: the two keys are random, made for this build
+# step and discarded, nothing connects to the URLs, none of it is in the image's environment, and
+# the real secrets are given at run time.
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    FIELD_ENCRYPTION_KEY="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     DJANGO_ALLOWED_HOSTS=localhost \
     DATABASE_URL=postgres://build:build@localhost:5432/build \
     CELERY_BROKER_URL=redis://localhost:6379/0 \
@@ -56,6 +57,7 @@ EXPOSE 8000
 
 # Timeouts: a request that takes a minute is stuck (syncs run in Celery, not in requests), and a
 # graceful stop gives in-flight requests 30 s. Workers are recycled now and then to bound memory.
+# The logger class keeps OAuth authorization codes (the callback's query string) out of the access log.
 CMD ["gunicorn", "sales_dashboard.wsgi:application", \
      "--bind", "0.0.0.0:8000", \
      "--timeout", "60", \
@@ -64,4 +66,5 @@ CMD ["gunicorn", "sales_dashboard.wsgi:application", \
      "--max-requests", "1000", \
      "--max-requests-jitter", "100", \
      "--worker-tmp-dir", "/dev/shm", \
-     "--access-logfile", "-"]
+     "--access-logfile", "-", \
+     "--logger-class", "sales_dashboard.access_log.AccessLogger"]

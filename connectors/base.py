@@ -9,6 +9,7 @@ of pandas or warehouse tables.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,10 +17,14 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from connectors.auth import OAuthSpec, TokenAuth, TokenSet, refresh_token_set
 from connectors.concurrency import ConcurrencyLimit
 from connectors.http import ApiClient, ErrorPolicy
+from sales_dashboard.logging import redact
+
+ACCOUNT_ID_MAX_LENGTH = 64  # Connection.account_id
 
 Record = dict[str, Any]
 Page = list[Record]
@@ -85,8 +90,15 @@ class BaseConnector(ABC):
     # Keys accepted by ``add_connection --credential key=value`` and what each one is.
     credential_keys: ClassVar[Mapping[str, str]] = {}
     option_keys: ClassVar[Mapping[str, str]] = {}
+    # Options that take one of a fixed set of values (value, label): anything else is refused where
+    # a connection is entered. An empty value means the option's default.
+    option_choices: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
     # Simultaneous requests allowed per account across all workers (None: no limit).
     max_concurrent_requests: ClassVar[int | None] = None
+    # What an account id of the platform looks like, once ``clean_account_id`` has put it in its
+    # canonical form (a regular expression the whole id matches), and the same in words.
+    account_id_pattern: ClassVar[str] = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+    account_id_format: ClassVar[str] = "letters, digits, '.', '_' and '-'"
 
     def __init__(
         self,
@@ -126,6 +138,30 @@ class BaseConnector(ABC):
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 
+    # -- the account id, as people type it -------------------------------------------------------
+    @classmethod
+    def canonical_account_id(cls, raw: str) -> str:
+        """The id in the one form it is stored in (one account, one connection). Default: trimmed."""
+        return str(raw).strip()
+
+    @classmethod
+    def clean_account_id(cls, raw: str) -> str:
+        """The canonical account id, or a ValidationError that says what the platform's ids look like."""
+        value = cls.canonical_account_id(raw)
+        if not value:
+            raise ValidationError(f"Enter the {cls.display_name} account id.", code="required")
+        if len(value) > ACCOUNT_ID_MAX_LENGTH:
+            raise ValidationError(
+                f"A {cls.display_name} account id has at most {ACCOUNT_ID_MAX_LENGTH} characters "
+                f"(got {len(value)}).",
+                code="max_length",
+            )
+        if not re.fullmatch(cls.account_id_pattern, value):
+            raise ValidationError(
+                f"A {cls.display_name} account id is {cls.account_id_format}; got {raw!r}.", code="invalid"
+            )
+        return value
+
     # -- shared behaviour -----------------------------------------------------------------------
     def refresher(self) -> Callable[[TokenSet], TokenSet] | None:
         spec = self.oauth
@@ -148,7 +184,7 @@ class BaseConnector(ABC):
 
     def note(self, message: str) -> None:
         """Leave a note on the sync for the people reading its status (e.g. an account skipped)."""
-        notes = [*self.state.get("notes", []), message]
+        notes = [*self.state.get("notes", []), redact(message)]
         self.save_state(notes=notes)
 
     def save_state(self, **changes: Any) -> None:

@@ -9,13 +9,21 @@
 
 from __future__ import annotations
 
+from sales_dashboard.logging import redact
+
 
 class ConnectorError(Exception):
-    """Base class. ``message`` is written for the marketer who reads the sync status."""
+    """Base class. ``message`` is written for the marketer who reads the sync status.
+
+    It often quotes the platform's own words, which are not ours to trust: it is redacted as log
+    records are, here, so the run's error, the connection's status, Sync health, its CSV and the
+    commands all show the redacted text.
+    """
 
     retryable = False
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status

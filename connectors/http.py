@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
@@ -57,6 +57,20 @@ def require_secure_url(url: str) -> None:
     raise PermanentError(
         f"Refusing to send credentials to {parts.scheme}://{parts.hostname}: HTTPS is required"
     )
+
+
+def path_segment(value: object) -> str:
+    """``value`` as one URL path segment: every character that could end it or start a query or
+    fragment (``/ ? # %``, spaces...) is percent-encoded, and ``.``/``..`` (which a client or
+    server would resolve into the parent path) or an empty segment are refused.
+
+    Every id that goes into a URL path (an account id a person typed, a job id a platform sent)
+    goes through here, so it can never point the request, and the token it carries, elsewhere.
+    """
+    text = str(value)
+    if text in {"", ".", ".."}:
+        raise PermanentError(f"{text!r} is not a usable id in an API path")
+    return quote(text, safe="")
 
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -220,7 +234,14 @@ class ApiClient:
         self.timeout = (settings.HTTP_CONNECT_TIMEOUT_SECONDS, settings.HTTP_READ_TIMEOUT_SECONDS)
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+        if path.startswith(("http://", "https://")):
+            return path
+        # Ids are quoted into their segments (``path_segment``); a path that still climbs out of
+        # the API's base or carries a fragment was built wrong, and is not sent with a token.
+        segments = path.split("?", 1)[0].split("/")
+        if "#" in path or any(segment in {".", ".."} for segment in segments):
+            raise PermanentError(f"Refusing to request {path!r}: an id in it was not quoted")
+        return f"{self.base_url}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request with retries; returns a successful response or raises a ConnectorError."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from connectors.auth import TokenSet
 from connectors.base import BaseConnector
@@ -17,15 +19,144 @@ from connectors.crypto import decrypt_json, encrypt_json
 from connectors.errors import AuthError
 from connectors.models import Connection, Organization
 from connectors.registry import get_connector_class
+from sales_dashboard.logging import redact
 
 logger = logging.getLogger(__name__)
 
+# The columns' own limits, checked here so SQLite (which does not enforce them) and PostgreSQL
+# refuse the same input with the same message.
+ORGANIZATION_SLUG_MAX_LENGTH = int(Organization._meta.get_field("slug").max_length or 80)
+CONNECTION_NAME_MAX_LENGTH = int(Connection._meta.get_field("name").max_length or 200)
+OPTION_VALUE_MAX_LENGTH = 500
+
+
+def organization_slug_clean(slug: str) -> str:
+    """The slug as given (trimmed), or a ValidationError: it is never silently changed (``ORG-A``
+    is refused with a hint, not turned into ``org-a``, which may be another organization)."""
+    value = str(slug).strip()
+    if len(value) > ORGANIZATION_SLUG_MAX_LENGTH:
+        raise ValidationError(
+            f"An organization slug has at most {ORGANIZATION_SLUG_MAX_LENGTH} characters (got {len(value)}).",
+            code="max_length",
+        )
+    try:
+        validate_slug(value)
+    except ValidationError:
+        raise ValidationError(
+            f"{value!r} is not a slug (lowercase letters, digits, - and _).", code="invalid"
+        ) from None
+    if value != value.lower():
+        raise ValidationError(
+            f"Organization slugs are lowercase: did you mean {value.lower()!r}?", code="invalid"
+        )
+    return value
+
 
 def organization_get_or_create(*, slug: str, name: str | None = None) -> Organization:
+    slug = organization_slug_clean(slug)
     organization, _ = Organization.objects.get_or_create(
-        slug=slugify(slug), defaults={"name": name or slug.replace("-", " ").title()}
+        slug=slug, defaults={"name": name or slug.replace("-", " ").replace("_", " ").title()}
     )
     return organization
+
+
+@dataclass(frozen=True)
+class ConnectionInput:
+    """What someone entered to register a connection, normalized and checked."""
+
+    account_id: str
+    options: dict[str, Any]
+    credentials: dict[str, str] | None
+    name: str
+
+
+def connection_input_clean(
+    *,
+    platform: str,
+    account_id: str,
+    credentials: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    name: str = "",
+) -> ConnectionInput:
+    """The one place that normalizes and checks a connection's input, for the connect form and
+    ``add_connection`` alike (``connection_create`` calls it too), the same on every database.
+
+    The account id is put in its platform's canonical form (trimmed; Google's without hyphens) and
+    must match the format its connector declares; option and credential keys must be the
+    connector's, their values are trimmed, an empty option is dropped and an empty credential
+    refused; nothing may exceed its column. ``credentials=None`` skips them (a sign-in page
+    supplies the tokens). Raises a ValidationError whose ``message_dict`` is keyed by
+    ``account_id``, ``credentials``, ``options`` and ``name``.
+    """
+    cls = get_connector_class(platform)
+    errors: dict[str, list[str]] = {}
+    try:
+        clean_account_id = cls.clean_account_id(account_id)
+    except ValidationError as exc:
+        errors["account_id"] = exc.messages
+        clean_account_id = ""
+
+    clean_name = str(name or "").strip()
+    if len(clean_name) > CONNECTION_NAME_MAX_LENGTH:
+        errors["name"] = [
+            f"A connection name has at most {CONNECTION_NAME_MAX_LENGTH} characters (got {len(clean_name)})."
+        ]
+
+    clean_options: dict[str, Any] = {}
+    option_problems = []
+    unknown = sorted(set(options or {}) - set(cls.option_keys))
+    if unknown:
+        accepted = ", ".join(sorted(cls.option_keys)) or "none"
+        option_problems.append(f"{cls.platform} does not take option(s) {unknown}; accepted: {accepted}")
+    for key, value in (options or {}).items():
+        if key in unknown:
+            continue
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                continue
+            if len(value) > OPTION_VALUE_MAX_LENGTH:
+                option_problems.append(f"Option {key} has at most {OPTION_VALUE_MAX_LENGTH} characters.")
+                continue
+        choices = cls.option_choices.get(key)
+        if choices is not None and isinstance(value, str):
+            value = value.rstrip("/")
+            if "://" not in value and f"https://{value}" in dict(choices):
+                value = f"https://{value}"
+            allowed = [choice for choice, _ in choices if choice]
+            if value not in allowed:
+                option_problems.append(f"Option {key} must be one of {', '.join(allowed)} (or left out).")
+                continue
+        clean_options[key] = value
+    if option_problems:
+        errors["options"] = option_problems
+
+    clean_credentials: dict[str, str] | None = None
+    if credentials is not None:
+        clean_credentials = {}
+        problems = []
+        unknown = sorted(set(credentials) - set(cls.credential_keys))
+        if unknown:
+            accepted = ", ".join(sorted(cls.credential_keys)) or "none"
+            problems.append(f"{cls.platform} does not take credential(s) {unknown}; accepted: {accepted}")
+        for key, value in credentials.items():
+            if key in unknown:
+                continue
+            text = str(value if value is not None else "").strip()
+            if not text:
+                problems.append(f"Credential {key} is empty: give its value, or leave it out.")
+            else:
+                clean_credentials[key] = text
+        if not credentials:
+            problems.append(f"Give at least one credential; {cls.platform} takes: {', '.join(cls.credential_keys)}")
+        if problems:
+            errors["credentials"] = problems
+
+    if errors:
+        raise ValidationError(errors)
+    return ConnectionInput(
+        account_id=clean_account_id, options=clean_options, credentials=clean_credentials, name=clean_name
+    )
 
 
 def connection_credentials(connection: Connection) -> dict[str, Any]:
@@ -74,18 +205,34 @@ def connection_create(
     organization: Organization,
     platform: str,
     account_id: str,
-    credentials: Mapping[str, Any],
+    credentials: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
     name: str = "",
     check: bool = True,
+    tokens: TokenSet | None = None,
 ) -> Connection:
-    """Register (or update) a connection; with ``check`` the credentials are tried first."""
+    """Register (or update) a connection; with ``check`` the credentials are tried first.
+
+    ``credentials`` are what a person entered (``add_connection``, the credentials form), checked
+    by ``connection_input_clean``; ``tokens`` are what a platform's token endpoint answered at the
+    end of a sign-in. The account id is stored in its canonical form, so the same account typed
+    twice is one connection. Raises ValidationError on bad input, ConnectorError if the check fails.
+    """
     cls = get_connector_class(platform)
-    tokens = TokenSet.from_dict(dict(credentials))
+    entered = connection_input_clean(
+        platform=platform,
+        account_id=account_id,
+        credentials=(credentials or {}) if tokens is None else None,
+        options=options,
+        name=name,
+    )
+    account_id, options, name = entered.account_id, entered.options, entered.name
+    if tokens is None:
+        tokens = TokenSet.from_dict(dict(entered.credentials or {}))
     if check:
         connector = cls(account_id=account_id, tokens=tokens, options=options)
         connector.refresh_tokens()
-        name = name or connector.check()
+        name = name or connector.check()[:CONNECTION_NAME_MAX_LENGTH]
         tokens = connector.auth.tokens
     connection, _ = Connection.objects.update_or_create(
         organization=organization,
@@ -93,7 +240,7 @@ def connection_create(
         account_id=account_id,
         defaults={
             "name": name or f"{cls.display_name} {account_id}",
-            "options": dict(options or {}),
+            "options": dict(options),
             "credentials_encrypted": encrypt_json(tokens.to_dict()),
             "token_expires_at": datetime.fromtimestamp(tokens.expires_at, tz=UTC) if tokens.expires_at else None,
             "status": Connection.Status.ACTIVE,
@@ -120,16 +267,20 @@ def connection_refresh_token(
         raise
 
 
+# The reasons below often quote a platform; they are redacted as log records are before they are
+# stored, so every reader (Sync health, its CSV, the commands, the admin) gets the redacted text.
+
+
 def connection_mark_needs_reauth(*, connection: Connection, reason: str) -> None:
     Connection.objects.filter(pk=connection.pk).update(
-        status=Connection.Status.NEEDS_REAUTH, status_message=reason, updated_at=timezone.now()
+        status=Connection.Status.NEEDS_REAUTH, status_message=redact(reason), updated_at=timezone.now()
     )
     logger.warning("connection.needs_reauth", extra={"connection_id": connection.pk, "platform": connection.platform})
 
 
 def connection_mark_failing(*, connection: Connection, reason: str) -> None:
     Connection.objects.filter(pk=connection.pk).exclude(status=Connection.Status.NEEDS_REAUTH).update(
-        status=Connection.Status.FAILING, status_message=reason, updated_at=timezone.now()
+        status=Connection.Status.FAILING, status_message=redact(reason), updated_at=timezone.now()
     )
 
 

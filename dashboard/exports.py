@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.models import Organization
+from dashboard.downloads import filename_part
+from dashboard.ids import id_from_param
 from dashboard.periods import Period, period_from_params
 from dashboard.selectors import (
     CampaignFilters,
@@ -177,10 +179,9 @@ def _campaigns(organization: Organization, period: Period, params: Mapping[str, 
 
 
 def _campaign_daily(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
-    try:
-        connection_id = int(params.get("connection", ""))
-    except ValueError:
-        raise UnknownExport("campaign_daily needs ?connection=<id>&campaign=<id>") from None
+    connection_id = id_from_param(params.get("connection"))
+    if connection_id is None:
+        raise UnknownExport("campaign_daily needs ?connection=<id>&campaign=<id>")
     detail = campaign_detail(
         organization=organization,
         connection_id=connection_id,
@@ -190,9 +191,8 @@ def _campaign_daily(organization: Organization, period: Period, params: Mapping[
     if detail is None:
         raise UnknownExport("No such campaign")
     rows = [[cell(d.day), *_ad_metrics(d), cell(d.provisional)] for s in detail.series for d in s.days]
-    return ExportTable(
-        f"campaign_{detail.campaign_id}_daily", ["date", *AD_METRIC_HEADER, "still_updating"], rows, period
-    )
+    name = f"campaign_{filename_part(detail.campaign_id)}_daily"  # the id as a safe part of the file name
+    return ExportTable(name, ["date", *AD_METRIC_HEADER, "still_updating"], rows, period)
 
 
 def _email_campaigns(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
@@ -410,11 +410,7 @@ def _sync_connections(organization: Organization, period: Period, params: Mappin
 
 
 def _sync_runs(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
-    try:
-        connection_id: int | None = int(params.get("connection", ""))
-    except ValueError:
-        connection_id = None
-    health = sync_health_get(organization=organization, connection_id=connection_id)
+    health = sync_health_get(organization=organization, connection_id=id_from_param(params.get("connection")))
     header = [
         "run_id",
         "platform",

@@ -14,11 +14,11 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from connectors.registry import get_connector_class
+from connectors.services import connection_input_clean
 from dashboard.login_throttle import (
     client_address,
     lockout_message,
-    login_failure_record,
-    login_is_locked,
+    login_attempt_begin,
     login_success_record,
 )
 
@@ -35,21 +35,6 @@ OPTION_LABELS = {
     ("zoho_crm", "accounts_server"): "Data centre",
 }
 
-# Zoho's accounts server per data centre (docs/platform-apis.md, section 4.1).
-ZOHO_DATA_CENTRES = (
-    ("", "United States (accounts.zoho.com)"),
-    ("https://accounts.zoho.eu", "Europe (accounts.zoho.eu)"),
-    ("https://accounts.zoho.uk", "United Kingdom (accounts.zoho.uk)"),
-    ("https://accounts.zoho.in", "India (accounts.zoho.in)"),
-    ("https://accounts.zoho.com.au", "Australia (accounts.zoho.com.au)"),
-    ("https://accounts.zoho.jp", "Japan (accounts.zoho.jp)"),
-    ("https://accounts.zohocloud.ca", "Canada (accounts.zohocloud.ca)"),
-    ("https://accounts.zoho.sa", "Saudi Arabia (accounts.zoho.sa)"),
-    ("https://accounts.zoho.com.cn", "China (accounts.zoho.com.cn)"),
-)
-OPTION_CHOICES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("zoho_crm", "accounts_server"): ZOHO_DATA_CENTRES,
-}
 # Options shown up front; the others sit under "Advanced settings".
 PRIMARY_OPTIONS = {("google_ads", "login_customer_id"), ("zoho_crm", "accounts_server")}
 SECRET_HINTS = ("secret", "token", "password", "key")
@@ -68,7 +53,7 @@ class ConnectForm(forms.Form):
         for key, description in cls.option_keys.items():
             name = f"option_{key}"
             label = OPTION_LABELS.get((platform, key), key.replace("_", " ").capitalize())
-            choices = OPTION_CHOICES.get((platform, key))
+            choices = cls.option_choices.get(key)
             if choices:
                 self.fields[name] = forms.ChoiceField(
                     label=label, choices=choices, required=False, help_text=description
@@ -93,11 +78,26 @@ class ConnectForm(forms.Form):
                 )
                 self.credential_names.append(name)
 
-    def clean_account_id(self) -> str:
-        value = str(self.cleaned_data["account_id"]).strip()
-        if not value:
-            raise forms.ValidationError("Enter the account id.")
-        return value
+    def clean(self) -> dict[str, Any]:
+        """The same normalization and checks as ``add_connection`` (``connection_input_clean``):
+        the account id in its platform's format and canonical form, known options and credentials."""
+        cleaned = super().clean() or self.cleaned_data
+        if "account_id" not in cleaned:  # already refused: empty or too long
+            return cleaned
+        complete = all(name in cleaned for name in self.credential_names)
+        try:
+            entered = connection_input_clean(
+                platform=self.platform,
+                account_id=cleaned["account_id"],
+                options=self.options(),
+                credentials=self.credentials() if self.credential_names and complete else None,
+            )
+        except forms.ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.add_error("account_id" if field == "account_id" else None, messages)
+            return self.cleaned_data
+        cleaned["account_id"] = entered.account_id
+        return cleaned
 
     @property
     def primary_option_fields(self) -> list[forms.BoundField]:
@@ -126,23 +126,28 @@ class ConnectForm(forms.Form):
 
 
 class ThrottledLoginMixin:
-    """Refuses a username and address with too many recent failures before the password is checked."""
+    """Refuses a username and address with too many recent failures before the password is checked.
+
+    Every attempt that names a username is counted as a failure before its password is checked, and
+    only an attempt that authenticated a user clears the count. Django's ``clean()`` skips the check
+    without an error when the password is empty or missing, so such a request is a failure too, not a
+    success. A request without a username checks no password: nothing is counted or cleared.
+    """
 
     request: Any
     cleaned_data: dict[str, Any]
+    user_cache: Any
 
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username") or "")
+        if not username:
+            return super().clean()  # type: ignore[misc]
         address = client_address(self.request)
-        if username and login_is_locked(username=username, address=address):
+        if not login_attempt_begin(username=username, address=address):
             raise forms.ValidationError(lockout_message(), code="locked")
-        try:
-            cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
-        except forms.ValidationError:
-            if username:
-                login_failure_record(username=username, address=address)
-            raise
-        login_success_record(username=username, address=address)
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]  # raises on a wrong password
+        if self.user_cache is not None:
+            login_success_record(username=username, address=address)
         return cleaned
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import chain
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from connectors.auth import TokenSet, authorization_code_exchange, authorization_url
@@ -20,7 +21,7 @@ from connectors.errors import AuthError, ConnectorError
 from connectors.models import Connection, Organization
 from connectors.registry import get_connector_class
 from connectors.selectors import connection_list_syncable, connection_list_tokens_expiring
-from connectors.services import connection_create, connection_refresh_token
+from connectors.services import connection_create, connection_input_clean, connection_refresh_token
 from dashboard.schedules import periodic_schedules
 from etl.models import SyncRun
 from etl.services import (
@@ -272,12 +273,18 @@ def connect_start(
         raise ConnectError(
             f"This installation has no OAuth app for {cls.display_name} yet: set {' and '.join(missing)}."
         )
+    if connection_id is not None:  # a re-authorization keeps only the options the platform reads
+        options = {k: v for k, v in options.items() if k in cls.option_keys}
+    try:
+        entered = connection_input_clean(platform=platform, account_id=account_id, options=options)
+    except ValidationError as exc:
+        raise ConnectError(" ".join(exc.messages)) from None
     intent = ConnectIntent(
         state=secrets.token_urlsafe(32),
         organization_id=organization.pk,
         platform=platform,
-        account_id=account_id.strip(),
-        options={k: v for k, v in options.items() if v},
+        account_id=entered.account_id,
+        options={str(k): str(v) for k, v in entered.options.items()},
         connection_id=connection_id,
         created_at=time.time(),
     )
@@ -308,12 +315,14 @@ def connect_complete(
             organization=organization,
             platform=intent.platform,
             account_id=intent.account_id,
-            credentials=tokens.to_dict(),
+            tokens=tokens,
             options=intent.options,
             check=True,
         )
     except ConnectorError as exc:
         raise ConnectError(exc.message) from None
+    except ValidationError as exc:
+        raise ConnectError(" ".join(exc.messages)) from None
     sync_start(connection_id=connection.pk, trigger="reconnect" if intent.connection_id else "connect")
     return connection
 
@@ -332,12 +341,14 @@ def connect_with_credentials(
             organization=organization,
             platform=platform,
             account_id=account_id.strip(),
-            credentials={k: v for k, v in credentials.items() if v},
-            options={k: v for k, v in options.items() if v},
+            credentials=dict(credentials),
+            options=dict(options),
             check=True,
         )
     except ConnectorError as exc:
         raise ConnectError(exc.message) from None
+    except ValidationError as exc:
+        raise ConnectError(" ".join(exc.messages)) from None
     sync_start(connection_id=connection.pk, trigger="connect")
     return connection
 

@@ -3,7 +3,6 @@ through services."""
 
 from __future__ import annotations
 
-import csv
 import hmac
 from collections.abc import Callable
 from functools import wraps
@@ -24,8 +23,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from connectors.models import Membership
 from connectors.registry import connector_classes
 from dashboard.cache_warm import dashboard_viewed
+from dashboard.downloads import csv_download
 from dashboard.exports import UnknownExport, export_table
 from dashboard.forms import ConnectForm, ThrottledAuthenticationForm
+from dashboard.ids import id_from_param
 from dashboard.selectors import (
     ALLOWED_DAYS,
     DEFAULT_DAYS,
@@ -64,6 +65,7 @@ from dashboard.services import (
 from etl import services as etl_services
 from etl.lease import clock
 from etl.models import SyncRun
+from sales_dashboard.logging import redact
 
 SESSION_INTENTS = "dashboard_connect_intents"
 
@@ -205,10 +207,7 @@ def accounts(request: HttpRequest, membership: Membership) -> HttpResponse:
 @require_safe
 @organization_page
 def sync_health(request: HttpRequest, membership: Membership) -> HttpResponse:
-    try:
-        connection_id: int | None = int(request.GET.get("connection", ""))
-    except ValueError:
-        connection_id = None
+    connection_id = id_from_param(request.GET.get("connection"))
     health = sync_health_get(organization=membership.organization, connection_id=connection_id)
     return _render(request, membership, "dashboard/sync_health.html", section="sync", health=health)
 
@@ -220,12 +219,7 @@ def export_csv(request: HttpRequest, membership: Membership, table: str) -> Http
         result = export_table(table, organization=membership.organization, params=request.GET)
     except UnknownExport as exc:
         raise Http404(str(exc)) from None
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
-    writer = csv.writer(response)
-    writer.writerow(result.header)
-    writer.writerows(result.rows)
-    return response
+    return csv_download(result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,7 +246,8 @@ class ThrottledLoginView(LoginView):
 
 def _safe_next(request: HttpRequest) -> str | None:
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
+    # A path on this site only: redirect() would take a bare word ("7") for a view's name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=False
     ):
         return target
@@ -478,7 +473,12 @@ def connection_reconnect(request: HttpRequest, membership: Membership, connectio
 @require_safe
 @organization_page
 def oauth_callback(request: HttpRequest, membership: Membership) -> HttpResponse:
+    # The sign-in is used up first, then the role is checked again, as when it was started: an
+    # admin demoted while the platform's page was open neither finishes it now nor after a promotion.
     intent = _take_intent(request, request.GET.get("state", ""))
+    denied = _forbid_non_admin(request, membership)
+    if denied:
+        return denied
     if intent is None:
         return _render(
             request,
@@ -493,9 +493,10 @@ def oauth_callback(request: HttpRequest, membership: Membership) -> HttpResponse
     error = request.GET.get("error", "")
     code = request.GET.get("code", "")
     if error or not code:
-        description = (
+        # The platform's words, redacted as they would be in a log.
+        description = redact(
             request.GET.get("error_description", "") or error or "no authorization code was returned"
-        )
+        )[:300]
         return _render(
             request,
             membership,

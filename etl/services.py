@@ -493,8 +493,9 @@ def cleanup_old_data(*, today: date | None = None) -> dict[str, int]:
 
 
 def readable_error(exc: BaseException) -> str:
+    """The error in words a marketer can read; a platform's words in it are redacted (as in logs)."""
     if isinstance(exc, ConnectorError):
-        return exc.message
+        return redact(exc.message)
     from celery.exceptions import SoftTimeLimitExceeded
 
     if isinstance(exc, SoftTimeLimitExceeded):

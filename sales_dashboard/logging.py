@@ -27,6 +27,16 @@ def redact(text: str) -> str:
     return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
 
 
+# The OAuth callback's query string carries a one-time authorization code and the state: the whole
+# query is dropped wherever the callback's URL appears (the request line, a Referer).
+_CALLBACK_QUERY = re.compile(r"(/oauth/callback/?)\?[^\s\"']*")
+
+
+def scrub_access_line(text: str) -> str:
+    """An access-log line without the callback's query string, and redacted like every record."""
+    return redact(_CALLBACK_QUERY.sub(r"\1?[scrubbed]", text))
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
@@ -52,6 +62,20 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+class AccessLogFilter(logging.Filter):
+    """For the web servers' request logs (``runserver``'s ``django.server``; gunicorn's access log
+    goes through ``sales_dashboard.access_log``): the arguments are scrubbed as one line would be."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = scrub_access_line(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub_access_line(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: scrub_access_line(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
+
+
 class StructuredFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -61,4 +85,4 @@ class StructuredFormatter(logging.Formatter):
         fields = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
         if fields:
             line += " " + " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
-        return redact(line)
+        return scrub_access_line(line)

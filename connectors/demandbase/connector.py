@@ -85,6 +85,9 @@ class Connector(BaseConnector):
         StreamSpec("intent", "abm_engagement_daily", mapping.ABM_ENGAGEMENT_DAILY),
     )
     restatement_days_setting = "DEMANDBASE_RESTATEMENT_DAYS"
+    # Only a label of the tenant (the key set is what identifies it); never sent to the API.
+    account_id_pattern = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+    account_id_format = "a label of letters, digits, '.', '_' and '-', starting with a letter or digit"
     policy = DemandbaseErrorPolicy()
     credential_keys = {
         "client_id": "Client ID of a Demandbase API key set (Demandbase One > Settings > API keys)",

@@ -39,7 +39,7 @@ from connectors.errors import (
     RateLimited,
     TransientError,
 )
-from connectors.http import ApiClient
+from connectors.http import ApiClient, path_segment
 
 EXPORT_PATH = "/data/export/v1"
 JOB_PATH = f"{EXPORT_PATH}/job"
@@ -129,7 +129,7 @@ class ExportJob:
         """Wait for the job; None when Demandbase no longer knows it (its id is then forgotten)."""
         while True:
             try:
-                status = self.client.get_json(f"{JOB_PATH}/{job_id}")
+                status = self.client.get_json(f"{JOB_PATH}/{path_segment(job_id)}")
             except PermanentError as exc:
                 if exc.status != 404:
                     raise
@@ -240,7 +240,8 @@ class ExportJob:
             if exc.code != "download_refused":
                 raise
         # The signed link may have expired (a retry a day later): the job's status gives a fresh one.
-        fresh = self.client.get_json(f"{JOB_PATH}/{status.get('jobId') or self.state.get(STATE_JOB_ID)}")
+        job_id = status.get("jobId") or self.state.get(STATE_JOB_ID)
+        fresh = self.client.get_json(f"{JOB_PATH}/{path_segment(job_id)}")
         return self.downloads.call("GET", self._results_url(fresh), parse_results)
 
     @staticmethod

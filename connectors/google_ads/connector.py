@@ -77,6 +77,9 @@ class Connector(BaseConnector):
     )
     streams = (StreamSpec(mapping.STREAM, "ad_performance_daily", mapping.AD_PERFORMANCE_DAILY),)
     restatement_days_setting = "GOOGLE_ADS_RESTATEMENT_DAYS"
+    # Stored as the 10 digits the API wants, however it was typed (123-456-7890 is the same account).
+    account_id_pattern = r"[0-9]{10}"
+    account_id_format = "10 digits, shown as 123-456-7890 in Google Ads"
     # Conversions are credited for up to 90 days (the longest conversion window); a connection's
     # restatement_days beyond that gains nothing. Not yet read by the pipeline.
     max_restatement_days = 90
@@ -100,6 +103,10 @@ class Connector(BaseConnector):
         only because the contract has one (token refresh does not use it either)."""
         self.ads = AdsSession()
         return super().build_client()
+
+    @classmethod
+    def canonical_account_id(cls, raw: str) -> str:
+        return str(raw).replace("-", "").replace(" ", "").strip()
 
     @property
     def customer_id(self) -> str:

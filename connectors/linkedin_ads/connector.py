@@ -71,6 +71,8 @@ class Connector(BaseConnector):
     )
     streams = (StreamSpec("ad_analytics", "ad_performance_daily", mapping.AD_PERFORMANCE_DAILY),)
     restatement_days_setting = "LINKEDIN_ADS_RESTATEMENT_DAYS"
+    account_id_pattern = r"[0-9]{1,19}"
+    account_id_format = "digits only, as Campaign Manager shows it (e.g. 508123456)"
     policy = LinkedInErrorPolicy()
     credential_keys = {
         "refresh_token": "OAuth refresh token (Marketing Developer Platform apps receive one)",

@@ -177,6 +177,8 @@ class Connector(BaseConnector):
     )
     streams = (StreamSpec("campaigns", "email_campaign", mapping.EMAIL_CAMPAIGN),)
     restatement_days_setting = "MAILCHIMP_RESTATEMENT_DAYS"
+    account_id_pattern = r"[0-9]{1,20}"
+    account_id_format = "the account's user id: digits only (user_id in Mailchimp's OAuth metadata)"
     policy = MailchimpErrorPolicy()
     credential_keys = {
         "access_token": "OAuth access token of the Mailchimp account (it never expires; there is no "

@@ -41,6 +41,19 @@ from connectors.zoho_crm import mapping
 from connectors.zoho_crm.paging import ZohoRecordsPaginator
 
 DEFAULT_ACCOUNTS_SERVER = "https://accounts.zoho.com"
+# Zoho's accounts server per data centre (docs/platform-apis.md, section 4.1). The refresh token and
+# the app's secret are sent there, so no other host is accepted as a connection's option.
+DATA_CENTRES = (
+    ("", "United States (accounts.zoho.com)"),
+    ("https://accounts.zoho.eu", "Europe (accounts.zoho.eu)"),
+    ("https://accounts.zoho.uk", "United Kingdom (accounts.zoho.uk)"),
+    ("https://accounts.zoho.in", "India (accounts.zoho.in)"),
+    ("https://accounts.zoho.com.au", "Australia (accounts.zoho.com.au)"),
+    ("https://accounts.zoho.jp", "Japan (accounts.zoho.jp)"),
+    ("https://accounts.zohocloud.ca", "Canada (accounts.zohocloud.ca)"),
+    ("https://accounts.zoho.sa", "Saudi Arabia (accounts.zoho.sa)"),
+    ("https://accounts.zoho.com.cn", "China (accounts.zoho.com.cn)"),
+)
 DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
 DEFAULT_MAX_CONCURRENT = 5  # the Free edition's limit; paid editions allow 10 to 25
 REFRESHABLE_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
@@ -114,6 +127,8 @@ class Connector(BaseConnector):
         StreamSpec("deals", "crm_deal", mapping.CRM_DEAL),
     )
     restatement_days_setting = "ZOHO_CRM_RESTATEMENT_DAYS"
+    account_id_pattern = r"[0-9]{1,20}"
+    account_id_format = "the org id (zgid): digits only, as Setup > Company Details shows it"
     auth_scheme = "Zoho-oauthtoken"
     policy = ZohoErrorPolicy()
     max_concurrent_requests = DEFAULT_MAX_CONCURRENT
@@ -121,6 +136,7 @@ class Connector(BaseConnector):
         "refresh_token": "OAuth refresh token issued by the org's data centre (valid until revoked)",
         "access_token": "OAuth access token (optional; it lasts one hour)",
     }
+    option_choices = {"accounts_server": DATA_CENTRES}
     option_keys = {
         "accounts_server": "The org's Zoho accounts server, e.g. https://accounts.zoho.eu "
         "(default https://accounts.zoho.com; ZOHO_CRM_ACCOUNTS_URL overrides it)",

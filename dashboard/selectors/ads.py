@@ -21,6 +21,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from connectors.models import Organization
 from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
+from dashboard.ids import id_in_range, text_can_be_stored
 from dashboard.periods import DEFAULT_DAYS, DateRange, Period, last_days, period_from_params
 from dashboard.selectors.common import (
     Restatement,
@@ -828,6 +829,11 @@ class CampaignDetail:
 
 
 def campaign_exists(*, organization: Organization, connection_id: int, campaign_id: str) -> bool:
+    """Whether the organization has rows of the campaign; False for ids no row can have (a
+    connection id past 64 bits, a campaign id with NUL or longer than its column)."""
+    max_length = AdPerformanceDaily._meta.get_field("campaign_id").max_length or 0
+    if not id_in_range(connection_id) or not text_can_be_stored(campaign_id, max_length=max_length):
+        return False
     return AdPerformanceDaily.objects.filter(
         organization_id=organization.pk, connection_id=connection_id, campaign_id=campaign_id
     ).exists()

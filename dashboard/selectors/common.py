@@ -12,6 +12,7 @@ from django.db.models.functions import Cast, Substr
 
 from connectors.models import Connection, Membership, Organization
 from connectors.registry import PLATFORM_NAMES, UnknownPlatform, get_connector_class
+from dashboard.ids import id_in_range
 from dashboard.periods import DateRange
 
 
@@ -66,7 +67,7 @@ def connection_get_for_organization(
     *, organization: Organization | None, connection_id: int
 ) -> Connection | None:
     """The connection if it belongs to the organization; None otherwise (or without organization)."""
-    if organization is None:
+    if organization is None or not id_in_range(connection_id):
         return None
     return connection_list_for_organization(organization=organization).filter(pk=connection_id).first()
 

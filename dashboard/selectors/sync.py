@@ -18,6 +18,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from connectors.models import Connection, Organization
+from dashboard.ids import id_in_range
 from dashboard.selectors.common import connection_list_for_organization, platform_name
 from etl.lease import clock, stale_reason
 from etl.models import SyncRun
@@ -181,6 +182,8 @@ def live_run_for_connection(*, connection_id: int, now: datetime | None = None) 
 
 def sync_run_get_for_organization(*, organization: Organization, sync_run_id: int) -> SyncRun | None:
     """The run if its connection belongs to the organization; None otherwise."""
+    if not id_in_range(sync_run_id):
+        return None
     return (
         SyncRun.objects.filter(pk=sync_run_id, connection__organization_id=organization.pk)
         .select_related("connection")

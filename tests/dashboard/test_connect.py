@@ -237,7 +237,9 @@ class TestPlatformForms:
         client = admin_client(organization)
         form = client.get(reverse("dashboard:connect_platform", args=["google_ads"])).content.decode()
         assert "Manager account id" in form
-        response = start(client, "google_ads", option_login_customer_id="123-456-7890")
+        response = start(
+            client, "google_ads", account_id="555-000-1001", option_login_customer_id="123-456-7890"
+        )
         query = parse_qs(urlsplit(response["Location"]).query)
         assert response["Location"].startswith(settings.GOOGLE_ADS_AUTHORIZE_URL)
         assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]

@@ -1,7 +1,7 @@
 """Security tests use a private local-memory cache.
 
-The test settings point the cache at the machine's shared Redis; the dashboard's aggregates and
-the login-failure counters must start empty for every test instead.
+The test settings point the cache at the machine's shared Redis; the dashboard's aggregates must
+start empty for every test instead. (The login-failure counts are in the database, not the cache.)
 """
 
 from __future__ import annotations

@@ -7,13 +7,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import validate_slug
 from django.db import transaction
 
 from connectors.errors import ConnectorError
 from connectors.registry import UnknownPlatform, get_connector_class
-from connectors.services import connection_create, organization_get_or_create
+from connectors.services import connection_create, organization_get_or_create, organization_slug_clean
 from dashboard.management.quiet import quiet_logs
+
+BAD_INPUT = 2  # the exit status of a refused argument, as for argparse's own errors
+FLAGS = {"account_id": "--account-id", "credentials": "--credential", "options": "--option", "name": "--name"}
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -21,9 +23,19 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     for value in values:
         key, sep, item = value.partition("=")
         if not sep or not key:
-            raise CommandError(f"--{what} expects key=value, got {value!r}")
+            raise CommandError(f"--{what} expects key=value, got {value!r}", returncode=BAD_INPUT)
         pairs[key.strip()] = item
     return pairs
+
+
+def _refused(exc: ValidationError) -> CommandError:
+    """One line naming the flag of each problem (the checks are connection_input_clean's)."""
+    problems = [
+        f"{FLAGS.get(field, field)}: {message.rstrip('.')}"
+        for field, messages in exc.message_dict.items()
+        for message in messages
+    ]
+    return CommandError("; ".join(problems) + ".", returncode=BAD_INPUT)
 
 
 class Command(BaseCommand):
@@ -32,7 +44,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="Organization slug (created if missing).")
         parser.add_argument("--platform", required=True)
-        parser.add_argument("--account-id", required=True)
+        parser.add_argument(
+            "--account-id", required=True, help="The platform's account id (README: the format per platform)."
+        )
         parser.add_argument("--name", default="", help="Display name (default: the platform's account name).")
         parser.add_argument("--credential", action="append", default=[], metavar="KEY=VALUE")
         parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
@@ -47,31 +61,28 @@ class Command(BaseCommand):
         try:
             cls = get_connector_class(options["platform"])
         except UnknownPlatform as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=BAD_INPUT) from None
         try:
-            validate_slug(options["org"])
-        except ValidationError:
+            slug = organization_slug_clean(options["org"])
+        except ValidationError as exc:
             raise CommandError(
-                f"--org expects an organization slug (letters, digits, - and _), got {options['org']!r}"
+                f"--org expects an organization slug: {' '.join(exc.messages)}",
+                returncode=BAD_INPUT,
             ) from None
         if not options["account_id"].strip():
-            raise CommandError("--account-id must not be empty")
+            raise CommandError("--account-id must not be empty", returncode=BAD_INPUT)
         credentials = _pairs(options["credential"], "credential")
-        unknown = set(credentials) - set(cls.credential_keys)
-        if unknown:
-            accepted = ", ".join(sorted(cls.credential_keys)) or "none"
-            raise CommandError(
-                f"{cls.platform} does not take credential(s) {sorted(unknown)}; accepted: {accepted}"
-            )
         if not credentials:
             raise CommandError(
-                f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_keys)}"
+                f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_keys)}",
+                returncode=BAD_INPUT,
             )
         connection_options = _pairs(options["option"], "option")
         try:
-            # A new organization is kept only if its connection is: refused credentials leave nothing.
+            # A new organization is kept only if its connection is: refused input or credentials
+            # leave nothing. The input is checked (connection_input_clean) before any request.
             with transaction.atomic():
-                organization = organization_get_or_create(slug=options["org"])
+                organization = organization_get_or_create(slug=slug)
                 connection = connection_create(
                     organization=organization,
                     platform=cls.platform,
@@ -81,6 +92,8 @@ class Command(BaseCommand):
                     name=options["name"],
                     check=not options["no_check"],
                 )
+        except ValidationError as exc:
+            raise _refused(exc) from None
         except ConnectorError as exc:
             raise CommandError(f"The credentials did not work: {exc.message}") from None
         self.stdout.write(str(connection.pk))
