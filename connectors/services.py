@@ -284,6 +284,14 @@ def connection_mark_failing(*, connection: Connection, reason: str) -> None:
     )
 
 
+def connection_mark_partial(*, connection: Connection) -> None:
+    """A sync loaded some streams but not all: the connection works, but its last complete sync
+    stays where it was."""
+    Connection.objects.filter(pk=connection.pk).update(
+        status=Connection.Status.ACTIVE, status_message="", updated_at=timezone.now()
+    )
+
+
 def connection_mark_succeeded(*, connection: Connection) -> None:
     Connection.objects.filter(pk=connection.pk).update(
         status=Connection.Status.ACTIVE, status_message="", last_success_at=timezone.now(), updated_at=timezone.now()

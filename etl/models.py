@@ -17,6 +17,9 @@ class SyncRun(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        # Loaded, but at least one stream could not be read (an unlicensed product, a missing
+        # permission): the other streams' data is in, the failed stream's rows were left as they were.
+        PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
@@ -30,6 +33,7 @@ class SyncRun(models.Model):
 
     IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
     ENDED_UNSUCCESSFULLY = (Status.FAILED, Status.CANCELLED)
+    LOADED = (Status.SUCCEEDED, Status.PARTIAL)
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sync_runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -82,6 +86,15 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"SyncRun {self.pk} ({self.connection_id}, {self.status})"
+
+    @property
+    def failed_streams(self) -> dict[str, str]:
+        """The streams that could not be read, with the reason (a partial run)."""
+        return {
+            name: str(stats["failed"])
+            for name, stats in self.rows.items()
+            if isinstance(stats, dict) and stats.get("failed")
+        }
 
     @property
     def rows_loaded(self) -> int:

@@ -28,6 +28,7 @@ from connectors.registry import get_connector_class
 from connectors.services import (
     connection_mark_failing,
     connection_mark_needs_reauth,
+    connection_mark_partial,
     connection_mark_succeeded,
     connection_refresh_token,
     connector_for,
@@ -215,7 +216,7 @@ def _step(run_id: int, step: str) -> Iterator[tuple[SyncRun, Lease]]:
         run.timings = {**run.timings, step: round(time.monotonic() - started, 3)}
         run.step = NEXT_STEP[SyncRun.Step(step)]
         done = {"timings": run.timings, "rows": run.rows, "notes": run.notes, "step": run.step}
-        if run.status == SyncRun.Status.SUCCEEDED:  # the load committed: the run is out of flight
+        if run.status in SyncRun.LOADED:  # the load committed: the run is out of flight
             SyncRun.objects.filter(pk=run_id).update(**done, waiting_until=None, waiting_reason="")
         else:
             lease.hand_off(**done)
@@ -238,7 +239,7 @@ def _clear_staging_of_ended_run(run_id: int) -> None:
 def _prune_step(run_id: int) -> Iterator[SyncRun]:
     """The clean-up after a committed load: the run has succeeded, so there is no lease to hold."""
     run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
-    if run is None or run.status != SyncRun.Status.SUCCEEDED:
+    if run is None or run.status not in SyncRun.LOADED:
         state = "does not exist" if run is None else f"is {run.status}"
         raise LeaseLost(f"Sync run {run_id} {state}; its prune step did not run")
     started = time.monotonic()
@@ -266,24 +267,45 @@ def sync_run_extract(*, sync_run_id: int) -> None:
             sync_key=f"sync-{run.pk}",
         )
         window = Window(run.window_start, run.window_end)
+        failures: dict[str, PermanentError] = {}
         with staging_writes() as writer, collector_paused():
             for stream in connector.streams:
                 count = seq = 0
-                for page in connector.extract(stream, window):
-                    # A very large response is staged in parts, so normalize never holds more than a batch.
-                    for start in range(0, max(1, len(page)), STAGED_PAGE_MAX_RECORDS):
-                        part = page[start : start + STAGED_PAGE_MAX_RECORDS]
-                        writer.submit(
-                            partial(_raw_page_create, run.pk, stream.name, seq, len(part), jsonio.dumps(part))
-                        )
-                        seq += 1
-                    count += len(page)
-                    progress = {**run.rows, stream.name: {"extracted": count}}
-                    writer.submit(partial(SyncRun.objects.filter(pk=run.pk).update, rows=progress))
-                    lease.beat()
-                    del page
+                try:
+                    for page in connector.extract(stream, window):
+                        # A very large response is staged in parts, so normalize never holds more than a batch.
+                        for start in range(0, max(1, len(page)), STAGED_PAGE_MAX_RECORDS):
+                            part = page[start : start + STAGED_PAGE_MAX_RECORDS]
+                            writer.submit(
+                                partial(_raw_page_create, run.pk, stream.name, seq, len(part), jsonio.dumps(part))
+                            )
+                            seq += 1
+                        count += len(page)
+                        progress = {**run.rows, stream.name: {"extracted": count}}
+                        writer.submit(partial(SyncRun.objects.filter(pk=run.pk).update, rows=progress))
+                        lease.beat()
+                        del page
+                except PermanentError as exc:  # this stream alone: an unlicensed product, a permission
+                    failures[stream.name] = exc
+                    run.rows[stream.name] = {"extracted": count, "failed": exc.message}
+                    continue
                 run.rows[stream.name] = {"extracted": count}
+        if failures and len(failures) == len(connector.streams):
+            raise next(iter(failures.values()))  # nothing could be read: the run fails as a whole
+        for name, error in failures.items():
+            RawPage.objects.filter(sync_run_id=run.pk, stream=name).delete()
+            run.notes.append(
+                f"{connector.display_name}: {name} could not be read ({error.message}); its data was left "
+                "as it was, and the next sync tries it again"
+            )
         run.notes.extend(note for note in connector.state.get("notes", []) if note not in run.notes)
+
+
+def _streams_read(run: SyncRun, streams: Iterable[StreamSpec]) -> list[StreamSpec]:
+    """The run's streams that were read: a stream that failed alone is not normalized, loaded or
+    pruned, so its rows stay as they were."""
+    failed = run.failed_streams
+    return [stream for stream in streams if stream.name not in failed]
 
 
 def _raw_page_create(sync_run_id: int, stream: str, seq: int, count: int, records: str) -> None:
@@ -309,7 +331,7 @@ def sync_run_normalize(*, sync_run_id: int) -> None:
         staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
         staged_rows_delete(QuarantinedRecord, sync_run_id=run.pk)
         connector_cls = get_connector_class(run.connection.platform)
-        for stream in connector_cls.streams:
+        for stream in _streams_read(run, connector_cls.streams):
             _normalize_stream(run, stream, lease)
 
 
@@ -374,7 +396,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
             sync_run_id=run.pk,
             synced_at=timezone.now(),
         )
-        for stream in connector_cls.streams:
+        for stream in _streams_read(run, connector_cls.streams):
             dataset = get_dataset(stream.dataset)
             chunks = NormalizedChunk.objects.filter(sync_run=run, dataset=dataset.name).order_by("seq")
             staged = chunks.aggregate(rows=Sum("row_count"))["rows"] or 0
@@ -398,13 +420,19 @@ def sync_run_load(*, sync_run_id: int) -> None:
                 unchanged=result.unchanged,
                 deleted=result.deleted,
             )
-        succeeded = SyncRun.objects.filter(
-            pk=run.pk, lease_token=lease.token, status=SyncRun.Status.RUNNING
-        ).update(status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=run.rows)
-        if not succeeded:
+        outcome = SyncRun.Status.PARTIAL if run.failed_streams else SyncRun.Status.SUCCEEDED
+        loaded = SyncRun.objects.filter(pk=run.pk, lease_token=lease.token, status=SyncRun.Status.RUNNING).update(
+            status=outcome, finished_at=timezone.now(), rows=run.rows
+        )
+        if not loaded:
             raise LeaseLost(f"Sync run {run.pk} was taken over or cancelled during its load; nothing was loaded")
-        run.status = SyncRun.Status.SUCCEEDED
-        connection_mark_succeeded(connection=run.connection)
+        run.status = outcome
+        if outcome == SyncRun.Status.PARTIAL:
+            # The failed streams were not read for this window: the next sync's window still reaches
+            # back to the last complete sync, so their gap is read once they can be read again.
+            connection_mark_partial(connection=run.connection)
+        else:
+            connection_mark_succeeded(connection=run.connection)
         organization_id = run.connection.organization_id
         transaction.on_commit(lambda: dashboard_cache_bump(organization_id))
 
@@ -417,7 +445,7 @@ def sync_run_prune(*, sync_run_id: int) -> int:
         connector_cls = get_connector_class(run.connection.platform)
         removed = prune_warehouse(
             connection_id=run.connection_id,
-            datasets=[get_dataset(stream.dataset) for stream in connector_cls.streams],
+            datasets=[get_dataset(stream.dataset) for stream in _streams_read(run, connector_cls.streams)],
         )
         if removed:
             run.notes.append(f"{removed} row(s) older than {settings.RETENTION_DAYS} days were removed")
@@ -517,7 +545,7 @@ def sync_run_fail(*, sync_run_id: int, exc: BaseException) -> None:
     message = readable_error(exc)
     if run.status in SyncRun.ENDED_UNSUCCESSFULLY:
         return  # already closed (taken over, cancelled): its reason stays
-    if run.status == SyncRun.Status.SUCCEEDED:
+    if run.status in SyncRun.LOADED:
         # Only the clean-up after a committed load failed: the data is in, the run stays a success.
         notes = [*run.notes, f"Clean-up after the load did not finish: {message}"]
         SyncRun.objects.filter(pk=sync_run_id).update(step=SyncRun.Step.DONE, notes=notes)

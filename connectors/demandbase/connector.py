@@ -5,7 +5,9 @@ Two streams:
 - ``accounts`` → ``abm_account``: one account export job per sync through the Data Export API (see
   ``connectors.demandbase.export`` for the job protocol and why a retried sync never creates a second
   job), its JSON result file read and reshaped (``connectors.demandbase.results``). The export is a
-  snapshot of the tenant's accounts (optionally limited to account lists), not windowed.
+  snapshot of the tenant's accounts (optionally limited to account lists), not windowed. The job asks
+  only for the fields the tenant's field catalogue lists (``connectors.demandbase.catalogue``): the
+  others are a note on the run and empty columns; a refusal with ``400-155`` re-reads the catalogue.
 - ``intent`` → ``abm_engagement_daily``: the Intent API's cursor-paged ``POST
   /data/intent/v1/companies/intent/query`` for the sync window (widened by one intent period so a
   period that started before the window is not missed), filtered by keyword sets, aggregated to one
@@ -31,6 +33,13 @@ from django.conf import settings
 from connectors.auth import OAuthSpec, TokenSet
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.demandbase import mapping
+from connectors.demandbase.catalogue import (
+    FIELD_NOT_ENTITLED,
+    FIELDS_NOT_AVAILABLE,
+    FieldCatalogue,
+    choose_fields,
+    missing_fields_note,
+)
 from connectors.demandbase.export import JOBS_PATH, ExportJob, ExportTiming
 from connectors.demandbase.intent import daily_intent
 from connectors.demandbase.keyset import exchange_key_set
@@ -49,6 +58,8 @@ INTENT_MAX_FILTER_IDS = 10  # keywordSetIds per query
 INTENT_MAX_DAYS = 365  # a query spans 12 months at most (400-223)
 INTENT_PERIOD_DAYS = 7  # intent periods are weekly windows
 RECORDS_PER_PAGE = 1_000  # records per staged page
+STATE_ACCOUNT_FIELDS = "account_fields"  # the fields this sync's account export asks for
+STATE_FIELDS_NOTE = "account_fields_note"  # the note saying which wanted fields the tenant lacks
 
 
 def parse_ids(value: Any, option: str) -> list[int]:
@@ -125,11 +136,59 @@ class Connector(BaseConnector):
 
     # -- accounts -------------------------------------------------------------------------------
     def _accounts(self) -> Iterator[Page]:
-        request: dict[str, Any] = {
-            "entityType": "account",
-            "fields": list(mapping.ACCOUNT_EXPORT_FIELDS),
-            "format": "JSON",
-        }
+        records = self._account_records()
+        for start in range(0, len(records), RECORDS_PER_PAGE):
+            yield [nest_fields(r, mapping.ACCOUNT_ENTITY) for r in records[start : start + RECORDS_PER_PAGE]]
+
+    def _account_records(self) -> list[Any]:
+        fields = self._account_fields()
+        try:
+            return self._export_accounts(fields)
+        except PermanentError as exc:
+            if exc.code not in (FIELDS_NOT_AVAILABLE, FIELD_NOT_ENTITLED):
+                raise
+            refused = exc
+        # The tenant's entitlements changed since the catalogue was read: read it again, ask once more.
+        again = self._account_fields(fresh=True)
+        if again == fields:
+            raise PermanentError(
+                f"{refused.message}. Demandbase's field catalogue for this tenant still lists every "
+                f"field asked for ({', '.join(fields)}); check the Export collection of the connection's "
+                "API key set with Demandbase support.",
+                status=refused.status,
+                code=refused.code,
+            )
+        return self._export_accounts(again)
+
+    def field_catalogue(self, entity: str) -> FieldCatalogue:
+        """The tenant's export field catalogue, cached per tenant (API host and key set)."""
+        client_id = str(self.auth.tokens.extra.get("client_id") or self.account_id)
+        return FieldCatalogue(self.client, entity=entity, tenant_key=f"{self.base_url()}|{client_id}")
+
+    def _account_fields(self, *, fresh: bool = False) -> list[str]:
+        """The wanted account fields the tenant has; the others are noted once on the run."""
+        saved = self.state.get(STATE_ACCOUNT_FIELDS)
+        if not fresh and isinstance(saved, list) and saved:  # a retried attempt asks for the same
+            return [str(name) for name in saved]
+        available = self.field_catalogue("account").names(fresh=fresh)
+        choice = choose_fields(
+            mapping.ACCOUNT_EXPORT_FIELDS,
+            mapping.REQUIRED_ACCOUNT_FIELDS,
+            available,
+            mapping.ACCOUNT_FIELD_LABELS,
+        )
+        note = missing_fields_note(choice.missing, mapping.ACCOUNT_FIELD_LABELS)
+        previous = self.state.get(STATE_FIELDS_NOTE)
+        notes = [n for n in self.state.get("notes", []) if n != previous]
+        if note is not None and note not in notes:
+            notes.append(note)
+        self.save_state(
+            **{STATE_ACCOUNT_FIELDS: list(choice.requested), STATE_FIELDS_NOTE: note, "notes": notes}
+        )
+        return list(choice.requested)
+
+    def _export_accounts(self, fields: list[str]) -> list[Any]:
+        request: dict[str, Any] = {"entityType": "account", "fields": fields, "format": "JSON"}
         lists = parse_ids(self.options.get("account_list_ids"), "account_list_ids")
         if lists:
             request["accountListIds"] = lists
@@ -143,9 +202,7 @@ class Connector(BaseConnector):
             timing=self.export_timing,
             sleep=self.client.sleep,
         )
-        records = job.records()
-        for start in range(0, len(records), RECORDS_PER_PAGE):
-            yield [nest_fields(r, mapping.ACCOUNT_ENTITY) for r in records[start : start + RECORDS_PER_PAGE]]
+        return job.records()
 
     def _downloads_client(self) -> ApiClient:
         """For the signed result link: it carries its own authorization, so no bearer token is sent."""
@@ -205,6 +262,13 @@ class Connector(BaseConnector):
         try:
             body = self.client.get_json(KEYWORD_SETS_PATH)
         except PermanentError as exc:
+            if exc.status in (403, 404):  # the tenant has no Intent product, or the key set no access
+                raise PermanentError(
+                    f"{exc.message}. This Demandbase tenant or API key set has no access to Intent, "
+                    "so no intent data can be synced for it.",
+                    status=exc.status,
+                    code=exc.code,
+                ) from None
             raise PermanentError(
                 f"{exc.message}. Could not list the tenant's intent keyword sets: set the connection "
                 "option keyword_set_ids to the ids of the keyword sets to sync.",

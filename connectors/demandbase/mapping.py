@@ -18,7 +18,8 @@ from connectors.base import Field
 
 ACCOUNT_ENTITY = "Account"
 
-# Requested from the export job, in this order; the tenant's Export collection must include them.
+# Wanted from the export job, in this order. Which of them a tenant has depends on its Export collection:
+# the connector asks only for those the tenant's field catalogue (GET /data/export/v1/fields) lists.
 ACCOUNT_EXPORT_FIELDS = (
     "{Account}.id",
     "{Account}.domain",
@@ -32,6 +33,24 @@ ACCOUNT_EXPORT_FIELDS = (
     "{Account}.intentScore",
     "{Account}.intentKeywordCount",
 )
+
+# Without these an account cannot be loaded: the natural key and the account's name.
+REQUIRED_ACCOUNT_FIELDS = ("{Account}.id", "{Account}.name")
+
+# How a marketer knows the optional fields (for the run's note when a tenant lacks some).
+ACCOUNT_FIELD_LABELS = {
+    "{Account}.id": "Account ID",
+    "{Account}.domain": "Domain",
+    "{Account}.name": "Account Name",
+    "{Account}.industry": "Industry",
+    "{Account}.journeyStage": "Journey Stage",
+    "{Account}.engagementPointsLast7Day": "Engagement Points",
+    "{Account}.engagementPointsLast30Day": "Engagement Points",
+    "{Account}.engagementMinutesLast7Day": "Engagement Minutes",
+    "{Account}.engagementMinutesLast30Day": "Engagement Minutes",
+    "{Account}.intentScore": "Intent Score",
+    "{Account}.intentKeywordCount": "Intent Keywords",
+}
 
 ABM_ACCOUNT = {
     "account_id": Field("Account.id", required=True),

@@ -29,7 +29,11 @@ next export job ends ``failed``), ``slow_job_response`` (the job IS created, the
 back ``seconds``, to time out a client), plus the shared ``delay`` and ``truncated``.
 
 The data come from a fixed catalogue of tenants and a hash-seeded generator: the same numbers in every
-process, for any dates.
+process, for any dates. Tenants differ like real ones: ``northwind`` (the demo's) has every field and
+Intent; ``fabrikam`` has a small field catalogue (id, name, domain and the engagement minutes): ``GET
+/v1/fields`` lists only those, and an export job asking for another field is refused with ``400-155``
+"Fields not available for this tenant"; ``litware`` has no Intent product (the intent query and the
+keyword set reference answer ``403-100``); ``contoso-trial`` has no accounts.
 """
 
 from __future__ import annotations
@@ -74,6 +78,12 @@ EXPORT_ONLY_CLIENT_ID: Final = "sandbox-demandbase-export-only"
 EXPORT_ONLY_CLIENT_SECRET: Final = "sandbox-demandbase-export-only-secret"
 EMPTY_CLIENT_ID: Final = "sandbox-demandbase-empty"
 EMPTY_CLIENT_SECRET: Final = "sandbox-demandbase-empty-secret"
+SMALL_CATALOGUE_CLIENT_ID: Final = "sandbox-demandbase-small-catalogue"
+SMALL_CATALOGUE_CLIENT_SECRET: Final = "sandbox-demandbase-small-catalogue-secret"
+NO_INTENT_CLIENT_ID: Final = "sandbox-demandbase-no-intent"
+NO_INTENT_CLIENT_SECRET: Final = "sandbox-demandbase-no-intent-secret"
+SMALL_CATALOGUE_TENANT: Final = "fabrikam"
+NO_INTENT_TENANT: Final = "litware"
 DEMO_TENANT: Final = "northwind"
 
 ACCESS_TOKEN_TTL: Final = 28_800  # 8 hours
@@ -116,6 +126,9 @@ class Tenant:
     keyword_sets: tuple[KeywordSet, ...]
     account_lists: Mapping[int, str] = field(default_factory=dict)
     first_account_id: int = 2_100_001
+    # The account fields of the tenant's Export collection (plain names, e.g. "domain"); None: all.
+    account_fields: frozenset[str] | None = None
+    intent: bool = True  # the tenant has the Intent product
 
 
 @dataclass(frozen=True)
@@ -151,6 +164,16 @@ TENANTS: Final[Mapping[str, Tenant]] = MappingProxyType(
             (KeywordSet(7401, "Unused", ("Quantum Networking",)),),
             first_account_id=3_100_001,
         ),
+        SMALL_CATALOGUE_TENANT: Tenant(
+            SMALL_CATALOGUE_TENANT,
+            40,
+            (_DATA_PLATFORM,),
+            first_account_id=4_100_001,
+            account_fields=frozenset(
+                {"id", "name", "domain", "engagementMinutesLast7Day", "engagementMinutesLast30Day"}
+            ),
+        ),
+        NO_INTENT_TENANT: Tenant(NO_INTENT_TENANT, 25, (), first_account_id=5_100_001, intent=False),
     }
 )
 
@@ -161,6 +184,10 @@ KEY_SETS: Final[Mapping[str, KeySet]] = MappingProxyType(
             EXPORT_ONLY_CLIENT_ID, EXPORT_ONLY_CLIENT_SECRET, DEMO_TENANT, intent=False
         ),
         EMPTY_CLIENT_ID: KeySet(EMPTY_CLIENT_ID, EMPTY_CLIENT_SECRET, "contoso-trial"),
+        SMALL_CATALOGUE_CLIENT_ID: KeySet(
+            SMALL_CATALOGUE_CLIENT_ID, SMALL_CATALOGUE_CLIENT_SECRET, SMALL_CATALOGUE_TENANT
+        ),
+        NO_INTENT_CLIENT_ID: KeySet(NO_INTENT_CLIENT_ID, NO_INTENT_CLIENT_SECRET, NO_INTENT_TENANT),
     }
 )
 
@@ -195,10 +222,6 @@ _COUNTRIES: Final = (("United States", 0.55), ("United Kingdom", 0.12), ("German
 _STAGES: Final = (("Qualified", 0.3), ("Aware", 0.25), ("Engaged", 0.2), ("MQA", 0.1), ("Opportunity", 0.1),
                   ("Customer", 0.05))  # fmt: skip
 _TLDS: Final = (".com", ".com", ".com", ".io", ".co.uk", ".de")
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -460,6 +483,20 @@ ENTITY_TYPES: Final = (
     "creative",
 )
 _ENTITY_BY_LOWER: Final = {name.lower(): name for name in ENTITY_TYPES}
+
+
+def tenant_has_field(tenant: Tenant, name: str) -> bool:
+    """Whether the tenant's Export collection includes a field (only account fields are restricted)."""
+    if tenant.account_fields is None or not name.startswith("{Account}."):
+        return True
+    return name.removeprefix("{Account}.") in tenant.account_fields
+
+
+def tenant_fields(tenant: Tenant, entity: str) -> list[ExportField]:
+    """The fields ``GET /v1/fields`` lists for the tenant and entity type."""
+    return [f for f in ENTITY_FIELDS[entity].values() if tenant_has_field(tenant, f.name)]
+
+
 _EMPTY_REFERENCES: Final = frozenset(
     {"persona", "buyerRole", "idealBuyingGroup", "idealBuyingGroupPersonaRole", "JobFunction", "JobLevel"}
 )
@@ -799,6 +836,12 @@ def _job_fields(body: Mapping[str, Any], entity: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fields))
 
 
+def _check_entitled(tenant: Tenant, names: Iterable[str]) -> None:
+    lacking = [name for name in dict.fromkeys(names) if not tenant_has_field(tenant, name)]
+    if lacking:
+        raise ApiError(400, "400-155", f"Fields not available for this tenant: {', '.join(lacking)}")
+
+
 def _job_filters(body: Mapping[str, Any], entity: str) -> tuple[ExportFilter, ...]:
     raw = body.get("filters") or []
     if not isinstance(raw, list):
@@ -868,12 +911,15 @@ def parse_export_request(body: Any, tenant: Tenant) -> ExportRequest:
     if entity not in ENTITY_FIELDS:
         raise ApiError(403, "403-101", f"The tenant cannot access the {entity} entity type.")
     first, last = _job_dates(body, entity)
+    fields = _job_fields(body, entity)
+    filters = _job_filters(body, entity)
+    _check_entitled(tenant, [*fields, *(f.field for f in filters)])
     return ExportRequest(
         entity_type=entity,
         name=name,
-        fields=_job_fields(body, entity),
+        fields=fields,
         format=fmt,
-        filters=_job_filters(body, entity),
+        filters=filters,
         account_list_ids=_job_lists(body, tenant),
         from_date=first,
         to_date=last,
@@ -1093,6 +1139,10 @@ class DemandbaseSandbox(FakeApi):
 
     def _check_access(self, request: SandboxRequest) -> SandboxResponse | None:
         key = self.key_set_of(request)
+        if not TENANTS[key.tenant].intent and (
+            self._is_intent(request.path) or request.path.startswith("/data/export/v1/reference/keywordSet")
+        ):
+            return self._error(403, "403-100", "The tenant is not entitled to the Intent product.")
         if self._is_intent(request.path) and not key.intent:
             return self._error(
                 403, "403-100", "API Key does not have privilege to access the requested resource"
@@ -1207,9 +1257,10 @@ class DemandbaseSandbox(FakeApi):
             return self._error(400, "400-125", f"Unsupported entityType: {request.arg('entityType')}")
         if entity not in ENTITY_FIELDS:
             return self._error(403, "403-101", f"The tenant cannot access the {entity} entity type.")
+        tenant = TENANTS[self.key_set_of(request).tenant]
         described = [
             {"name": f.name, "dataType": f.data_type, "label": f.label, "description": f.description}
-            for f in ENTITY_FIELDS[entity].values()
+            for f in tenant_fields(tenant, entity)
         ]
         return json_response(200, described)
 

@@ -246,6 +246,8 @@ class ConnectionOverview:
             return self.connection.status_message
         if self.latest_run is not None and self.latest_run.status == SyncRun.Status.FAILED:
             return run_problem(self.latest_run)
+        if self.latest_run is not None and self.latest_run.status == SyncRun.Status.PARTIAL:
+            return partial_problem(self.latest_run)
         return ""
 
     @property
@@ -261,9 +263,19 @@ class ConnectionOverview:
     @property
     def last_run_rows(self) -> int | None:
         run = self.latest_run
-        if run is None or run.status != SyncRun.Status.SUCCEEDED:
+        if run is None or run.status not in SyncRun.LOADED:
             return None
         return run.rows_loaded
+
+
+def partial_problem(run: SyncRun) -> str:
+    """What a partial run could not read, in words: the rest of its data was loaded."""
+    failed = run.failed_streams
+    reasons = "; ".join(f"{stream}: {reason}" for stream, reason in sorted(failed.items()))
+    return (
+        f"The last sync loaded everything but {', '.join(sorted(failed))} ({reasons}); "
+        "it is tried again on the next sync."
+    )
 
 
 def run_problem(run: SyncRun) -> str:

@@ -200,7 +200,7 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(
     assert any("quarantined" in note for note in run.notes)
 
 
-def test_a_tenant_without_intent_access_fails_with_what_to_fix(
+def test_a_tenant_without_intent_access_loads_its_accounts_and_says_what_to_fix(
     organization: Organization, demandbase_app: DemandbaseSandbox
 ) -> None:
     from connectors.demandbase.sandbox import EXPORT_ONLY_CLIENT_ID, EXPORT_ONLY_CLIENT_SECRET
@@ -215,7 +215,10 @@ def test_a_tenant_without_intent_access_fails_with_what_to_fix(
     )
     assert connection.name == "Demandbase northwind-export-only"
     run = run_sync(connection)
-    assert run.status == SyncRun.Status.FAILED and run.error_class == "PermanentError"
-    assert "403-100" in run.error_message and "Intent APIs" in run.error_message
+    assert run.status == SyncRun.Status.PARTIAL and set(run.failed_streams) == {"intent"}
+    assert "403-100" in run.failed_streams["intent"] and "Intent APIs" in run.failed_streams["intent"]
+    assert any(note.startswith("Demandbase: intent could not be read (") for note in run.notes)
+    assert AbmAccount.objects.filter(connection=connection).count() == run.rows["accounts"]["inserted"] > 0
+    assert not AbmEngagementDaily.objects.filter(connection=connection).exists()
     connection.refresh_from_db()
-    assert connection.status == Connection.Status.FAILING
+    assert connection.status == Connection.Status.ACTIVE

@@ -48,6 +48,7 @@ EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3
 EXIT_CANNOT_SYNC = 4
 EXIT_TIMED_OUT = 5
+EXIT_PARTIAL = 6
 EXIT_INTERRUPTED = 130
 EXIT_CODES = {
     EXIT_OK: "every requested sync ran and succeeded (or there was nothing to sync)",
@@ -56,6 +57,7 @@ EXIT_CODES = {
     EXIT_BUSY: "a requested sync was not started: another live run holds the connection",
     EXIT_CANNOT_SYNC: "a requested connection cannot sync: it is paused or needs re-authorization",
     EXIT_TIMED_OUT: "timed out waiting for the syncs (they go on in the workers)",
+    EXIT_PARTIAL: "every sync ran, but some could not read every stream (partial; the summary says which)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); the sync this command was running is cancelled",
 }
 EPILOG = "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
@@ -279,7 +281,7 @@ class Command(BaseCommand):
     def _exit_for(
         self, *, busy: list[Connection], blocked: list[Connection], runs: list[SyncRun] | None = None
     ) -> None:
-        unsuccessful = [r for r in runs or [] if r.status != SyncRun.Status.SUCCEEDED]
+        unsuccessful = [r for r in runs or [] if r.status not in SyncRun.LOADED]
         if unsuccessful:
             raise CommandError(
                 f"{len(unsuccessful)} sync(s) did not succeed; see the messages above.", returncode=EXIT_SYNC_FAILED
@@ -292,6 +294,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(blocked)} requested connection(s) cannot sync.", returncode=EXIT_CANNOT_SYNC
             )
+        partial = [r for r in runs or [] if r.status == SyncRun.Status.PARTIAL]
+        if partial:
+            raise CommandError(
+                f"{len(partial)} sync(s) were partial: some streams could not be read.", returncode=EXIT_PARTIAL
+            )
 
     def _summary(self, runs: list[SyncRun]) -> None:
         header = f"{'connection':<48} {'status':<10} {'rows':>8} {'duration':>9}  note"
@@ -299,7 +306,10 @@ class Command(BaseCommand):
         self.stdout.write("-" * len(header))
         for run in runs:
             duration = f"{run.duration_seconds:.1f}s" if run.duration_seconds is not None else "-"
-            style = self.style.SUCCESS if run.status == SyncRun.Status.SUCCEEDED else self.style.ERROR
+            style = {
+                SyncRun.Status.SUCCEEDED: self.style.SUCCESS,
+                SyncRun.Status.PARTIAL: self.style.WARNING,
+            }.get(SyncRun.Status(run.status), self.style.ERROR)
             label = f"{run.connection.platform} {run.connection.name or run.connection.account_id}"[:48]
             self.stdout.write(
                 f"{label:<48} {style(f'{run.status:<10}')} {run.rows_loaded:>8} {duration:>9}  {self._note(run)}"
