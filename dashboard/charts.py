@@ -1,7 +1,8 @@
 """Geometry of the bar charts the pages draw as inline SVG (no JavaScript, no external assets).
 
 A chart is computed from already aggregated points; the template only places the shapes. Values
-are plain numbers in one unit (one currency, or a count), so a chart never mixes currencies.
+are plain numbers in one unit (one currency, or a count), so a chart never mixes currencies. A day
+without data (``None``) gets no bar and says "no data" rather than being drawn as zero.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ CHART_GRID_LINES = 4
 @dataclass(frozen=True)
 class ChartPoint:
     day: date
-    value: Decimal
+    value: Decimal | None  # None: the platform did not report the figure that day
     provisional: bool = False  # still inside the platform's restatement window
 
 
 @dataclass(frozen=True)
 class ChartBar:
     day: date
-    value: Decimal
+    value: Decimal | None
     x: float
     y: float
     width: float
@@ -89,13 +90,14 @@ def bar_chart(points: list[ChartPoint], *, unit: str = "") -> BarChart:
     plot_left, plot_right = CHART_PAD_LEFT, CHART_WIDTH - CHART_PAD_RIGHT
     plot_top, plot_bottom = CHART_PAD_TOP, CHART_HEIGHT - CHART_PAD_BOTTOM
     plot_width, plot_height = plot_right - plot_left, plot_bottom - plot_top
-    top_value = nice_ceiling(max((p.value for p in points), default=Decimal("0")))
+    top_value = nice_ceiling(max((p.value for p in points if p.value is not None), default=Decimal("0")))
 
     slot = plot_width / max(1, len(points))
     bar_width = max(1.0, slot * 0.72)
     bars = []
     for index, point in enumerate(points):
-        height = float(point.value / top_value) * plot_height if point.value > 0 else 0.0
+        value = point.value
+        height = float(value / top_value) * plot_height if value is not None and value > 0 else 0.0
         bars.append(
             ChartBar(
                 day=point.day,

@@ -3,6 +3,8 @@
 ``export_table(name, organization=..., params=...)`` returns the header and rows of one table for
 the period and filters in ``params`` (the page's own query string). Money keeps its currency in a
 column of its own; ratios are plain numbers; nothing is converted or summed across currencies.
+A figure the platform did not report is an empty cell, never 0; a group whose figure adds up only
+some of its records says in a column of its own how many records lack it.
 """
 
 from __future__ import annotations
@@ -243,10 +245,11 @@ def _lead_groups(
     def export(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
         report = pipeline_report(organization=organization, period=period)
         rows = [
-            [cell(g.label), cell(g.leads), cell(g.converted), ratio(g.conversion_percent)]
+            [cell(g.label), cell(g.leads), cell(g.converted), ratio(g.conversion_percent), cell(g.unknown)]
             for g in getattr(report, attribute)
         ]
-        return ExportTable(name, ["group", "leads", "converted", "converted_percent"], rows, period)
+        header = ["group", "leads", "converted", "converted_percent", "leads_without_status"]
+        return ExportTable(name, header, rows, period)
 
     return export
 
@@ -257,10 +260,11 @@ def _deal_groups(
     def export(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
         report = pipeline_report(organization=organization, period=period)
         rows = [
-            [cell(g.label), cell(g.currency), cell(g.deals), money(g.amount)]
+            [cell(g.label), cell(g.currency), cell(g.deals), money(g.amount), cell(g.without_amount)]
             for g in getattr(report, attribute)
         ]
-        return ExportTable(name, ["group", "currency", "deals", "amount"], rows, period)
+        header = ["group", "currency", "deals", "amount", "deals_without_amount"]
+        return ExportTable(name, header, rows, period)
 
     return export
 

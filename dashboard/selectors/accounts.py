@@ -2,6 +2,13 @@
 
 The account list is the platform's latest snapshot (engagement over its last 7 and 30 days, as
 Demandbase computes it); engagement per day and intent keywords cover the selected period.
+
+Missing figures are never zeros. A figure a tenant does not report (NULL in every row of the
+period) is ``None`` on every day, and the page says so in words instead of a column of dashes. A
+day whose rows all leave a reported figure out is ``None`` ("—") for that figure. A day without any
+row is a day without engagement (Demandbase sends a row for an account that did something), so it
+reads 0 for the figures the tenant reports. Totals over the period add up the days that have the
+figure and say how many days of the period are without it.
 """
 
 from __future__ import annotations
@@ -43,17 +50,33 @@ class AccountRow:
 
 @dataclass(frozen=True)
 class EngagementDay:
+    """One day's engagement of every account; ``None`` where no row of the day reported the figure."""
+
     day: date
-    minutes: Decimal
-    points: Decimal
-    web_minutes: Decimal
-    email_minutes: Decimal
-    ad_minutes: Decimal
-    page_views: int
-    accounts: int  # accounts with engagement minutes or page views that day
-    intent_accounts: int = 0  # accounts researching intent keywords that day
-    people_researching: int = 0
+    minutes: Decimal | None
+    points: Decimal | None
+    web_minutes: Decimal | None
+    email_minutes: Decimal | None
+    ad_minutes: Decimal | None
+    page_views: int | None
+    accounts: int | None  # accounts with engagement minutes or page views that day
+    intent_accounts: int | None = 0  # accounts researching intent keywords that day
+    people_researching: int | None = 0
     provisional: bool = False
+
+
+# EngagementDay attribute -> what the page calls it when the tenant never reports it
+ENGAGEMENT_FIGURES: dict[str, str] = {
+    "minutes": "engagement minutes",
+    "points": "engagement points",
+    "web_minutes": "web minutes",
+    "email_minutes": "email minutes",
+    "ad_minutes": "ad minutes",
+    "page_views": "page views",
+    "accounts": "engaged accounts (minutes or page views)",
+    "intent_accounts": "intent keywords",
+    "people_researching": "people researching",
+}
 
 
 @dataclass(frozen=True)
@@ -105,13 +128,42 @@ class AccountsReport:
     def has_intent_days(self) -> bool:
         return any(d.intent_accounts for d in self.days)
 
-    @property
-    def total_minutes(self) -> Decimal:
-        return sum((d.minutes for d in self.days), Decimal("0"))
+    def _reported(self, attribute: str) -> list[Any]:
+        return [getattr(d, attribute) for d in self.days if getattr(d, attribute) is not None]
 
     @property
-    def engaged_accounts(self) -> int:
-        return max((d.accounts for d in self.days), default=0)
+    def reported_figures(self) -> set[str]:
+        """The ``EngagementDay`` figures that at least one day of the period has."""
+        return {name for name in ENGAGEMENT_FIGURES if self._reported(name)}
+
+    @property
+    def unreported_figures(self) -> list[str]:
+        """What the tenant reported on no day of the period, in words ("engagement minutes", ...)."""
+        reported = self.reported_figures
+        return [label for name, label in ENGAGEMENT_FIGURES.items() if name not in reported]
+
+    @property
+    def total_minutes(self) -> Decimal | None:
+        """The minutes of the days that have them; None when no day has any."""
+        found = self._reported("minutes")
+        return sum(found, Decimal("0")) if found else None
+
+    @property
+    def days_without_minutes(self) -> int:
+        """Days of the period whose rows all leave the engagement minutes out (0 if none has any)."""
+        if self.total_minutes is None:
+            return 0
+        return sum(1 for d in self.days if d.minutes is None)
+
+    @property
+    def engaged_accounts(self) -> int | None:
+        return max(self._reported("accounts"), default=None)
+
+    @property
+    def days_without_engaged_accounts(self) -> int:
+        if self.engaged_accounts is None:
+            return 0
+        return sum(1 for d in self.days if d.accounts is None)
 
 
 def _accounts(organization: Organization) -> QuerySet[AbmAccount]:
@@ -160,6 +212,7 @@ def journey_stages(*, organization: Organization) -> list[StageCount]:
 
 
 def engagement_per_day(*, organization: Organization, date_range: DateRange) -> list[EngagementDay]:
+    """Every day of the range; see the module docstring for days and figures without data."""
     rows = (
         _engagement(organization, date_range)
         .values("date")
@@ -176,29 +229,49 @@ def engagement_per_day(*, organization: Organization, date_range: DateRange) -> 
                 distinct=True,
                 filter=Q(intent_keywords__isnull=False) & ~Q(intent_keywords=""),
             ),
+            intent_reported=Count("id", filter=Q(intent_keywords__isnull=False)),
             engaged=Count(
                 "account_id", distinct=True, filter=Q(engagement_minutes__gt=0) | Q(page_views__gt=0)
+            ),
+            engaged_reported=Count(
+                "id", filter=Q(engagement_minutes__isnull=False) | Q(page_views__isnull=False)
             ),
         )
         .order_by("date")
     )
-    found = {row["date"]: row for row in rows}
-    zero = Decimal("0")
+    found: dict[date, dict[str, Any]] = {}
+    for row in rows:
+        # A count over rows that all leave its inputs out is unknown, not zero.
+        row["engaged"] = row["engaged"] if row["engaged_reported"] else None
+        row["intent"] = row["intent"] if row["intent_reported"] else None
+        found[row["date"]] = row
+    names = ("minutes", "points", "web", "email", "ad", "views", "engaged", "intent", "people")
+    # A day without rows is a day without engagement: 0 for what the tenant reports in the range.
+    quiet: dict[str, Any] = {
+        name: 0 if any(row[name] is not None for row in found.values()) else None for name in names
+    }
+
+    def decimal(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+    def integer(value: Any) -> int | None:
+        return None if value is None else int(value)
+
     days = []
     for day in date_range.dates():
-        row: dict[str, Any] = found.get(day) or {}
+        row = found.get(day) or quiet
         days.append(
             EngagementDay(
                 day=day,
-                minutes=row.get("minutes") or zero,
-                points=row.get("points") or zero,
-                web_minutes=row.get("web") or zero,
-                email_minutes=row.get("email") or zero,
-                ad_minutes=row.get("ad") or zero,
-                page_views=int(row.get("views") or 0),
-                accounts=int(row.get("engaged") or 0),
-                intent_accounts=int(row.get("intent") or 0),
-                people_researching=int(row.get("people") or 0),
+                minutes=decimal(row["minutes"]),
+                points=decimal(row["points"]),
+                web_minutes=decimal(row["web"]),
+                email_minutes=decimal(row["email"]),
+                ad_minutes=decimal(row["ad"]),
+                page_views=integer(row["views"]),
+                accounts=integer(row["engaged"]),
+                intent_accounts=integer(row["intent"]),
+                people_researching=integer(row["people"]),
             )
         )
     return days
@@ -272,7 +345,13 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
     days = [replace(d, provisional=since is not None and d.day >= since) for d in data.pop("days")]
     chart = bar_chart([ChartPoint(d.day, d.minutes, d.provisional) for d in days], unit="minutes")
     intent_chart = bar_chart(
-        [ChartPoint(d.day, Decimal(d.intent_accounts), d.provisional) for d in days], unit="accounts"
+        [
+            ChartPoint(
+                d.day, None if d.intent_accounts is None else Decimal(d.intent_accounts), d.provisional
+            )
+            for d in days
+        ],
+        unit="accounts",
     )
     platforms = organization_platforms(organization=organization)
     return AccountsReport(

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import CharField, F, Max, QuerySet, Sum, Value
+from django.db.models import CharField, Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from connectors.models import Organization
@@ -37,13 +37,20 @@ from etl.models import AdPerformanceDaily
 CAMPAIGNS_PER_PAGE = 50
 OVERVIEW_TOP_CAMPAIGNS = 10
 
-# Aggregate aliases must differ from the model's field names.
+# Aggregate aliases must differ from the model's field names. The spend of the rows that report
+# conversions (or their value) is what cost per conversion (or ROAS) divides by, and the row counts
+# say how many rows of a total lack them (``Count`` of a column counts the rows where it is set).
 _METRIC_SUMS: dict[str, Any] = {
     "sum_spend": Sum("spend"),
     "sum_impressions": Sum("impressions"),
     "sum_clicks": Sum("clicks"),
     "sum_conversions": Sum("conversions"),
     "sum_conversion_value": Sum("conversion_value"),
+    "sum_spend_conv": Sum("spend", filter=Q(conversions__isnull=False)),
+    "sum_spend_value": Sum("spend", filter=Q(conversion_value__isnull=False)),
+    "n_rows": Count("*"),
+    "n_conv": Count("conversions"),
+    "n_value": Count("conversion_value"),
 }
 
 
@@ -57,7 +64,12 @@ class Metrics:
     """Additive figures for one currency, plus the ratios derived from them.
 
     ``conversions`` and ``conversion_value`` stay ``None`` when no row reported them (some
-    platforms do not track conversions), which is different from a reported zero.
+    platforms do not track conversions), which is different from a reported zero. When only some
+    rows reported them, the figure is the sum of those rows, ``conversions_missing`` (or
+    ``conversion_value_missing``) says how many rows of ``rows`` did not, and cost per conversion
+    and ROAS divide by the spend of the rows that did, so spend without conversion data never
+    makes a conversion look dearer. The pages name the rows: campaign days in a total, days of a
+    campaign, campaigns of a day.
     """
 
     currency: str
@@ -66,6 +78,20 @@ class Metrics:
     clicks: int = 0
     conversions: Decimal | None = None
     conversion_value: Decimal | None = None
+    spend_with_conversions: Decimal | None = None  # None: the whole spend (no row counts known)
+    spend_with_value: Decimal | None = None
+    rows: int = 0  # fact rows (one campaign on one day) behind the figures
+    rows_with_conversions: int = 0
+    rows_with_value: int = 0
+
+    @property
+    def conversions_missing(self) -> int:
+        """Rows without conversions when some rows have them (0 when none or all have them)."""
+        return self.rows - self.rows_with_conversions if self.conversions is not None else 0
+
+    @property
+    def conversion_value_missing(self) -> int:
+        return self.rows - self.rows_with_value if self.conversion_value is not None else 0
 
     @property
     def ctr_percent(self) -> Decimal | None:
@@ -83,17 +109,21 @@ class Metrics:
 
     @property
     def cost_per_conversion(self) -> Decimal | None:
-        """Spend divided by conversions; None when there are none (or none were reported)."""
+        """Spend of the rows reporting conversions divided by conversions; None when there are
+        none (or none were reported)."""
         if not self.conversions:
             return None
-        return self.spend / self.conversions
+        spend = self.spend if self.spend_with_conversions is None else self.spend_with_conversions
+        return spend / self.conversions
 
     @property
     def roas(self) -> Decimal | None:
-        """Return on ad spend: conversion value per unit of spend (same currency); None without spend."""
-        if self.conversion_value is None or not self.spend:
+        """Return on ad spend: conversion value per unit of spend of the rows reporting a value
+        (same currency); None without either."""
+        spend = self.spend if self.spend_with_value is None else self.spend_with_value
+        if self.conversion_value is None or not spend:
             return None
-        return self.conversion_value / self.spend
+        return self.conversion_value / spend
 
     @property
     def has_activity(self) -> bool:
@@ -275,6 +305,11 @@ def _metric_kwargs(row: Mapping[str, Any]) -> dict[str, Any]:
         "clicks": int(row["sum_clicks"] or 0),
         "conversions": row["sum_conversions"],
         "conversion_value": row["sum_conversion_value"],
+        "spend_with_conversions": row.get("sum_spend_conv"),
+        "spend_with_value": row.get("sum_spend_value"),
+        "rows": int(row.get("n_rows") or 0),
+        "rows_with_conversions": int(row.get("n_conv") or 0),
+        "rows_with_value": int(row.get("n_value") or 0),
     }
 
 
@@ -573,9 +608,9 @@ CAMPAIGN_SORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
     "ctr": ("CTR", _ratio("sum_clicks", "sum_impressions")),
     "cpc": ("CPC", _ratio("sum_spend", "sum_clicks")),
     "conversions": ("Conversions", operator.itemgetter("sum_conversions")),
-    "cost_per_conversion": ("Cost / conv.", _ratio("sum_spend", "sum_conversions")),
+    "cost_per_conversion": ("Cost / conv.", _ratio("sum_spend_conv", "sum_conversions")),
     "conversion_value": ("Conv. value", operator.itemgetter("sum_conversion_value")),
-    "roas": ("ROAS", _ratio("sum_conversion_value", "sum_spend")),
+    "roas": ("ROAS", _ratio("sum_conversion_value", "sum_spend_value")),
 }
 _TEXT_SORTS = {"campaign", "platform"}
 

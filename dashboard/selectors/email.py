@@ -2,7 +2,12 @@
 
 Rates are computed from counts, the way Mailchimp defines them: unique opens (or unique
 subscriber clicks, or unsubscribes) divided by delivered emails (sent minus bounces). When a
-campaign has no counts, the platform's own rate is shown instead.
+campaign lacks a count a rate needs, the platform's own rate is shown instead, or nothing.
+
+A count Mailchimp did not send is ``None`` (shown "—", an empty CSV cell), never 0. The period's
+totals add up the campaigns that have each count and say how many campaigns are without it (all
+of them: the total is ``None``); a rate of the totals is computed over the campaigns that have
+every count it needs, so a campaign without opens does not pull the open rate down.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
 from connectors.models import Organization
 from dashboard.cache import cached
@@ -31,23 +36,35 @@ from etl.models import EmailCampaign
 EMAIL_PLATFORMS = ("mailchimp",)
 
 
+COUNTS = ("emails_sent", "bounces", "unique_opens", "unique_clicks", "unsubscribes")
+
+
 def _percent(part: int | None, whole: int | None) -> Decimal | None:
     if part is None or not whole or whole <= 0:
         return None
     return Decimal(part) * 100 / Decimal(whole)
 
 
+def _delivered(sent: int | None, bounces: int | None) -> int | None:
+    if sent is None or bounces is None:
+        return None
+    return max(0, sent - bounces)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EmailCounts:
-    emails_sent: int = 0
-    bounces: int = 0
-    unique_opens: int = 0
-    unique_clicks: int = 0
-    unsubscribes: int = 0
+    """Counts as Mailchimp sent them; ``None`` where it sent none."""
+
+    emails_sent: int | None = None
+    bounces: int | None = None
+    unique_opens: int | None = None
+    unique_clicks: int | None = None
+    unsubscribes: int | None = None
 
     @property
-    def delivered(self) -> int:
-        return max(0, self.emails_sent - self.bounces)
+    def delivered(self) -> int | None:
+        """Sent minus bounces; None unless both are known."""
+        return _delivered(self.emails_sent, self.bounces)
 
     @property
     def open_rate_percent(self) -> Decimal | None:
@@ -68,7 +85,82 @@ class EmailCounts:
 
 @dataclass(frozen=True, kw_only=True)
 class EmailTotals(EmailCounts):
+    """The period's counts over the campaigns that have them (see the module docstring)."""
+
     campaigns: int = 0
+    # count name -> campaigns of the period without it
+    missing: dict[str, int] = field(default_factory=dict)
+    # rate name -> the rate over the campaigns that have every count it needs
+    rates: dict[str, Decimal | None] = field(default_factory=dict)
+
+    def without(self, name: str) -> int:
+        return self.missing.get(name, 0)
+
+    @property
+    def open_rate_percent(self) -> Decimal | None:
+        return self.rates.get("open_rate_percent")
+
+    @property
+    def click_rate_percent(self) -> Decimal | None:
+        return self.rates.get("click_rate_percent")
+
+    @property
+    def unsubscribe_rate_percent(self) -> Decimal | None:
+        return self.rates.get("unsubscribe_rate_percent")
+
+    @property
+    def click_to_open_percent(self) -> Decimal | None:
+        return self.rates.get("click_to_open_percent")
+
+    @property
+    def delivered_without(self) -> int:
+        """Campaigns whose delivered emails are unknown (sent or bounces missing)."""
+        return self.missing.get("delivered", 0)
+
+    @property
+    def notes(self) -> dict[str, str]:
+        """Per count, "n of m campaigns without data" when some (not all) campaigns lack it."""
+        found = {}
+        for name in (*COUNTS, "delivered"):
+            n = self.missing.get(name, 0)
+            if 0 < n < self.campaigns:
+                found[name] = f"{n} of {self.campaigns} campaigns without data"
+        return found
+
+
+def totals_from(rows: list[tuple[int | None, ...]]) -> EmailTotals:
+    """Totals of campaigns given as ``COUNTS`` tuples (see the module docstring)."""
+    campaigns = [dict(zip(COUNTS, row, strict=True)) for row in rows]
+    sums: dict[str, int | None] = {}
+    missing: dict[str, int] = {}
+    for name in COUNTS:
+        known = [int(value) for c in campaigns if (value := c[name]) is not None]
+        sums[name] = sum(known) if known else None
+        missing[name] = len(campaigns) - len(known)
+    missing["delivered"] = sum(1 for c in campaigns if _delivered(c["emails_sent"], c["bounces"]) is None)
+
+    def rate(part: str, whole: str) -> Decimal | None:
+        top = bottom = 0
+        found = False
+        for c in campaigns:
+            base = _delivered(c["emails_sent"], c["bounces"]) if whole == "delivered" else c[whole]
+            count = c[part]
+            if count is None or base is None:
+                continue
+            top, bottom, found = top + count, bottom + base, True
+        return _percent(top, bottom) if found else None
+
+    return EmailTotals(
+        campaigns=len(campaigns),
+        missing=missing,
+        rates={
+            "open_rate_percent": rate("unique_opens", "delivered"),
+            "click_rate_percent": rate("unique_clicks", "delivered"),
+            "unsubscribe_rate_percent": rate("unsubscribes", "delivered"),
+            "click_to_open_percent": rate("unique_clicks", "unique_opens"),
+        },
+        **sums,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,13 +179,14 @@ class EmailCampaignRow(EmailCounts):
 
     @property
     def shown_open_rate_percent(self) -> Decimal | None:
-        if self.has_counts:
+        """From the counts when they are all there, else the platform's own rate (or None)."""
+        if self.unique_opens is not None and self.delivered is not None:
             return self.open_rate_percent
         return self.platform_open_rate * 100 if self.platform_open_rate is not None else None
 
     @property
     def shown_click_rate_percent(self) -> Decimal | None:
-        if self.has_counts:
+        if self.unique_clicks is not None and self.delivered is not None:
             return self.click_rate_percent
         return self.platform_click_rate * 100 if self.platform_click_rate is not None else None
 
@@ -132,15 +225,12 @@ def _sent_in(organization: Organization, date_range: DateRange) -> QuerySet[Emai
 
 
 def email_totals(*, organization: Organization, date_range: DateRange) -> EmailTotals:
-    row = _sent_in(organization, date_range).aggregate(
-        campaigns=Count("id"),
-        emails_sent=Sum("emails_sent"),
-        bounces=Sum("bounces"),
-        unique_opens=Sum("unique_opens"),
-        unique_clicks=Sum("unique_clicks"),
-        unsubscribes=Sum("unsubscribes"),
-    )
-    return EmailTotals(**{k: int(v or 0) for k, v in row.items()})
+    """The period's totals: one short row per campaign sent in it, added up by ``totals_from``."""
+    return totals_from(list(_sent_in(organization, date_range).order_by().values_list(*COUNTS)))
+
+
+def _count(value: int | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def email_campaigns(*, organization: Organization, date_range: DateRange) -> list[EmailCampaignRow]:
@@ -155,11 +245,11 @@ def email_campaigns(*, organization: Organization, date_range: DateRange) -> lis
             campaign_type=row.campaign_type or "",
             send_time=row.send_time,
             has_counts=row.emails_sent is not None,
-            emails_sent=int(row.emails_sent or 0),
-            bounces=int(row.bounces or 0),
-            unique_opens=int(row.unique_opens or 0),
-            unique_clicks=int(row.unique_clicks or 0),
-            unsubscribes=int(row.unsubscribes or 0),
+            emails_sent=_count(row.emails_sent),
+            bounces=_count(row.bounces),
+            unique_opens=_count(row.unique_opens),
+            unique_clicks=_count(row.unique_clicks),
+            unsubscribes=_count(row.unsubscribes),
             platform_open_rate=row.open_rate,
             platform_click_rate=row.click_rate,
         )
@@ -183,7 +273,9 @@ def email_campaigns(*, organization: Organization, date_range: DateRange) -> lis
     ]
 
 
-def email_sends_per_day(*, organization: Organization, date_range: DateRange) -> dict[date, int]:
+def email_sends_per_day(*, organization: Organization, date_range: DateRange) -> dict[date, int | None]:
+    """Emails sent per UTC day of the campaigns sent that day; None for a day whose campaigns all
+    lack the count (days without a campaign are not in the result: nothing was sent)."""
     rows = (
         _sent_in(organization, date_range)
         .annotate(day=utc_day("send_time"))
@@ -191,11 +283,13 @@ def email_sends_per_day(*, organization: Organization, date_range: DateRange) ->
         .annotate(sent=Sum("emails_sent"))
         .order_by("day")
     )
-    found: dict[date, int] = {}
+    found: dict[date, int | None] = {}
     for row in rows:
         day = parse_day(row["day"])
-        if day is not None:
-            found[day] = found.get(day, 0) + int(row["sent"] or 0)
+        if day is None:
+            continue
+        before, sent = found.get(day), row["sent"]
+        found[day] = before if sent is None else int(sent) + (before or 0)
     return found
 
 
@@ -230,7 +324,11 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
 
     chart = bar_chart(
         [
-            ChartPoint(day, Decimal(per_day.get(day, 0)), since is not None and day >= since)
+            ChartPoint(
+                day,
+                None if day in per_day and per_day[day] is None else Decimal(per_day.get(day) or 0),
+                since is not None and day >= since,
+            )
             for day in date_range.dates()
         ],
         unit="emails",

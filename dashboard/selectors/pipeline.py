@@ -12,6 +12,12 @@ The first rule that finds an ad campaign decides. When a rule finds campaigns on
 the UTM source (``linkedin``, ``google``, ...) picks the platform; leads that still match several
 campaigns are counted as ambiguous rather than twice. Leads are those created in the period; spend
 is the matched campaign's spend in the same period, in its own currency.
+
+What Zoho did not send is never counted as zero. A deal without an amount adds nothing to a total
+and the total says how many of its deals have none; a total whose deals all lack an amount is
+``None`` ("—"). A lead without a conversion status (``converted`` NULL) is neither converted nor
+not: converted counts are ``None`` when no lead of the group has a status, and conversion rates are
+taken over the leads that have one.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from connectors.models import Organization
@@ -64,15 +70,24 @@ def match_key(value: str | None) -> str:
     return re.sub(r"[\W_]+", " ", (value or "").lower()).strip()
 
 
+def _converted_percent(converted: int | None, leads: int, unknown: int) -> Decimal | None:
+    known = leads - unknown
+    if converted is None or known <= 0:
+        return None
+    return Decimal(converted) * 100 / Decimal(known)
+
+
 @dataclass(frozen=True)
 class LeadGroup:
     label: str
     leads: int
-    converted: int
+    converted: int | None  # None: no lead of the group has a conversion status
+    unknown: int = 0  # leads without a conversion status
 
     @property
     def conversion_percent(self) -> Decimal | None:
-        return Decimal(self.converted) * 100 / Decimal(self.leads) if self.leads else None
+        """Converted leads of the leads whose status is known."""
+        return _converted_percent(self.converted, self.leads, self.unknown)
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,8 @@ class DealGroup:
     label: str
     currency: str
     deals: int
-    amount: Decimal
+    amount: Decimal | None  # None: no deal of the group has an amount
+    without_amount: int = 0  # deals of the group without an amount
 
 
 @dataclass(frozen=True)
@@ -93,8 +109,9 @@ class CostPerLead:
     currency: str
     spend: Decimal
     leads: int
-    converted: int
+    converted: int | None
     matched_by: list[str]
+    unknown: int = 0  # matched leads without a conversion status
 
     @property
     def cost_per_lead(self) -> Decimal | None:
@@ -114,7 +131,8 @@ class MatchSummary:
 class DealTotals:
     currency: str
     deals: int
-    amount: Decimal
+    amount: Decimal | None  # None: no deal has an amount
+    without_amount: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,7 +140,7 @@ class PipelineReport:
     period: Period
     connected: bool
     leads: int
-    converted: int
+    converted: int | None
     previous_leads: int | None
     deals: list[DealTotals]
     leads_by_source: list[LeadGroup]
@@ -136,6 +154,7 @@ class PipelineReport:
     restatement: Restatement | None = None
     match_rules: dict[str, str] = field(default_factory=lambda: dict(MATCH_RULES))
     every_cost_per_lead: Callable[[], list[CostPerLead]] = field(default=list, repr=False, compare=False)
+    converted_unknown: int = 0  # leads of the period without a conversion status
 
     @property
     def cost_per_lead(self) -> list[CostPerLead]:
@@ -180,32 +199,48 @@ def _campaign_label() -> Any:
     return Coalesce(NullIf("campaign_name", Value("")), NullIf("utm_campaign", Value("")), Value(NONE_LABEL))
 
 
+# "unknown" comes before the "converted" alias, whose filters would read the aggregate otherwise.
+_LEAD_COUNTS: dict[str, Any] = {
+    "leads": Count("id"),
+    "unknown": Count("id", filter=Q(converted__isnull=True)),
+    "converted": Count("id", filter=Q(converted=True)),
+}
+
+
+def _converted(row: dict[str, Any]) -> int | None:
+    return None if row["unknown"] >= row["leads"] else row["converted"]
+
+
 def leads_grouped(rows: QuerySet[CrmLead], label: Any, limit: int = TOP_GROUPS) -> list[LeadGroup]:
     grouped = (
         rows.annotate(group_label=label)
         .values("group_label")
-        .annotate(leads=Count("id"), converted=Count("id", filter=Q(converted=True)))
+        .annotate(**_LEAD_COUNTS)
         .order_by("-leads", "group_label")[:limit]
     )
-    return [LeadGroup(row["group_label"], row["leads"], row["converted"]) for row in grouped]
+    return [LeadGroup(row["group_label"], row["leads"], _converted(row), row["unknown"]) for row in grouped]
 
 
 def deals_grouped(rows: QuerySet[CrmDeal], label: Any, limit: int = TOP_GROUPS) -> list[DealGroup]:
     grouped = (
         rows.annotate(group_label=label)
         .values("group_label", "currency")
-        .annotate(deals=Count("id"), total=Sum("amount"))
-        .order_by("currency", "-total", "group_label")[:limit]
+        .annotate(deals=Count("id"), total=Sum("amount"), without=Count("id", filter=Q(amount__isnull=True)))
+        .order_by("currency", F("total").desc(nulls_last=True), "group_label")[:limit]
     )
     return [
-        DealGroup(row["group_label"], row["currency"] or "", row["deals"], row["total"] or Decimal("0"))
+        DealGroup(row["group_label"], row["currency"] or "", row["deals"], row["total"], row["without"])
         for row in grouped
     ]
 
 
 def deal_totals(rows: QuerySet[CrmDeal]) -> list[DealTotals]:
-    grouped = rows.values("currency").annotate(deals=Count("id"), total=Sum("amount")).order_by("currency")
-    return [DealTotals(row["currency"] or "", row["deals"], row["total"] or Decimal("0")) for row in grouped]
+    grouped = (
+        rows.values("currency")
+        .annotate(deals=Count("id"), total=Sum("amount"), without=Count("id", filter=Q(amount__isnull=True)))
+        .order_by("currency")
+    )
+    return [DealTotals(row["currency"] or "", row["deals"], row["total"], row["without"]) for row in grouped]
 
 
 def leads_per_day(rows: QuerySet[CrmLead]) -> dict[date, int]:
@@ -284,6 +319,7 @@ def match_leads(
     for group in lead_groups:
         utm, crm = key_of(group.get("utm_campaign")), key_of(group.get("campaign_name"))
         leads, converted = int(group["leads"]), int(group["converted"])
+        unknown = int(group.get("unknown") or 0)
         if not utm and not crm:
             summary["none"] += leads
             continue
@@ -305,9 +341,10 @@ def match_leads(
             continue
         target = found[0]
         key3 = (target.connection_id, target.campaign_id, target.currency)
-        total = counts.setdefault(key3, [0, 0])
+        total = counts.setdefault(key3, [0, 0, 0])
         total[0] += leads
         total[1] += converted
+        total[2] += unknown
         rules_used.setdefault(key3, set()).add(MATCH_RULES[rule])
         summary["matched"] += leads
 
@@ -316,7 +353,7 @@ def match_leads(
         key3 = (campaign.connection_id, campaign.campaign_id, campaign.currency)
         if key3 not in counts:
             continue
-        leads, converted = counts[key3]
+        leads, converted, unknown = counts[key3]
         rows.append(
             CostPerLead(
                 platform=campaign.platform,
@@ -327,8 +364,9 @@ def match_leads(
                 currency=campaign.currency,
                 spend=campaign.spend,
                 leads=leads,
-                converted=converted,
+                converted=None if unknown >= leads else converted,
                 matched_by=sorted(rules_used[key3]),
+                unknown=unknown,
             )
         )
     rows.sort(key=lambda r: (r.currency, -r.leads, r.campaign_name))
@@ -348,7 +386,7 @@ def cost_per_lead(
     groups = (
         _leads(organization, date_range)
         .values("campaign_name", "utm_campaign", "utm_source")
-        .annotate(leads=Count("id"), converted=Count("id", filter=Q(converted=True)))
+        .annotate(**_LEAD_COUNTS)
     )
     return match_leads(_ad_campaigns(organization, date_range), groups)
 
@@ -391,11 +429,12 @@ def pipeline_report(*, organization: Organization, period: Period, page: int = 1
     def compute() -> dict[str, Any]:
         leads = _leads(organization, date_range)
         deals = _deals(organization, date_range)
-        counts = leads.aggregate(total=Count("id"), converted=Count("id", filter=Q(converted=True)))
+        counts = leads.aggregate(**_LEAD_COUNTS)
         _, match = _cost_per_lead_cached(organization, date_range, scope)
         return {
-            "leads": counts["total"],
-            "converted": counts["converted"],
+            "leads": counts["leads"],
+            "converted": _converted(counts),
+            "converted_unknown": counts["unknown"],
             "previous_leads": _leads(organization, period.previous).count() if period.comparable else None,
             "deals": deal_totals(deals),
             "leads_by_source": leads_grouped(leads, _label("lead_source")),

@@ -295,7 +295,7 @@ class TestEmail:
         assert report.campaigns[0].click_rate_percent == Decimal(10)
         assert report.campaigns[0].unsubscribe_rate_percent == Decimal(1)
         assert report.previous is not None and report.previous.campaigns == 1
-        assert sum(bar.value for bar in report.chart.bars) == Decimal(1500)
+        assert sum(bar.value or 0 for bar in report.chart.bars) == Decimal(1500)
 
     def test_platform_rate_when_counts_are_missing(self) -> None:
         org = make_org("Northwind")
@@ -327,8 +327,10 @@ class TestPipeline:
         org = make_org("Northwind")
         zoho = make_connection(org, platform="zoho_crm", account_id="org1")
         add_lead(zoho, lead_id="1", created=NOON, lead_source="LinkedIn", converted=True)
-        add_lead(zoho, lead_id="2", created=NOON, lead_source="LinkedIn", campaign_name="Spring")
-        add_lead(zoho, lead_id="3", created=NOON, lead_source="Webinar")
+        add_lead(
+            zoho, lead_id="2", created=NOON, lead_source="LinkedIn", campaign_name="Spring", converted=False
+        )
+        add_lead(zoho, lead_id="3", created=NOON, lead_source="Webinar", converted=False)
         add_lead(zoho, lead_id="old", created=NOON - timedelta(days=40), lead_source="Webinar")
         add_deal(
             zoho, deal_id="d1", created=NOON, stage="Qualification", amount=Decimal("100"), currency="USD"
