@@ -163,12 +163,17 @@ class Connector(BaseConnector):
         views = {cid: {k: c.get(k) for k in ("name", "status", "type")} for cid, c in campaigns.items()}
         cap = int(settings.LINKEDIN_ADS_ANALYTICS_ROW_CAP)
         days_per_call = max(1, min(30, (cap - 1) // max(1, len(campaigns))))
+        lacking: set[str] = set()
         for part in window.split(days_per_call):
             for elements in self._analytics_under_cap(part, sorted(campaigns), cap):
+                lacking.update(_absent_metrics(elements))
                 page = [self._annotate(e, account, views) for e in elements]
                 del elements  # hold one response at a time, not the last one too while fetching the next
                 yield page
                 del page
+        note = absent_metrics_note(lacking)
+        if note is not None and note not in self.state.get("notes", []):
+            self.note(note)
 
     def _analytics_under_cap(self, window: Window, campaign_ids: list[str], cap: int) -> Iterator[list[Any]]:
         """Rows for the window; a response at the cap may be cut, so it is split and asked again."""
@@ -209,6 +214,30 @@ class Connector(BaseConnector):
 
 
 _NO_CAMPAIGN: dict[str, Any] = {"name": None, "status": None, "type": None}
+
+
+def _absent_metrics(elements: list[Any]) -> set[str]:
+    """The optional metrics some of these analytics elements came without."""
+    return {
+        name
+        for element in elements
+        if isinstance(element, dict)
+        for name in mapping.OPTIONAL_METRICS
+        if element.get(name) is None
+    }
+
+
+def absent_metrics_note(lacking: set[str]) -> str | None:
+    """In plain words: which metrics LinkedIn did not return (their columns stay empty)."""
+    named = [f"{label} ({name})" for name, label in mapping.OPTIONAL_METRICS.items() if name in lacking]
+    if not named:
+        return None
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+    return (
+        f"LinkedIn Ads did not return {listed} for some days and campaigns (not reported for this "
+        f"account or retired in the API version used); {'that column stays' if len(named) == 1 else 'those columns stay'} "
+        "empty there."
+    )
 
 
 def _money_currency(campaign: dict[str, Any]) -> str | None:

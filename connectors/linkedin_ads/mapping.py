@@ -24,6 +24,14 @@ AD_PERFORMANCE_DAILY = {
     "view_through_conversions": Field("externalWebsitePostViewConversions", "int"),
 }
 
+# Metrics LinkedIn may not return (retired in a newer API version, or not reported for an account):
+# an element without one loads it empty, not 0, and the run notes it, in plain words.
+OPTIONAL_METRICS = {
+    "externalWebsiteConversions": "conversions",
+    "conversionValueInLocalCurrency": "conversion value",
+    "externalWebsitePostViewConversions": "view-through conversions",
+}
+
 # Requested from adAnalytics (LinkedIn allows at most 20 metrics per call).
 ANALYTICS_FIELDS = (
     "pivotValues",

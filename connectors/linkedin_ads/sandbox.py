@@ -789,8 +789,12 @@ class LinkedInAdsSandbox(FakeApi):
         refresh_token_ttl: int = REFRESH_TOKEN_TTL,
         row_cap: int = ROW_CAP,
         clock: Callable[[], float] | None = None,
+        unreturned_metrics: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__()
+        # Metrics still accepted in ``fields`` but no longer returned (retired in a newer API version,
+        # or not reported for this account): left out of every adAnalytics element.
+        self.unreturned_metrics = tuple(unreturned_metrics)
         self.access_token_ttl = access_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.row_cap = row_cap
@@ -1065,6 +1069,9 @@ class LinkedInAdsSandbox(FakeApi):
         buckets = analytics_buckets(query)
         served = buckets[: self.row_cap]
         elements = [render_element(bucket, query.fields) for bucket in served]
+        for element in elements:
+            for name in self.unreturned_metrics:
+                element.pop(name, None)
         if elements:
             self._maybe_malform(request.path, elements)
         self.count("analytics_rows_served", len(elements))
@@ -1178,8 +1185,9 @@ def create_app(**options: Any) -> LinkedInAdsSandbox:
     """Build the LinkedIn fake.
 
     Options: ``access_token_ttl`` (seconds, default 5184000), ``refresh_token_ttl`` (default 31536000),
-    ``row_cap`` (adAnalytics truncation point, default 15000) and ``clock`` (a ``time.time``-like callable,
-    handy for moving time forward in tests).
+    ``row_cap`` (adAnalytics truncation point, default 15000), ``clock`` (a ``time.time``-like callable,
+    handy for moving time forward in tests) and ``unreturned_metrics`` (metrics accepted in ``fields``
+    but left out of every adAnalytics element, as after a newer API version retires them; default none).
     """
     return LinkedInAdsSandbox(**options)
 

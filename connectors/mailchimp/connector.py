@@ -89,6 +89,29 @@ def annotate_report(report: Any) -> Any:
     }
 
 
+def absent_report_parts(report: Any) -> Iterator[tuple[str, str]]:
+    """(report object, campaign type) for each optional object this report leaves out: some campaign
+    types' reports have no ``opens`` or ``clicks`` (their counts then load empty, not 0)."""
+    if not isinstance(report, dict):
+        return
+    for key in mapping.OPTIONAL_REPORT_PARTS:
+        if key not in report or report[key] is None:
+            yield key, str(report.get("type") or "unknown")
+
+
+def absent_parts_note(lacking: dict[str, set[str]]) -> str | None:
+    """In plain words: which counts some campaigns' reports did not have (their columns stay empty)."""
+    if not lacking:
+        return None
+    parts = [mapping.OPTIONAL_REPORT_PARTS[key] for key in mapping.OPTIONAL_REPORT_PARTS if key in lacking]
+    kinds = sorted(set().union(*lacking.values()))
+    named = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+    return (
+        f"Mailchimp: the reports of some {', '.join(kinds)} campaigns have no {named}; "
+        "those columns stay empty for them."
+    )
+
+
 class MailchimpErrorPolicy(ErrorPolicy):
     platform_name = "Mailchimp"
 
@@ -253,6 +276,13 @@ class Connector(BaseConnector):
 
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
         self.account()
+        lacking: dict[str, set[str]] = {}  # report object → campaign types whose reports lack it
         for reports in self.reports(window):
+            for report in reports:
+                for key, kind in absent_report_parts(report):
+                    lacking.setdefault(key, set()).add(kind)
             if reports:
                 yield [annotate_report(report) for report in reports]
+        note = absent_parts_note(lacking)
+        if note is not None and note not in self.state.get("notes", []):
+            self.note(note)

@@ -27,6 +27,14 @@ EMAIL_CAMPAIGN = {
     "click_rate": Field("clicks.click_rate", "decimal"),
 }
 
+# Report objects some campaign types' reports leave out (their columns then load empty, not 0, and
+# the run notes it), with what they hold in plain words. A report without ``id`` is quarantined.
+OPTIONAL_REPORT_PARTS = {
+    "opens": "open counts",
+    "clicks": "click counts",
+    "bounces": "bounce counts",
+}
+
 # The parts of a report's ``bounces`` object that add up to the ``bounces`` column.
 BOUNCE_PARTS = ("hard_bounces", "soft_bounces", "syntax_errors")
 

@@ -32,7 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
@@ -41,6 +41,7 @@ from connectors.mailchimp.sandbox_catalogue import (
     ACCOUNTS,
     DEMO_ACCOUNT_ID,
     SandboxAccount,
+    SandboxCampaign,
     campaigns_between,
     drafts,
     expected_campaign_rows,
@@ -254,8 +255,11 @@ class MailchimpSandbox(FakeApi):
         clock: Callable[[], float] | None = None,
         latency: float = 0.0,
         max_connections: int = MAX_CONNECTIONS,
+        reports_without: Mapping[str, tuple[str, ...] | list[str]] | None = None,
     ) -> None:
         super().__init__()
+        # Campaign type → top-level report objects its reports lack (e.g. {"plaintext": ["clicks"]}).
+        self.reports_without = {kind: tuple(keys) for kind, keys in (reports_without or {}).items()}
         self._clock = clock
         self.latency = latency
         self.max_connections = max_connections
@@ -519,7 +523,7 @@ class MailchimpSandbox(FakeApi):
             if campaign.sent_by(now) and (not kind or campaign.type == kind)
         ]
         api = self.api_base(request)
-        page: list[Any] = [render_report(c, now.date(), api) for c in sent[offset : offset + count]]
+        page: list[Any] = [self._render_report(c, now.date(), api) for c in sent[offset : offset + count]]
         if page:
             self._maybe_malform(request.path, page)
         self.count("reports_served", len(page))
@@ -533,8 +537,14 @@ class MailchimpSandbox(FakeApi):
         if campaign is None or not campaign.sent_by(now):
             return problem(404, "Resource Not Found", "The requested resource could not be found.")
         return json_response(
-            200, project(render_report(campaign, now.date(), self.api_base(request)), request)
+            200, project(self._render_report(campaign, now.date(), self.api_base(request)), request)
         )
+
+    def _render_report(self, campaign: SandboxCampaign, today: date, api_base: str) -> dict[str, Any]:
+        report = render_report(campaign, today, api_base)
+        for key in self.reports_without.get(campaign.type, ()):
+            report.pop(key, None)
+        return report
 
     @route("GET", DC_PREFIX + r"/campaigns$")
     def campaigns(self, request: SandboxRequest) -> SandboxResponse:
@@ -621,7 +631,9 @@ def create_app(**options: Any) -> MailchimpSandbox:
     Options: ``clock`` (a ``time.time``-like callable; reports are read as of its day, and campaigns
     count as sent once their send time has passed), ``latency`` (seconds every data-centre request
     takes, to make simultaneous connections observable, default 0) and ``max_connections``
-    (simultaneous data-centre requests allowed per account, default 10).
+    (simultaneous data-centre requests allowed per account, default 10); ``reports_without`` (campaign
+    type → top-level report objects its reports leave out, as some campaign types' reports do, e.g.
+    ``{"plaintext": ["opens", "clicks"]}``; default none).
     """
     return MailchimpSandbox(**options)
 

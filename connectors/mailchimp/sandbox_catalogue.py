@@ -29,8 +29,6 @@ SCHEDULE_HORIZON_DAYS: Final = 14
 GROWTH_DAYS: Final = 60
 
 
-
-
 def _hex_id(*parts: object, length: int = 10) -> str:
     return hashlib.sha256(":".join(str(part) for part in parts).encode()).hexdigest()[:length]
 
@@ -172,8 +170,6 @@ _HOOKS: Final = (
 )
 # Relative send volume per weekday (Monday first).
 _WEEKDAY_WEIGHTS: Final = (1.0, 1.0, 1.0, 1.0, 1.0, 0.25, 0.25)
-
-
 
 
 def _pick_list(rng: random.Random, account: SandboxAccount) -> SandboxList:

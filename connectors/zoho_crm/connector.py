@@ -283,12 +283,44 @@ class Connector(BaseConnector):
         }
 
     def requested_fields(self, stream: StreamSpec) -> list[str]:
-        available = self.layout_fields(mapping.MODULES[stream.name])
-        wanted = [*mapping.FIELDS[stream.name], *self.utm_fields().values()]
+        """The wanted fields the org's layout has. A missing key field is a PermanentError naming it;
+        a missing optional one is a note on the run, and its column loads empty."""
+        module = mapping.MODULES[stream.name]
+        available = self.layout_fields(module)
+        absent = [name for name in mapping.REQUIRED_FIELDS[stream.name] if name not in available]
+        if absent:
+            raise PermanentError(
+                f"Zoho CRM: this org's {module} layout has no field {', '.join(absent)}, which every "
+                f"{stream.name[:-1]} record needs. Ask a Zoho CRM admin to restore it (or give the "
+                "connected user access to it), then sync again.",
+                code="required_field_missing",
+            )
+        utm = self.utm_fields()
+        wanted = [*mapping.FIELDS[stream.name], *utm.values()]
         fields = [name for name in dict.fromkeys(wanted) if name in available]
         if not fields:
             raise PermanentError(f"None of the expected {stream.name} fields exist in this Zoho CRM org")
+        missing = [
+            name
+            for name in dict.fromkeys(wanted)
+            if name not in available and name not in mapping.QUIET_FIELDS
+        ]
+        if missing:
+            labels = {
+                **mapping.FIELD_LABELS,
+                **{name: column.replace("_", " ") for column, name in utm.items()},
+            }
+            described = ", ".join(f"{name} ({labels.get(name, name)})" for name in missing)
+            self._note_once(
+                f"Zoho CRM: this org's {module} layout has no field {described}; "
+                f"{'that column stays' if len(missing) == 1 else 'those columns stay'} empty for its "
+                f"{stream.name}."
+            )
         return fields[: mapping.MAX_FIELDS]
+
+    def _note_once(self, message: str) -> None:
+        if message not in self.state.get("notes", []):
+            self.note(message)
 
     # -- the contract ---------------------------------------------------------------------------
     def check(self) -> str:

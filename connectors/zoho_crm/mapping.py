@@ -47,6 +47,30 @@ FIELDS = {
     ),
 }
 
+# Fields every record of the stream needs: an org whose layout lacks one cannot be synced (the
+# record id is a system key the API always serves, so it is not in any layout).
+REQUIRED_FIELDS = {"leads": ("Modified_Time",), "deals": ("Modified_Time",)}
+
+# Fields an org may lack without a note: a single-currency org has no ``Currency`` (the home currency
+# applies); any other wanted field the layout lacks is noted on the run and its column stays empty.
+QUIET_FIELDS = frozenset({"Currency"})
+
+# Field API name → the columns it fills, in plain words for the run's notes.
+FIELD_LABELS = {
+    "Company": "company",
+    "Lead_Status": "lead status",
+    "Lead_Source": "lead source",
+    "Campaign_Source": "campaign",
+    "Owner": "owner",
+    "Created_Time": "created time",
+    "Modified_Time": "modified time",
+    "Deal_Name": "deal name",
+    "Account_Name": "account name",
+    "Stage": "stage",
+    "Amount": "amount",
+    "Closing_Date": "closing date",
+}
+
 # Extra query parameters per stream: converted leads are left out unless asked for.
 PARAMS: dict[str, dict[str, str]] = {"leads": {"converted": "both"}, "deals": {}}
 

@@ -186,10 +186,6 @@ def credit_limit(org: SandboxOrg) -> int:
     return 50_000 + CREDITS_PER_USER[org.edition] * org.users
 
 
-
-
-
-
 _FIRST_NAMES: Final = (
     "Aarav", "Priya", "Lena", "Jonas", "Maya", "Noah", "Sofia", "Ravi", "Emma", "Lukas",
     "Ananya", "Oliver", "Chloe", "Arjun", "Mia", "Felix", "Isha", "Leon", "Zoe", "Kabir",
@@ -709,8 +705,12 @@ class ZohoCrmSandbox(FakeApi):
         concurrency_limit: int | None = None,
         tokens_per_window: int = TOKENS_PER_WINDOW,
         clock: Callable[[], float] | None = None,
+        removed_fields: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__()
+        # API names an org has renamed or deleted: absent from every module's layout and refused in
+        # ``fields`` (INVALID_DATA), as on an org whose layout differs from the demo's.
+        self.removed_fields = frozenset(removed_fields)
         self.access_token_ttl = access_token_ttl
         self.api_domain = api_domain
         self.credit_limit = credit_limit
@@ -1026,7 +1026,8 @@ class ZohoCrmSandbox(FakeApi):
             return zoho_error(
                 400, "INVALID_MODULE", "the module name given seems to be invalid", {"param_name": "module"}
             )
-        return json_response(200, {"fields": layout(org, module)})
+        fields = [f for f in layout(org, module) if f["api_name"] not in self.removed_fields]
+        return json_response(200, {"fields": fields})
 
     @route("GET", r"^/crm/v[^/]+/(?P<module>(?!org$)[A-Za-z_]+)$")
     def get_records(self, request: SandboxRequest) -> SandboxResponse:
@@ -1042,6 +1043,11 @@ class ZohoCrmSandbox(FakeApi):
                 400, "INVALID_MODULE", "the module name given seems to be invalid", {"resource_path_index": 0}
             )
         fields = self._fields_param(request, org, module)
+        removed = [name for name in fields if name in self.removed_fields]
+        if removed:
+            raise ApiError(
+                400, "INVALID_DATA", "invalid data", {"api_name": removed[0], "param_name": "fields"}
+            )
         per_page = self._per_page(request)
         listing = Listing(
             module,
@@ -1205,7 +1211,8 @@ def create_app(**options: Any) -> ZohoCrmSandbox:
     API host; default this server as the client reached it); ``credit_limit`` (24-hour credits per org;
     default by edition); ``concurrency_limit`` (simultaneous calls per org; default by edition);
     ``tokens_per_window`` (access tokens per refresh token per ten minutes, default 10); ``clock`` (a
-    ``time.time``-like callable).
+    ``time.time``-like callable); ``removed_fields`` (API names, e.g. ``["Lead_Source", "UTM_Source"]``,
+    that this org's layouts lack: not listed by ``/settings/fields`` and refused in ``fields``).
     """
     return ZohoCrmSandbox(**options)
 
