@@ -144,7 +144,7 @@ def zoho_loaded(connection_id: int, using: str) -> list[tuple[Key, Values]]:
 
 def demandbase_served(app: Any, account_id: str, start: date, end: date) -> dict[Key, Values]:
     from etl.services import today_utc
-    from tests.connectors.demandbase.truth import account_truth, intent_truth
+    from tests.connectors.demandbase.truth import account_truth, engagement_truth, intent_truth
 
     today = today_utc()
     accounts: dict[Key, Values] = {
@@ -154,7 +154,13 @@ def demandbase_served(app: Any, account_id: str, start: date, end: date) -> dict
         ("intent", account, day.isoformat()): values
         for (account, day), values in intent_truth(start, end, today=today).items()
     }
-    return {**accounts, **intent}
+    # The daily table carries intent (weekly, on the period's end) and engagement (each active day)
+    # side by side: each is compared on the rows that have it.
+    engagement: dict[Key, Values] = {
+        ("engagement", account, day.isoformat()): values
+        for (account, day), values in engagement_truth(start, end, as_of=today).items()
+    }
+    return {**accounts, **intent, **engagement}
 
 
 def demandbase_loaded(connection_id: int, using: str) -> list[tuple[Key, Values]]:
@@ -175,14 +181,29 @@ def demandbase_loaded(connection_id: int, using: str) -> list[tuple[Key, Values]
         )
         for r in AbmAccount.objects.using(using).filter(connection_id=connection_id)
     ]
+    daily = list(AbmEngagementDaily.objects.using(using).filter(connection_id=connection_id))
     intent: list[tuple[Key, Values]] = [
         (
             ("intent", r.account_id, r.date.isoformat()),
             (r.domain, r.people_researching, r.intent_strength, r.intent_keywords),
         )
-        for r in AbmEngagementDaily.objects.using(using).filter(connection_id=connection_id)
+        for r in daily
+        if r.intent_strength is not None
     ]
-    return accounts + intent
+    engagement: list[tuple[Key, Values]] = [
+        (
+            ("engagement", r.account_id, r.date.isoformat()),
+            (r.engagement_minutes, r.engagement_points, r.web_minutes, r.email_minutes, r.ad_minutes, r.page_views),
+        )
+        for r in daily
+        if r.engagement_minutes is not None
+    ]
+    unaccounted: list[tuple[Key, Values]] = [  # a daily row with neither counts as one the sandbox never served
+        (("daily", r.account_id, r.date.isoformat()), ())
+        for r in daily
+        if r.intent_strength is None and r.engagement_minutes is None
+    ]
+    return accounts + intent + engagement + unaccounted
 
 
 GOOGLE_ADS_STREAM = "/google.ads.googleads.v26.services.GoogleAdsService/SearchStream"

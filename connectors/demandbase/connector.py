@@ -11,7 +11,14 @@ Two streams:
 - ``intent`` → ``abm_engagement_daily``: the Intent API's cursor-paged ``POST
   /data/intent/v1/companies/intent/query`` for the sync window (widened by one intent period so a
   period that started before the window is not missed), filtered by keyword sets, aggregated to one
-  record per account per period end date (``connectors.demandbase.intent``).
+  record per account per period end date (``connectors.demandbase.intent``), merged on (account, day)
+  with the account's daily engagement: one ``activity`` export job per sync for the window (its last
+  90 days, the API's limit per activity job), its activities summed per account and day
+  (``connectors.demandbase.activity``), asking only for the activity fields the tenant's catalogue
+  lists. Both feeds share the table's natural key, and a load replaces whole rows and deletes the
+  window's rows it does not bring, so they are one stream: each row is written whole, with its intent
+  and its engagement columns, and if either feed cannot be read the stream fails and the table keeps
+  its rows. A tenant without activity fields loads intent only (engagement columns empty, a note).
 
 Authentication is the client-credentials exchange of an API key set (``connectors.demandbase.keyset``):
 the 8-hour access token is exchanged again when it is about to expire or is refused with 401. The
@@ -32,7 +39,7 @@ from django.conf import settings
 
 from connectors.auth import OAuthSpec, TokenSet
 from connectors.base import BaseConnector, Page, StreamSpec, Window
-from connectors.demandbase import mapping
+from connectors.demandbase import activity, mapping
 from connectors.demandbase.catalogue import (
     FIELD_NOT_ENTITLED,
     FIELDS_NOT_AVAILABLE,
@@ -41,7 +48,7 @@ from connectors.demandbase.catalogue import (
     missing_fields_note,
 )
 from connectors.demandbase.export import JOBS_PATH, ExportJob, ExportTiming
-from connectors.demandbase.intent import daily_intent
+from connectors.demandbase.intent import intent_periods
 from connectors.demandbase.keyset import exchange_key_set
 from connectors.demandbase.paging import BodyCursorPaginator
 from connectors.demandbase.policy import DemandbaseErrorPolicy, DownloadPolicy
@@ -60,6 +67,13 @@ INTENT_PERIOD_DAYS = 7  # intent periods are weekly windows
 RECORDS_PER_PAGE = 1_000  # records per staged page
 STATE_ACCOUNT_FIELDS = "account_fields"  # the fields this sync's account export asks for
 STATE_FIELDS_NOTE = "account_fields_note"  # the note saying which wanted fields the tenant lacks
+STATE_ACTIVITY_EXPORT = "activity_export"  # the activity export job's own state (its id, its name)
+STATE_ACTIVITY_NOTE = "activity_fields_note"  # the note saying which activity fields the tenant lacks
+ACTIVITY_MAX_DAYS = 90  # an activity export job spans 90 days at most (400-114)
+EMPTY_INTENT = ("startDate", "numPeopleResearching", "intentStrength", "keywords", "keywordCount", "isTrending",
+                "trendingScore")  # fmt: skip
+EMPTY_ENGAGEMENT = ("engagementMinutes", "engagementPoints", "pageViews", "webMinutes", "emailMinutes",
+                    "adMinutes")  # fmt: skip
 
 
 def parse_ids(value: Any, option: str) -> list[int]:
@@ -165,6 +179,14 @@ class Connector(BaseConnector):
         client_id = str(self.auth.tokens.extra.get("client_id") or self.account_id)
         return FieldCatalogue(self.client, entity=entity, tenant_key=f"{self.base_url()}|{client_id}")
 
+    def _replace_note(self, key: str, note: str | None) -> None:
+        """Keep one note per ``key`` on the run: the latest (or none)."""
+        previous = self.state.get(key)
+        notes = [n for n in self.state.get("notes", []) if n != previous]
+        if note is not None and note not in notes:
+            notes.append(note)
+        self.save_state(**{key: note, "notes": notes})
+
     def _account_fields(self, *, fresh: bool = False) -> list[str]:
         """The wanted account fields the tenant has; the others are noted once on the run."""
         saved = self.state.get(STATE_ACCOUNT_FIELDS)
@@ -227,16 +249,90 @@ class Connector(BaseConnector):
         set_ids = self._keyword_set_ids()
         if not set_ids:
             logger.warning("demandbase.no_keyword_sets", extra={"account_id": self.account_id})
-            return
         # A period ending inside the window may have started up to six days before it.
-        query = Window(window.start - timedelta(days=INTENT_PERIOD_DAYS - 1), window.end)
         rows: list[Any] = []
-        for part in query.split(INTENT_MAX_DAYS):
-            for first in range(0, len(set_ids), INTENT_MAX_FILTER_IDS):
-                rows.extend(self._intent_rows(part, set_ids[first : first + INTENT_MAX_FILTER_IDS]))
-        records = daily_intent(rows, window.start, window.end)
+        if set_ids:
+            query = Window(window.start - timedelta(days=INTENT_PERIOD_DAYS - 1), window.end)
+            for part in query.split(INTENT_MAX_DAYS):
+                for first in range(0, len(set_ids), INTENT_MAX_FILTER_IDS):
+                    rows.extend(self._intent_rows(part, set_ids[first : first + INTENT_MAX_FILTER_IDS]))
+        unreadable, periods = intent_periods(rows, window.start, window.end)
+        bad_activities, engagement = self._engagement(window)
+        # Every record carries both feeds' keys: a day with engagement and no intent period has empty
+        # intent values, an intent period without activity empty engagement values.
+        blank = dict.fromkeys([*EMPTY_INTENT, *EMPTY_ENGAGEMENT])
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for record in periods:
+            merged[(record["companyId"], record["endDate"])] = {**blank, **record}
+        for (account_id, day), values in engagement.items():
+            key = (account_id, day.isoformat())
+            found = merged.get(key, blank)
+            merged[key] = {**found, **values, "domain": found.get("domain") or values.get("domain")}
+        ordered = [merged[key] for key in sorted(merged, key=lambda k: (k[1], k[0]))]
+        records = [*unreadable, *bad_activities, *ordered]
         for start in range(0, len(records), RECORDS_PER_PAGE):
             yield records[start : start + RECORDS_PER_PAGE]
+
+    # -- activity (daily engagement) ------------------------------------------------------------
+    def _engagement(self, window: Window) -> tuple[list[Any], dict[tuple[str, Any], dict[str, Any]]]:
+        """The activity export of the window's last 90 days, summed per account and day."""
+        fields = self._activity_fields()
+        if not fields:
+            return [], {}
+        part = Window(max(window.start, window.end - timedelta(days=ACTIVITY_MAX_DAYS - 1)), window.end)
+        if part.start > window.start:
+            self.note(
+                f"Demandbase: daily engagement was read for the last {ACTIVITY_MAX_DAYS} days of the sync "
+                f"window (from {part.start.isoformat()}): an activity export spans {ACTIVITY_MAX_DAYS} days "
+                "at most."
+            )
+        saved = dict(self.state.get(STATE_ACTIVITY_EXPORT) or {})
+
+        def save(**changes: Any) -> None:
+            saved.update(changes)
+            self.save_state(**{STATE_ACTIVITY_EXPORT: dict(saved)})
+
+        request: dict[str, Any] = {
+            "entityType": "activity",
+            "fields": fields,
+            "fromDate": part.start.isoformat(),
+            "toDate": part.end.isoformat(),
+            "format": "JSON",
+        }
+        lists = parse_ids(self.options.get("account_list_ids"), "account_list_ids")
+        if lists:
+            request["accountListIds"] = lists
+        job = ExportJob(
+            client=self.client,
+            downloads=self._downloads_client(),
+            request=request,
+            base_name=self._job_base_name("activities"),
+            state=saved,
+            save_state=save,
+            timing=self.export_timing,
+            sleep=self.client.sleep,
+        )
+        return activity.daily_engagement(job.records(), part.start, part.end, fields)
+
+    def _activity_fields(self) -> list[str]:
+        """The wanted activity fields the tenant has; none when it cannot export activities by day."""
+        available = self.field_catalogue("activity").names()
+        labels = activity.ACTIVITY_FIELD_LABELS
+        absent = [name for name in activity.REQUIRED_ACTIVITY_FIELDS if name not in available]
+        if absent:
+            named = " and ".join(labels[name] for name in absent)
+            self._replace_note(
+                STATE_ACTIVITY_NOTE,
+                f"Demandbase: this tenant cannot export activities with their {named}, so no daily "
+                "engagement was read; the engagement columns of the daily ABM table stay empty.",
+            )
+            return []
+        choice = choose_fields(activity.ACTIVITY_EXPORT_FIELDS, (), available, labels)
+        note = missing_fields_note(choice.missing, labels)
+        self._replace_note(
+            STATE_ACTIVITY_NOTE, note and note.replace("tenant has no", "tenant has no activity", 1)
+        )
+        return list(choice.requested)
 
     def _intent_rows(self, part: Window, set_ids: list[int]) -> Iterator[Any]:
         body = {

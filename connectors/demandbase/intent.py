@@ -106,6 +106,12 @@ class _Period:
 
 def daily_intent(rows: Iterable[Any], start: date, end: date) -> list[Any]:
     """Unreadable rows first (for quarantine), then one aggregate per company and period end date."""
+    unreadable, periods = intent_periods(rows, start, end)
+    return unreadable + periods
+
+
+def intent_periods(rows: Iterable[Any], start: date, end: date) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The unreadable rows, and one aggregate per company and period end date (by date, then company)."""
     periods: dict[tuple[str, date], _Period] = {}
     unreadable: list[Any] = []
     for row in rows:
@@ -124,4 +130,4 @@ def daily_intent(rows: Iterable[Any], start: date, end: date) -> list[Any]:
         if not start <= day <= end:
             continue
         periods.setdefault((company, day), _Period(company, day)).add(row, people)
-    return unreadable + [periods[key].record() for key in sorted(periods, key=lambda k: (k[1], k[0]))]
+    return unreadable, [periods[key].record() for key in sorted(periods, key=lambda k: (k[1], k[0]))]

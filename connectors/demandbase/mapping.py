@@ -8,8 +8,10 @@ Demandbase account (company) id.
 
 ``intent`` (dataset ``abm_engagement_daily``): one record per account per intent period, dated on the
 period's end date, built by ``connectors.demandbase.intent.daily_intent`` from the Intent API rows
-(people researching summed over keywords, strongest intent, keywords joined with ", "). The engagement
-minute columns of that table stay empty: uapi has no per-day engagement endpoint. The intent
+(people researching summed over keywords, strongest intent, keywords joined with ", "), merged on
+(account, day) with the account's daily engagement summed from the activity export
+(``connectors.demandbase.activity``: minutes, points, page views, minutes by channel); ``endDate`` is
+the day a merged record is dated. The intent
 ``companyId`` (a string) is taken to be the same id as the export's ``{Account}.id``, so both tables
 join on ``account_id`` (and on ``domain``).
 """
@@ -70,6 +72,12 @@ ABM_ENGAGEMENT_DAILY = {
     "account_id": Field("companyId", required=True),
     "date": Field("endDate", "date", required=True),
     "domain": Field("domain"),
+    "engagement_minutes": Field("engagementMinutes", "decimal"),
+    "engagement_points": Field("engagementPoints", "decimal"),
+    "web_minutes": Field("webMinutes", "decimal"),
+    "email_minutes": Field("emailMinutes", "decimal"),
+    "ad_minutes": Field("adMinutes", "decimal"),
+    "page_views": Field("pageViews", "int"),
     "people_researching": Field("numPeopleResearching", "int"),
     "intent_strength": Field("intentStrength"),
     "intent_keywords": Field("keywords"),

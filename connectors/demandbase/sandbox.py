@@ -12,7 +12,9 @@ It copies what a connector meets on the real service (docs/platform-apis.md, sec
   weekly period (Sunday to Saturday); only completed periods overlapping the range are served.
 - The Data Export API: ``GET /v1/fields``, ``POST /v1/job`` (202; validation codes of the published
   registry; one running job per tenant → ``429-102``; 60 jobs a day → ``429-101``; activity exports
-  need both dates and at most 90 days), ``GET /v1/job/{jobId}`` moving ``accepted`` → ``processing`` →
+  need both dates and at most 90 days; an activity record is one web visit, email open or click, or ad
+  click of an account on a day, with its minutes, points and page views, the minutes of a day adding up
+  to the account's daily engagement minutes behind the account fields), ``GET /v1/job/{jobId}`` moving ``accepted`` → ``processing`` →
   ``finished`` (after a number of polls or seconds), ``GET /v1/jobs`` (page/perPage/sort/filters) and
   the reference data (``/v1/references``, ``/v1/reference/keywordSet``).
 - A finished job's ``resultsUrl`` is a signed link (24 hours) on ``/downloads/``, like a storage
@@ -30,8 +32,8 @@ back ``seconds``, to time out a client), plus the shared ``delay`` and ``truncat
 
 The data come from a fixed catalogue of tenants and a hash-seeded generator: the same numbers in every
 process, for any dates. Tenants differ like real ones: ``northwind`` (the demo's) has every field and
-Intent; ``fabrikam`` has a small field catalogue (id, name, domain and the engagement minutes): ``GET
-/v1/fields`` lists only those, and an export job asking for another field is refused with ``400-155``
+Intent; ``fabrikam`` has a small field catalogue (id, name, domain and the engagement minutes, and no
+activity fields): ``GET /v1/fields`` lists only those, and an export job asking for another field is refused with ``400-155``
 "Fields not available for this tenant"; ``litware`` has no Intent product (the intent query and the
 keyword set reference answer ``403-100``); ``contoso-trial`` has no accounts.
 """
@@ -129,6 +131,7 @@ class Tenant:
     # The account fields of the tenant's Export collection (plain names, e.g. "domain"); None: all.
     account_fields: frozenset[str] | None = None
     intent: bool = True  # the tenant has the Intent product
+    activity: bool = True  # the tenant's Export collection has the activity fields
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ TENANTS: Final[Mapping[str, Tenant]] = MappingProxyType(
             account_fields=frozenset(
                 {"id", "name", "domain", "engagementMinutesLast7Day", "engagementMinutesLast30Day"}
             ),
+            activity=False,
         ),
         NO_INTENT_TENANT: Tenant(NO_INTENT_TENANT, 25, (), first_account_id=5_100_001, intent=False),
     }
@@ -467,8 +471,12 @@ ACTIVITY_FIELDS: Final = _fields(
         ("type", "String", "Activity Type", "Kind of activity"),
         ("activityDate", "Date", "Activity Date", "Day of the activity"),
         ("engagementMinutes", "Long", "Engagement Minutes", "Engagement minutes of the activity"),
+        ("engagementPoints", "Long", "Engagement Points", "Engagement points of the activity"),
+        ("pageViews", "Long", "Page Views", "Pages viewed (web visits)"),
     ),
 )
+# Activity types and the share of an active day's minutes each one tends to take.
+ACTIVITY_TYPES: Final = (("Web Visit", 0.55), ("Email Open", 0.15), ("Email Click", 0.15), ("Ad Click", 0.15))
 ENTITY_FIELDS: Final = MappingProxyType(
     {"account": ACCOUNT_FIELDS, "activity": MappingProxyType({**ACTIVITY_FIELDS, **ACCOUNT_FIELDS})}
 )
@@ -486,7 +494,9 @@ _ENTITY_BY_LOWER: Final = {name.lower(): name for name in ENTITY_TYPES}
 
 
 def tenant_has_field(tenant: Tenant, name: str) -> bool:
-    """Whether the tenant's Export collection includes a field (only account fields are restricted)."""
+    """Whether the tenant's Export collection includes a field (account and activity fields vary)."""
+    if name.startswith("{Activity}."):
+        return tenant.activity
     if tenant.account_fields is None or not name.startswith("{Account}."):
         return True
     return name.removeprefix("{Account}.") in tenant.account_fields
@@ -628,24 +638,42 @@ def _account_rows(tenant: str, request: ExportRequest, as_of: date) -> Iterable[
         yield account_values(tenant, account, as_of)
 
 
+@functools.lru_cache(maxsize=65_536)
+def day_activities(account: SandboxAccount, day: date) -> tuple[Mapping[str, Any], ...]:
+    """The activities of one account on one day: their minutes add up to ``engagement_minutes``."""
+    minutes = engagement_minutes(account, day)
+    if not minutes:
+        return ()
+    rng = _rng("db-activity", account.id, day.isoformat())
+    count = min(minutes, 1 + int(rng.random() * 4))
+    kinds = [_pick(rng, ACTIVITY_TYPES) for _ in range(count)]
+    cuts = sorted(rng.sample(range(1, minutes), count - 1)) if count > 1 else []
+    spans = [b - a for a, b in zip([0, *cuts], [*cuts, minutes], strict=True)]
+    activities = []
+    for number, (kind, span) in enumerate(zip(kinds, spans, strict=True)):
+        activities.append(
+            {
+                "{Activity}.id": f"{account.id}-{day:%Y%m%d}-{number}",
+                "{Activity}.type": kind,
+                "{Activity}.activityDate": day.isoformat(),
+                "{Activity}.engagementMinutes": span,
+                "{Activity}.engagementPoints": int(span * account.points_per_minute),
+                "{Activity}.pageViews": 1 + int(rng.random() * 2 * span) if kind == "Web Visit" else 0,
+            }
+        )
+    return tuple(activities)
+
+
 def _activity_rows(tenant: str, request: ExportRequest, as_of: date) -> Iterable[Mapping[str, Any]]:
     assert request.from_date is not None and request.to_date is not None
     days = (request.to_date - request.from_date).days + 1
     for offset in range(days):
         day = request.from_date + timedelta(days=offset)
         for account in accounts_for(tenant):
-            minutes = engagement_minutes(account, day)
-            if not minutes or (
-                request.account_list_ids and not account.lists & set(request.account_list_ids)
-            ):
+            if request.account_list_ids and not account.lists & set(request.account_list_ids):
                 continue
-            yield {
-                **account_values(tenant, account, as_of),
-                "{Activity}.id": f"{account.id}-{day:%Y%m%d}",
-                "{Activity}.type": "Web Visit",
-                "{Activity}.activityDate": day.isoformat(),
-                "{Activity}.engagementMinutes": minutes,
-            }
+            for activity in day_activities(account, day):
+                yield {**account_values(tenant, account, as_of), **activity}
 
 
 def export_records(tenant: str, request: ExportRequest, as_of: date) -> list[dict[str, Any]]:
@@ -658,6 +686,15 @@ def export_records(tenant: str, request: ExportRequest, as_of: date) -> list[dic
             if request.limit is not None and len(records) >= request.limit:
                 break
     return records
+
+
+def expected_activities(
+    first: date, last: date, as_of: date, *, tenant: str = DEMO_TENANT, fields: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Exactly the records an activity export of [first, last] created on ``as_of`` serves."""
+    wanted = tuple(fields or (*ACTIVITY_FIELDS, "{Account}.id", "{Account}.domain"))
+    request = ExportRequest("activity", "expected", wanted, "JSON", from_date=first, to_date=last)
+    return export_records(tenant, request, as_of)
 
 
 def expected_accounts(

@@ -21,7 +21,7 @@ from connectors.sandbox import SandboxServer
 from dashboard.services import sync_start
 from etl.models import AbmAccount, AbmEngagementDaily, QuarantinedRecord, SyncRun
 from etl.services import today_utc
-from tests.connectors.demandbase.truth import account_truth, intent_truth
+from tests.connectors.demandbase.truth import account_truth, engagement_truth, intent_truth
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -78,12 +78,30 @@ def accounts(connection: Connection) -> dict[str, tuple[Any, ...]]:
 def intent(connection: Connection) -> dict[tuple[str, date], tuple[Any, ...]]:
     return {
         (r.account_id, r.date): (r.domain, r.people_researching, r.intent_strength, r.intent_keywords)
-        for r in AbmEngagementDaily.objects.filter(connection=connection)
+        for r in AbmEngagementDaily.objects.filter(connection=connection, intent_strength__isnull=False)
+    }
+
+
+def engagement(connection: Connection) -> dict[tuple[str, date], tuple[Any, ...]]:
+    return {
+        (r.account_id, r.date): (
+            r.engagement_minutes,
+            r.engagement_points,
+            r.web_minutes,
+            r.email_minutes,
+            r.ad_minutes,
+            r.page_views,
+        )
+        for r in AbmEngagementDaily.objects.filter(connection=connection, engagement_minutes__isnull=False)
     }
 
 
 def served_intent(run: SyncRun) -> dict[tuple[str, date], tuple[Any, ...]]:
     return intent_truth(run.window_start, run.window_end, today=today_utc())
+
+
+def served_engagement(run: SyncRun) -> dict[tuple[str, date], tuple[Any, ...]]:
+    return engagement_truth(run.window_start, run.window_end, as_of=today_utc())
 
 
 def test_first_sync_loads_exactly_what_was_served(
@@ -94,9 +112,14 @@ def test_first_sync_loads_exactly_what_was_served(
     assert run.is_backfill and run.window_start == today_utc() - timedelta(days=29)
     assert accounts(demandbase_connection) == account_truth(today_utc())
     assert intent(demandbase_connection) == served_intent(run)
+    assert engagement(demandbase_connection) == served_engagement(run) != {}
     assert run.rows["accounts"]["inserted"] == 300
-    assert run.rows["intent"]["inserted"] == len(served_intent(run)) > 100
-    assert run.state["export_job_id"] == demandbase_app.state()["jobs"][0]["jobId"]
+    days = set(served_intent(run)) | set(served_engagement(run))
+    assert len(served_intent(run)) > 100 and len(days) > len(served_intent(run))
+    assert run.rows["intent"]["inserted"] == len(days) == AbmEngagementDaily.objects.count()
+    jobs = {job["entityType"]: job for job in demandbase_app.state()["jobs"]}
+    assert run.state["export_job_id"] == jobs["account"]["jobId"]
+    assert run.state["activity_export"]["export_job_id"] == jobs["activity"]["jobId"]
     demandbase_connection.refresh_from_db()
     assert demandbase_connection.status == Connection.Status.ACTIVE
     assert demandbase_connection.token_expires_at is not None
@@ -106,16 +129,27 @@ def test_second_sync_changes_nothing(
     demandbase_connection: Connection, demandbase_app: DemandbaseSandbox
 ) -> None:
     run_sync(demandbase_connection)
-    before = (accounts(demandbase_connection), intent(demandbase_connection))
+    before = (
+        accounts(demandbase_connection),
+        intent(demandbase_connection),
+        engagement(demandbase_connection),
+    )
     second = run_sync(demandbase_connection)
     assert second.status == SyncRun.Status.SUCCEEDED and not second.is_backfill
-    assert (accounts(demandbase_connection), intent(demandbase_connection)) == before
+    after = (
+        accounts(demandbase_connection),
+        intent(demandbase_connection),
+        engagement(demandbase_connection),
+    )
+    assert after == before and before[2]
     for stream in ("accounts", "intent"):
         stats = second.rows[stream]
         assert stats["inserted"] == 0 and stats["updated"] == 0 and stats["deleted"] == 0
         assert stats["unchanged"] == stats["loaded"] > 0
     jobs = demandbase_app.state()["jobs"]
-    assert len(jobs) == 2 and jobs[0]["jobName"] != jobs[1]["jobName"]  # one job per sync, named by it
+    # One account and one activity job per sync, each named by its sync.
+    assert sorted(job["entityType"] for job in jobs) == ["account", "account", "activity", "activity"]
+    assert len({job["jobName"] for job in jobs}) == 4
 
 
 def test_throttling_a_500_and_an_expired_token_mid_run_lose_nothing(
@@ -140,8 +174,8 @@ def test_a_job_creation_timeout_does_not_create_a_second_job(
     run = run_sync(demandbase_connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert accounts(demandbase_connection) == account_truth(today_utc())
-    state = demandbase_app.state()
-    assert state["counters"]["jobs_created"] == 1 and state["requests"]["create_job"] == 1
+    state = demandbase_app.state()  # one account job (the slow answer's), one activity job
+    assert state["counters"]["jobs_created"] == 2 and state["requests"]["create_job"] == 2
 
 
 def test_a_retried_extract_step_reuses_the_saved_job(
@@ -154,8 +188,9 @@ def test_a_retried_extract_step_reuses_the_saved_job(
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert accounts(demandbase_connection) == account_truth(today_utc())
     assert intent(demandbase_connection) == served_intent(run)
-    state = demandbase_app.state()
-    assert state["counters"]["jobs_created"] == 1 and state["requests"]["download"] == 2
+    assert engagement(demandbase_connection) == served_engagement(run)
+    state = demandbase_app.state()  # the account job's file read twice, the activity job's once
+    assert state["counters"]["jobs_created"] == 2 and state["requests"]["download"] == 3
 
 
 def test_revoked_key_set_marks_the_connection_and_does_not_retry(

@@ -10,6 +10,7 @@ import pytest
 
 from connectors.auth import TokenSet
 from connectors.demandbase import mapping
+from connectors.demandbase.activity import ACTIVITY_EXPORT_FIELDS
 from connectors.demandbase.connector import Connector
 from connectors.demandbase.export import ExportTiming
 from connectors.demandbase.sandbox import (
@@ -63,9 +64,11 @@ def connect(organization: Organization, label: str, client_id: str, secret: str)
     from connectors.services import connection_create
 
     # Nothing read for this tenant yet (the catalogue is cached per tenant for a day).
-    Connector(
+    reader = Connector(
         account_id=label, tokens=TokenSet(extra={"client_id": client_id, "client_secret": secret})
-    ).field_catalogue("account").forget()
+    )
+    reader.field_catalogue("account").forget()
+    reader.field_catalogue("activity").forget()
     return connection_create(
         organization=organization,
         platform="demandbase",
@@ -104,11 +107,16 @@ def test_a_small_catalogue_loads_the_accounts_with_empty_columns_and_a_note(
         assert all(getattr(row, column) is None for column in ABSENT_COLUMNS), row.account_id  # NULL, not 0
     assert any(row.engagement_minutes_7d for row in rows)
     assert AbmEngagementDaily.objects.filter(connection=connection).exists()  # intent is unaffected
+    # No activity fields: no daily engagement, only intent periods, and a note saying so.
+    daily = AbmEngagementDaily.objects.filter(connection=connection)
+    assert not daily.filter(intent_strength__isnull=True).exists()
+    assert not daily.filter(engagement_minutes__isnull=False).exists()
+    assert any("cannot export activities" in note for note in run.notes)
 
     # The next sync the same day uses the catalogue it read; the note is on that run too.
     again = run_sync(connection)
     assert again.status == SyncRun.Status.SUCCEEDED and SMALL_NOTE in again.notes
-    assert demandbase_app.state()["requests"]["fields"] == 1
+    assert demandbase_app.state()["requests"]["fields"] == 2  # the account and activity catalogues, once
 
 
 def test_the_full_tenant_asks_for_every_field_and_has_no_field_note(
@@ -119,7 +127,8 @@ def test_the_full_tenant_asks_for_every_field_and_has_no_field_note(
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert not any("this tenant has no" in note for note in run.notes)
     assert [list(job.request.fields) for job in demandbase_app._jobs.values()] == [
-        list(mapping.ACCOUNT_EXPORT_FIELDS)
+        list(mapping.ACCOUNT_EXPORT_FIELDS),
+        list(ACTIVITY_EXPORT_FIELDS),
     ]
     assert AbmAccount.objects.filter(connection=connection, intent_score__isnull=False).exists()
 

@@ -7,7 +7,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.demandbase.sandbox import DEMO_TENANT, expected_accounts, expected_intent_rows
+from connectors.demandbase.sandbox import (
+    DEMO_TENANT,
+    expected_accounts,
+    expected_activities,
+    expected_intent_rows,
+)
+
+CHANNELS = {"Web Visit": "web", "Email Open": "email", "Email Click": "email", "Ad Click": "ad"}
 
 RANK = {"LOW": 1, "MED": 2, "HIGH": 3}
 STRENGTH = {rank: name for name, rank in RANK.items()}
@@ -63,3 +70,21 @@ def intent_truth(
         start - timedelta(days=6), end, today=today, tenant=tenant, keyword_set_ids=keyword_set_ids
     )
     return aggregate_intent(rows, start, end)
+
+
+def engagement_truth(
+    start: date, end: date, *, as_of: date, tenant: str = DEMO_TENANT
+) -> dict[tuple[str, date], tuple[Any, ...]]:
+    """(account id, day) → (minutes, points, web, email, ad minutes, page views) the activity export
+    of [start, end] serves, summed independently of the connector."""
+    days: dict[tuple[str, date], list[int]] = {}
+    for r in expected_activities(start, end, as_of, tenant=tenant):
+        sums = days.setdefault(
+            (str(r["{Account}.id"]), date.fromisoformat(r["{Activity}.activityDate"])), [0] * 6
+        )
+        minutes = r["{Activity}.engagementMinutes"]
+        sums[0] += minutes
+        sums[1] += r["{Activity}.engagementPoints"]
+        sums[2 + ("web", "email", "ad").index(CHANNELS[r["{Activity}.type"]])] += minutes
+        sums[5] += r["{Activity}.pageViews"]
+    return {key: (*(Decimal(n) for n in sums[:5]), sums[5]) for key, sums in days.items()}
