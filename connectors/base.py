@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from connectors.auth import OAuthSpec, TokenAuth, TokenSet, refresh_token_set
 from connectors.concurrency import ConcurrencyLimit
 from connectors.http import ApiClient, ErrorPolicy
-from sales_dashboard.logging import redact
+from connectors.redaction import redact
 
 ACCOUNT_ID_MAX_LENGTH = 64  # Connection.account_id
 

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from sales_dashboard.logging import redact
+from connectors.redaction import redact
 
 
 class ConnectorError(Exception):

@@ -18,8 +18,8 @@ from connectors.base import BaseConnector
 from connectors.crypto import decrypt_json, encrypt_json
 from connectors.errors import AuthError
 from connectors.models import Connection, Organization
+from connectors.redaction import redact
 from connectors.registry import get_connector_class
-from sales_dashboard.logging import redact
 
 logger = logging.getLogger(__name__)
 

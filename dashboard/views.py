@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from connectors.models import Membership
+from connectors.redaction import redact
 from connectors.registry import connector_classes
 from dashboard.cache_warm import dashboard_viewed
 from dashboard.downloads import csv_download
@@ -65,7 +66,6 @@ from dashboard.services import (
 from etl import services as etl_services
 from etl.lease import clock
 from etl.models import SyncRun
-from sales_dashboard.logging import redact
 
 SESSION_INTENTS = "dashboard_connect_intents"
 

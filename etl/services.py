@@ -24,6 +24,7 @@ from connectors import jsonio
 from connectors.base import StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, PermanentError
 from connectors.models import Connection
+from connectors.redaction import redact
 from connectors.registry import get_connector_class
 from connectors.services import (
     connection_mark_failing,
@@ -44,7 +45,6 @@ from etl.schema import DATASETS, Dataset, get_dataset
 from etl.selectors import raw_page_batches
 from etl.staging import stage_row, staged_rows_delete
 from sales_dashboard.cache_versions import dashboard_cache_bump
-from sales_dashboard.logging import redact
 
 logger = logging.getLogger(__name__)
 

@@ -11,21 +11,9 @@ import logging
 import re
 from typing import Any
 
+from connectors.redaction import redact
+
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer|zoho-oauthtoken|oauth|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(
-        r"(?i)((?:access|refresh)_?token|client_?secret|password|code|api_?key|secret)"
-        r"([\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
-    ),
-]
-
-
-def redact(text: str) -> str:
-    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} [redacted]", text)
-    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-
 
 # The OAuth callback's query string carries a one-time authorization code and the state: the whole
 # query is dropped wherever the callback's URL appears (the request line, a Referer).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,10 +13,8 @@ from connectors.sandbox import SandboxServer
 from connectors.services import connection_create, connection_tokens
 from connectors.zoho_crm.sandbox import (
     DEMO_ORG,
-    DEMO_REFRESH_TOKEN,
     GMBH_REFRESH_TOKEN,
     ZohoCrmSandbox,
-    create_app,
     expected_records,
 )
 from dashboard.services import sync_start
@@ -26,38 +23,6 @@ from etl.models import CrmDeal, CrmLead, QuarantinedRecord, SyncRun
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
 GMBH_ORG = "820017733"
-
-
-@pytest.fixture
-def zoho_sandbox(settings: Any) -> Iterator[SandboxServer]:
-    with SandboxServer(create_app()) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        yield server
-
-
-@pytest.fixture
-def zoho_app(zoho_sandbox: SandboxServer) -> ZohoCrmSandbox:
-    app = zoho_sandbox.app
-    assert isinstance(app, ZohoCrmSandbox)
-    return app
-
-
-@pytest.fixture
-def organization(db: None) -> Organization:
-    return Organization.objects.create(name="Northwind", slug="northwind")
-
-
-@pytest.fixture
-def zoho_connection(organization: Organization, zoho_sandbox: SandboxServer) -> Connection:
-    return connection_create(
-        organization=organization,
-        platform="zoho_crm",
-        account_id=DEMO_ORG,
-        credentials={"refresh_token": DEMO_REFRESH_TOKEN},
-        options={"accounts_server": "https://accounts.zoho.in"},
-        check=False,
-    )
 
 
 def run_sync(connection: Connection) -> SyncRun:
