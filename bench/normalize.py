@@ -34,6 +34,7 @@ FIXTURE_PAGES = {
     ("zoho_crm", "leads"): "zoho_crm/leads/page_1.json",
     ("zoho_crm", "deals"): "zoho_crm/deals/page_1.json",
     ("demandbase", "accounts"): "demandbase/accounts/page_1.json",
+    ("demandbase", "engagement"): "demandbase/engagement/page_1.json",
     ("demandbase", "intent"): "demandbase/intent/page_1.json",
 }
 

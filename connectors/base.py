@@ -46,9 +46,21 @@ class Field:
 
 @dataclass(frozen=True)
 class StreamSpec:
+    """A stream: the canonical dataset it feeds and the mapping of its records to that dataset's columns.
+
+    Most streams own whole rows of their dataset. When two streams of a connector feed the same rows
+    (one product's figures beside another's, e.g. ABM engagement and intent per account and day),
+    each declares ``columns``: the columns it writes besides the natural key. It fails, loads and
+    clears only those, so one stream's failure leaves the other's figures as they were. ``shared``
+    columns (descriptive, e.g. a domain) are written by several such streams: set when a stream
+    brings a value, never cleared by one.
+    """
+
     name: str
     dataset: str  # the canonical dataset (warehouse table contract) the stream feeds
     mapping: Mapping[str, Field] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()  # the dataset columns this stream writes; empty: whole rows
+    shared: tuple[str, ...] = ()  # descriptive columns other streams of the same rows write too
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ UPDATE that skips unchanged rows. Rows of the sync window
 that the platform no longer reports (a campaign-day restated to nothing) are deleted, so the table
 matches the platform for the whole window. Loading the same rows twice changes nothing, and a
 natural key given twice in one load is refused by PostgreSQL (the rows are deduplicated upstream).
+
+A stream that shares its rows with another stream (``ColumnScope``) writes only its own columns:
+staged, then upserted setting those columns alone; rows of the window it no longer brings have its
+columns emptied, and a row left with no figures at all is deleted. Both databases take this path.
 """
 
 from __future__ import annotations
@@ -73,13 +77,35 @@ class WindowScope:
         )
 
 
+@dataclass(frozen=True)
+class ColumnScope:
+    """The columns of a dataset one stream writes when several streams fill the same rows.
+
+    ``owned`` columns are set from the stream's rows and emptied on the window's rows it no longer
+    brings; ``shared`` ones (descriptive, written by several streams) are set when the stream brings a
+    value and never emptied by it.
+    """
+
+    owned: tuple[str, ...]
+    shared: tuple[str, ...] = ()
+
+
 def load_rows(
-    *, dataset: Dataset, chunks: Iterable[str], system: SystemValues, window: WindowScope | None
+    *,
+    dataset: Dataset,
+    chunks: Iterable[str],
+    system: SystemValues,
+    window: WindowScope | None,
+    scope: ColumnScope | None = None,
 ) -> LoadResult:
     """Merge CSV chunks (no header, columns in dataset order) into the dataset's table.
 
     Must run inside a transaction (``transaction.atomic``).
     """
+    if scope is not None:
+        result = _load_scoped(dataset, chunks, system, window, scope)
+        _holding_locks(dataset, system, "upsert")
+        return result
     if connection.vendor == "postgresql":
         return _load_postgresql(dataset, chunks, system, window)
     result = _load_sqlite(dataset, chunks, system, window)
@@ -145,15 +171,19 @@ def _delete_missing_sql(dataset: Dataset) -> str:
     )
 
 
+def _take_turns(cursor: Any, dataset: Dataset, system: SystemValues) -> None:
+    """Loads of one connection into one table take turns until commit (PostgreSQL)."""
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", [dataset.table, system.connection_id]
+    )
+
+
 def _load_postgresql(
     dataset: Dataset, chunks: Iterable[str], system: SystemValues, window: WindowScope | None
 ) -> LoadResult:
     with connection.cursor() as cursor:
-        # Loads of one connection into one table take turns, so the choice below stays true until
-        # commit even if a run is delivered twice.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", [dataset.table, system.connection_id]
-        )
+        # The choice below stays true until commit even if a run is delivered twice.
+        _take_turns(cursor, dataset, system)
         cursor.execute(
             f"SELECT EXISTS (SELECT 1 FROM {dataset.table} WHERE connection_id = %s)", [system.connection_id]
         )
@@ -187,9 +217,8 @@ def _copy(cursor: Any, statement: str) -> Iterator[Any]:
         yield copy
 
 
-def _merge_through_stage(
-    cursor: Any, dataset: Dataset, chunks: Iterable[str], system: SystemValues, window: WindowScope | None
-) -> LoadResult:
+def _stage_postgresql(cursor: Any, dataset: Dataset, chunks: Iterable[str]) -> int:
+    """COPY the chunks into a temporary stage with the table's own column types; returns the rows."""
     stage = _stage_name(dataset)
     cursor.execute(f"DROP TABLE IF EXISTS {stage}")
     # The table's own column types (numeric scale, lengths): staged values are rounded exactly as
@@ -206,6 +235,14 @@ def _merge_through_stage(
             copy.write(chunk)
         staged += cursor.rowcount
     cursor.execute(f"ANALYZE {stage}")  # a temporary table has no statistics until asked: plan the joins
+    return staged
+
+
+def _merge_through_stage(
+    cursor: Any, dataset: Dataset, chunks: Iterable[str], system: SystemValues, window: WindowScope | None
+) -> LoadResult:
+    stage = _stage_name(dataset)
+    staged = _stage_postgresql(cursor, dataset, chunks)
     # A changed row is replaced (deleted, then inserted with the rest): two set-based statements,
     # several times faster than ON CONFLICT DO UPDATE's row-by-row path when a restatement
     # changed many rows. Unchanged rows are neither deleted nor inserted: they cost one join.
@@ -264,46 +301,115 @@ def _records(data: bytes) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
+def _stage_sqlite(cursor: Any, dataset: Dataset, chunks: Iterable[str]) -> int:
+    """Insert the chunks into a temporary stage (SQLite); returns the rows."""
+    stage = _stage_name(dataset)
+    cols = dataset.column_names
+    placeholders = ", ".join(["%s"] * len(cols))
+    cursor.execute(f"DROP TABLE IF EXISTS temp.{stage}")
+    cursor.execute(f"CREATE TEMP TABLE {stage} ({', '.join(cols)})")
+    bools = [i for i, column in enumerate(dataset.columns) if column.kind == "bool"]
+    stamps = [i for i, column in enumerate(dataset.columns) if column.kind == "datetime"]
+    for chunk in chunks:
+        rows: list[list[Any]] = [
+            [value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))
+        ]
+        for row in rows:  # SQLite stores booleans as 0/1; the CSV carries true/false
+            for i in bools:
+                if row[i] is not None:
+                    row[i] = 1 if row[i].lower() == "true" else 0
+            for i in stamps:  # Django keeps UTC datetimes in SQLite as "YYYY-MM-DD HH:MM:SS[.f]"
+                if row[i] is not None:
+                    row[i] = row[i].replace("T", " ").removesuffix("+00:00")
+        cursor.executemany(f"INSERT INTO {stage} ({', '.join(cols)}) VALUES ({placeholders})", rows)
+    cursor.execute(f"SELECT count(*) FROM {stage}")
+    return int(cursor.fetchone()[0])
+
+
 def _load_sqlite(
     dataset: Dataset, chunks: Iterable[str], system: SystemValues, window: WindowScope | None
 ) -> LoadResult:
     stage = _stage_name(dataset)
-    cols = dataset.column_names
-    placeholders = ", ".join(["%s"] * len(cols))
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS temp.{stage}")
-        cursor.execute(f"CREATE TEMP TABLE {stage} ({', '.join(cols)})")
-        bools = [i for i, column in enumerate(dataset.columns) if column.kind == "bool"]
-        stamps = [i for i, column in enumerate(dataset.columns) if column.kind == "datetime"]
-        for chunk in chunks:
-            rows: list[list[Any]] = [
-                [value if value != "" else None for value in row] for row in csv.reader(io.StringIO(chunk))
-            ]
-            for row in rows:  # SQLite stores booleans as 0/1; the CSV carries true/false
-                for i in bools:
-                    if row[i] is not None:
-                        row[i] = 1 if row[i].lower() == "true" else 0
-                for i in stamps:  # Django keeps UTC datetimes in SQLite as "YYYY-MM-DD HH:MM:SS[.f]"
-                    if row[i] is not None:
-                        row[i] = row[i].replace("T", " ").removesuffix("+00:00")
-            cursor.executemany(f"INSERT INTO {stage} ({', '.join(cols)}) VALUES ({placeholders})", rows)
-        cursor.execute(f"SELECT count(*) FROM {stage}")
-        staged = cursor.fetchone()[0]
-        cursor.execute(
-            f"SELECT count(*) FROM {dataset.table} WHERE connection_id = %s", [system.connection_id]
-        )
-        before = cursor.fetchone()[0]
+        staged = _stage_sqlite(cursor, dataset, chunks)
+        before = _count_rows(cursor, dataset, system)
         cursor.execute(
             _upsert_sql(dataset, distinct="IS NOT", source=f"{stage} s WHERE true"), system.as_tuple()
         )
         written = cursor.rowcount
-        cursor.execute(
-            f"SELECT count(*) FROM {dataset.table} WHERE connection_id = %s", [system.connection_id]
-        )
-        inserted = cursor.fetchone()[0] - before
+        inserted = _count_rows(cursor, dataset, system) - before
         deleted = 0
         if window is not None and dataset.window_column:
             cursor.execute(_delete_missing_sql(dataset), (system.connection_id, *window.as_params()))
             deleted = cursor.rowcount
         cursor.execute(f"DROP TABLE IF EXISTS temp.{stage}")
     return LoadResult(staged=staged, inserted=inserted, updated=written - inserted, deleted=deleted)
+
+
+def _count_rows(cursor: Any, dataset: Dataset, system: SystemValues) -> int:
+    cursor.execute(f"SELECT count(*) FROM {dataset.table} WHERE connection_id = %s", [system.connection_id])
+    return int(cursor.fetchone()[0])
+
+
+def _scoped_upsert_sql(dataset: Dataset, scope: ColumnScope, *, distinct: str) -> str:
+    """INSERT ... ON CONFLICT that sets only the scope's columns of a row another stream also fills."""
+    cols = dataset.column_names
+    table = dataset.table
+    conflict = ", ".join(["connection_id", *dataset.key])
+    incoming = [f"excluded.{c}" for c in scope.owned] + [f"COALESCE(excluded.{c}, {table}.{c})" for c in scope.shared]
+    current = [f"{table}.{c}" for c in (*scope.owned, *scope.shared)]
+    sets = [f"{c} = {value}" for c, value in zip((*scope.owned, *scope.shared), incoming, strict=True)]
+    return (
+        f"INSERT INTO {table} ({', '.join([*SYSTEM_COLUMNS, *cols])}) "
+        f"SELECT %s, %s, %s, %s, %s, {', '.join(f's.{c}' for c in cols)} FROM {_stage_name(dataset)} s "
+        f"WHERE true ON CONFLICT ({conflict}) DO UPDATE SET "
+        f"{', '.join([*sets, 'sync_run_id = excluded.sync_run_id', 'synced_at = excluded.synced_at'])} "
+        f"WHERE ({', '.join(current)}) {distinct} ({', '.join(incoming)})"
+    )
+
+
+def _scoped_clear_sql(dataset: Dataset, scope: ColumnScope) -> str:
+    """Empty the scope's own columns on the window's rows the stage does not bring."""
+    assert dataset.window_column
+    table = dataset.table
+    match = " AND ".join(f"s.{k} = {table}.{k}" for k in dataset.key)
+    empty = " AND ".join(f"{c} IS NULL" for c in scope.owned)
+    return (
+        f"UPDATE {table} SET {', '.join(f'{c} = NULL' for c in scope.owned)}, sync_run_id = %s, synced_at = %s "
+        f"WHERE connection_id = %s AND {dataset.window_column} BETWEEN %s AND %s AND NOT ({empty}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {_stage_name(dataset)} s WHERE {match})"
+    )
+
+
+def _empty_rows_delete_sql(dataset: Dataset, scope: ColumnScope) -> str:
+    """Delete the window's rows that no stream gives a figure any more."""
+    assert dataset.window_column
+    figures = [c for c in dataset.column_names if c not in dataset.key and c not in scope.shared]
+    empty = " AND ".join(f"{c} IS NULL" for c in figures)
+    return (
+        f"DELETE FROM {dataset.table} WHERE connection_id = %s AND {dataset.window_column} BETWEEN %s AND %s "
+        f"AND {empty}"
+    )
+
+
+def _load_scoped(
+    dataset: Dataset, chunks: Iterable[str], system: SystemValues, window: WindowScope | None, scope: ColumnScope
+) -> LoadResult:
+    postgresql = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgresql:
+            _take_turns(cursor, dataset, system)
+        staged = (_stage_postgresql if postgresql else _stage_sqlite)(cursor, dataset, chunks)
+        before = _count_rows(cursor, dataset, system)
+        distinct = "IS DISTINCT FROM" if postgresql else "IS NOT"
+        cursor.execute(_scoped_upsert_sql(dataset, scope, distinct=distinct), system.as_tuple())
+        written = cursor.rowcount
+        inserted = _count_rows(cursor, dataset, system) - before
+        cleared = 0
+        if window is not None and dataset.window_column:
+            stamp = system.as_tuple()[3:]
+            cursor.execute(_scoped_clear_sql(dataset, scope), (*stamp, system.connection_id, *window.as_params()))
+            cleared = cursor.rowcount
+            cursor.execute(_empty_rows_delete_sql(dataset, scope), (system.connection_id, *window.as_params()))
+        cursor.execute(f"DROP TABLE IF EXISTS {'' if postgresql else 'temp.'}{_stage_name(dataset)}")
+    return LoadResult(staged=staged, inserted=inserted, updated=written - inserted, deleted=cleared)

@@ -127,9 +127,10 @@ class RawPage(models.Model):
 
 
 class NormalizedChunk(models.Model):
-    """Canonical rows as CSV (header included), ready to be loaded; written by normalize."""
+    """Canonical rows of one stream as CSV, ready to be loaded; written by normalize."""
 
     sync_run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="normalized_chunks")
+    stream = models.CharField(max_length=64)  # two streams may feed one dataset (their own columns)
     dataset = models.CharField(max_length=64)
     seq = models.PositiveIntegerField()
     row_count = models.PositiveIntegerField()
@@ -137,7 +138,7 @@ class NormalizedChunk(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["sync_run", "dataset", "seq"], name="unique_normalized_chunk")
+            models.UniqueConstraint(fields=["sync_run", "stream", "seq"], name="unique_normalized_chunk_of_stream")
         ]
 
 

@@ -38,7 +38,7 @@ from etl.background_writer import staging_writes
 from etl.csv_chunks import csv_chunks
 from etl.key_ledger import KeyLedger
 from etl.lease import Lease, LeaseLost, initial_lease, lease_claim, stale_reason
-from etl.load import SystemValues, WindowScope, load_rows
+from etl.load import ColumnScope, SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
 from etl.normalize import collector_paused, normalize_pages
 from etl.schema import DATASETS, Dataset, get_dataset
@@ -308,6 +308,14 @@ def _streams_read(run: SyncRun, streams: Iterable[StreamSpec]) -> list[StreamSpe
     return [stream for stream in streams if stream.name not in failed]
 
 
+def _datasets_read(run: SyncRun, streams: Iterable[StreamSpec]) -> list[Dataset]:
+    """The datasets whose every stream was read: a dataset that a failed stream also feeds keeps its
+    old rows until that stream is read again."""
+    failed = {stream.dataset for stream in streams if stream.name in run.failed_streams}
+    read = dict.fromkeys(stream.dataset for stream in _streams_read(run, streams) if stream.dataset not in failed)
+    return [get_dataset(name) for name in read]
+
+
 def _raw_page_create(sync_run_id: int, stream: str, seq: int, count: int, records: str) -> None:
     """Stage one page, already serialized as JSON text."""
     stage_row(
@@ -362,6 +370,7 @@ def _normalize_stream(run: SyncRun, stream: StreamSpec, lease: Lease) -> None:
                         stage_row,
                         NormalizedChunk,
                         sync_run_id=run.pk,
+                        stream=stream.name,
                         dataset=dataset.name,
                         seq=seq,
                         row_count=count,
@@ -398,7 +407,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
         )
         for stream in _streams_read(run, connector_cls.streams):
             dataset = get_dataset(stream.dataset)
-            chunks = NormalizedChunk.objects.filter(sync_run=run, dataset=dataset.name).order_by("seq")
+            chunks = NormalizedChunk.objects.filter(sync_run=run, stream=stream.name).order_by("seq")
             staged = chunks.aggregate(rows=Sum("row_count"))["rows"] or 0
             scope = WindowScope(run.window_start, run.window_end) if dataset.window_column else None
             if staged == 0 and scope is not None:
@@ -412,6 +421,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
                 chunks=_beating(chunks.values_list("csv", flat=True).iterator(chunk_size=1), lease),
                 system=system,
                 window=scope,
+                scope=ColumnScope(stream.columns, stream.shared) if stream.columns else None,
             )
             _stream_rows(run, stream.name).update(
                 loaded=result.staged,
@@ -443,10 +453,7 @@ def sync_run_prune(*, sync_run_id: int) -> int:
         staged_rows_delete(RawPage, sync_run_id=run.pk)
         staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
         connector_cls = get_connector_class(run.connection.platform)
-        removed = prune_warehouse(
-            connection_id=run.connection_id,
-            datasets=[get_dataset(stream.dataset) for stream in _streams_read(run, connector_cls.streams)],
-        )
+        removed = prune_warehouse(connection_id=run.connection_id, datasets=_datasets_read(run, connector_cls.streams))
         if removed:
             run.notes.append(f"{removed} row(s) older than {settings.RETENTION_DAYS} days were removed")
     return run.connection.organization_id

@@ -8,17 +8,19 @@ Two streams:
   snapshot of the tenant's accounts (optionally limited to account lists), not windowed. The job asks
   only for the fields the tenant's field catalogue lists (``connectors.demandbase.catalogue``): the
   others are a note on the run and empty columns; a refusal with ``400-155`` re-reads the catalogue.
-- ``intent`` → ``abm_engagement_daily``: the Intent API's cursor-paged ``POST
-  /data/intent/v1/companies/intent/query`` for the sync window (widened by one intent period so a
-  period that started before the window is not missed), filtered by keyword sets, aggregated to one
-  record per account per period end date (``connectors.demandbase.intent``), merged on (account, day)
-  with the account's daily engagement: one ``activity`` export job per sync for the window (its last
-  90 days, the API's limit per activity job), its activities summed per account and day
-  (``connectors.demandbase.activity``), asking only for the activity fields the tenant's catalogue
-  lists. Both feeds share the table's natural key, and a load replaces whole rows and deletes the
-  window's rows it does not bring, so they are one stream: each row is written whole, with its intent
-  and its engagement columns, and if either feed cannot be read the stream fails and the table keeps
-  its rows. A tenant without activity fields loads intent only (engagement columns empty, a note).
+- ``engagement`` and ``intent`` → ``abm_engagement_daily``, one row per account per day, each stream
+  writing its own columns of those rows (``StreamSpec.columns``): a tenant without the Intent product,
+  or an intent read that fails, leaves the day's engagement loaded and the intent figures as they were.
+  ``engagement`` is one ``activity`` export job per sync for the window (its last 90 days, the API's
+  limit per activity job), its activities summed per account and day (``connectors.demandbase.activity``),
+  asking only for the activity fields the tenant's catalogue lists; a tenant that cannot export
+  activities by account and day reads none (a note; the engagement columns stay empty). ``intent`` is
+  the Intent API's cursor-paged ``POST /data/intent/v1/companies/intent/query`` for the sync window
+  (widened by one intent period so a period that started before the window is not missed), filtered
+  by keyword sets, aggregated to one record per account per period end date
+  (``connectors.demandbase.intent``). Listing the keyword sets answers 403/404 for a tenant or key set
+  without Intent: that stream fails alone (the run is partial) and is tried again on the next sync, so
+  a tenant that gains Intent has it synced with no change of configuration.
 
 Authentication is the client-credentials exchange of an API key set (``connectors.demandbase.keyset``):
 the 8-hour access token is exchanged again when it is about to expire or is refused with 401. The
@@ -70,10 +72,6 @@ STATE_FIELDS_NOTE = "account_fields_note"  # the note saying which wanted fields
 STATE_ACTIVITY_EXPORT = "activity_export"  # the activity export job's own state (its id, its name)
 STATE_ACTIVITY_NOTE = "activity_fields_note"  # the note saying which activity fields the tenant lacks
 ACTIVITY_MAX_DAYS = 90  # an activity export job spans 90 days at most (400-114)
-EMPTY_INTENT = ("startDate", "numPeopleResearching", "intentStrength", "keywords", "keywordCount", "isTrending",
-                "trendingScore")  # fmt: skip
-EMPTY_ENGAGEMENT = ("engagementMinutes", "engagementPoints", "pageViews", "webMinutes", "emailMinutes",
-                    "adMinutes")  # fmt: skip
 
 
 def parse_ids(value: Any, option: str) -> list[int]:
@@ -107,7 +105,20 @@ class Connector(BaseConnector):
     )
     streams = (
         StreamSpec("accounts", "abm_account", mapping.ABM_ACCOUNT),
-        StreamSpec("intent", "abm_engagement_daily", mapping.ABM_ENGAGEMENT_DAILY),
+        StreamSpec(
+            "engagement",
+            "abm_engagement_daily",
+            mapping.ABM_ENGAGEMENT,
+            columns=mapping.ENGAGEMENT_COLUMNS,
+            shared=mapping.DAILY_SHARED_COLUMNS,
+        ),
+        StreamSpec(
+            "intent",
+            "abm_engagement_daily",
+            mapping.ABM_INTENT,
+            columns=mapping.INTENT_COLUMNS,
+            shared=mapping.DAILY_SHARED_COLUMNS,
+        ),
     )
     restatement_days_setting = "DEMANDBASE_RESTATEMENT_DAYS"
     # Only a label of the tenant (the key set is what identifies it); never sent to the API.
@@ -143,6 +154,8 @@ class Connector(BaseConnector):
         self.refresh_tokens()
         if stream.name == "accounts":
             yield from self._accounts()
+        elif stream.name == "engagement":
+            yield from self._engagement(window)
         elif stream.name == "intent":
             yield from self._intent(window)
         else:
@@ -257,28 +270,14 @@ class Connector(BaseConnector):
                 for first in range(0, len(set_ids), INTENT_MAX_FILTER_IDS):
                     rows.extend(self._intent_rows(part, set_ids[first : first + INTENT_MAX_FILTER_IDS]))
         unreadable, periods = intent_periods(rows, window.start, window.end)
-        bad_activities, engagement = self._engagement(window)
-        # Every record carries both feeds' keys: a day with engagement and no intent period has empty
-        # intent values, an intent period without activity empty engagement values.
-        blank = dict.fromkeys([*EMPTY_INTENT, *EMPTY_ENGAGEMENT])
-        merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for record in periods:
-            merged[(record["companyId"], record["endDate"])] = {**blank, **record}
-        for (account_id, day), values in engagement.items():
-            key = (account_id, day.isoformat())
-            found = merged.get(key, blank)
-            merged[key] = {**found, **values, "domain": found.get("domain") or values.get("domain")}
-        ordered = [merged[key] for key in sorted(merged, key=lambda k: (k[1], k[0]))]
-        records = [*unreadable, *bad_activities, *ordered]
-        for start in range(0, len(records), RECORDS_PER_PAGE):
-            yield records[start : start + RECORDS_PER_PAGE]
+        yield from _pages([*unreadable, *periods])
 
     # -- activity (daily engagement) ------------------------------------------------------------
-    def _engagement(self, window: Window) -> tuple[list[Any], dict[tuple[str, Any], dict[str, Any]]]:
+    def _engagement(self, window: Window) -> Iterator[Page]:
         """The activity export of the window's last 90 days, summed per account and day."""
         fields = self._activity_fields()
         if not fields:
-            return [], {}
+            return
         part = Window(max(window.start, window.end - timedelta(days=ACTIVITY_MAX_DAYS - 1)), window.end)
         if part.start > window.start:
             self.note(
@@ -312,7 +311,8 @@ class Connector(BaseConnector):
             timing=self.export_timing,
             sleep=self.client.sleep,
         )
-        return activity.daily_engagement(job.records(), part.start, part.end, fields)
+        unreadable, days = activity.daily_engagement(job.records(), part.start, part.end, fields)
+        yield from _pages([*unreadable, *days.values()])
 
     def _activity_fields(self) -> list[str]:
         """The wanted activity fields the tenant has; none when it cannot export activities by day."""
@@ -380,3 +380,8 @@ class Connector(BaseConnector):
             elif isinstance(value, str) and value.isdigit():
                 ids.append(int(value))
         return list(dict.fromkeys(ids))
+
+
+def _pages(records: list[Any]) -> Iterator[Page]:
+    for start in range(0, len(records), RECORDS_PER_PAGE):
+        yield records[start : start + RECORDS_PER_PAGE]

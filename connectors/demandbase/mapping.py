@@ -6,14 +6,16 @@ field names (``{Account}.engagementMinutesLast7Day``) are reshaped by the connec
 and points are Demandbase's rolling 7- and 30-day totals as of the export day; ``{Account}.id`` is the
 Demandbase account (company) id.
 
-``intent`` (dataset ``abm_engagement_daily``): one record per account per intent period, dated on the
-period's end date, built by ``connectors.demandbase.intent.daily_intent`` from the Intent API rows
-(people researching summed over keywords, strongest intent, keywords joined with ", "), merged on
-(account, day) with the account's daily engagement summed from the activity export
-(``connectors.demandbase.activity``: minutes, points, page views, minutes by channel); ``endDate`` is
-the day a merged record is dated. The intent
-``companyId`` (a string) is taken to be the same id as the export's ``{Account}.id``, so both tables
-join on ``account_id`` (and on ``domain``).
+``engagement`` and ``intent`` (both dataset ``abm_engagement_daily``, one row per account per day):
+each writes its own columns of the same rows (``StreamSpec.columns``), so a tenant without the Intent
+product, or a failed intent read, leaves the engagement figures loaded and the intent ones as they were.
+``engagement`` records are the account's daily engagement summed from the activity export
+(``connectors.demandbase.activity``: minutes, points, page views, minutes by channel), dated ``endDate``
+(the activity day). ``intent`` records are one per account per intent period, dated on the period's
+end date, built by ``connectors.demandbase.intent`` from the Intent API rows (people researching summed
+over keywords, strongest intent, keywords joined with ", "). The intent ``companyId`` (a string) is
+taken to be the same id as the export's ``{Account}.id``, so both tables join on ``account_id`` (and on
+``domain``, which both streams fill).
 """
 
 from connectors.base import Field
@@ -68,17 +70,30 @@ ABM_ACCOUNT = {
     "intent_keyword_count": Field("Account.intentKeywordCount", "int"),
 }
 
-ABM_ENGAGEMENT_DAILY = {
+_DAILY_KEY = {
     "account_id": Field("companyId", required=True),
     "date": Field("endDate", "date", required=True),
     "domain": Field("domain"),
+}
+DAILY_SHARED_COLUMNS = ("domain",)
+
+ABM_ENGAGEMENT = {
+    **_DAILY_KEY,
     "engagement_minutes": Field("engagementMinutes", "decimal"),
     "engagement_points": Field("engagementPoints", "decimal"),
     "web_minutes": Field("webMinutes", "decimal"),
     "email_minutes": Field("emailMinutes", "decimal"),
     "ad_minutes": Field("adMinutes", "decimal"),
     "page_views": Field("pageViews", "int"),
+}
+
+ABM_INTENT = {
+    **_DAILY_KEY,
     "people_researching": Field("numPeopleResearching", "int"),
     "intent_strength": Field("intentStrength"),
     "intent_keywords": Field("keywords"),
 }
+
+# The columns of the daily rows each stream owns (writes, and empties when it no longer reports them).
+ENGAGEMENT_COLUMNS = tuple(name for name in ABM_ENGAGEMENT if name not in _DAILY_KEY)
+INTENT_COLUMNS = tuple(name for name in ABM_INTENT if name not in _DAILY_KEY)

@@ -34,8 +34,11 @@ The data come from a fixed catalogue of tenants and a hash-seeded generator: the
 process, for any dates. Tenants differ like real ones: ``northwind`` (the demo's) has every field and
 Intent; ``fabrikam`` has a small field catalogue (id, name, domain and the engagement minutes, and no
 activity fields): ``GET /v1/fields`` lists only those, and an export job asking for another field is refused with ``400-155``
-"Fields not available for this tenant"; ``litware`` has no Intent product (the intent query and the
-keyword set reference answer ``403-100``); ``contoso-trial`` has no accounts.
+"Fields not available for this tenant"; ``litware`` has a small account catalogue (id, name, domain
+and the engagement minutes), its activity fields, and no Intent product (the intent query and the
+keyword set reference answer ``403-100``) until ``POST /_sandbox/entitlements`` with
+``{"tenant": "litware", "intent": true}`` (or ``grant_intent``) gives it one; ``contoso-trial`` has no
+accounts.
 """
 
 from __future__ import annotations
@@ -177,7 +180,16 @@ TENANTS: Final[Mapping[str, Tenant]] = MappingProxyType(
             ),
             activity=False,
         ),
-        NO_INTENT_TENANT: Tenant(NO_INTENT_TENANT, 25, (), first_account_id=5_100_001, intent=False),
+        NO_INTENT_TENANT: Tenant(
+            NO_INTENT_TENANT,
+            25,
+            (_SECURITY,),  # read once the tenant is given Intent
+            first_account_id=5_100_001,
+            account_fields=frozenset(
+                {"id", "name", "domain", "engagementMinutesLast7Day", "engagementMinutesLast30Day"}
+            ),
+            intent=False,
+        ),
     }
 )
 
@@ -1065,6 +1077,7 @@ class DemandbaseSandbox(FakeApi):
         self._revoked: set[str] = set()
         self._jobs: dict[str, _Job] = {}
         self._fail_next: list[str] = []
+        self._intent_granted: set[str] = set()  # tenants given the Intent product since start or reset
 
     # -- time
 
@@ -1084,6 +1097,34 @@ class DemandbaseSandbox(FakeApi):
             self._revoked.clear()
             self._jobs.clear()
             self._fail_next.clear()
+            self._intent_granted.clear()
+
+    def grant_intent(self, tenant: str, granted: bool = True) -> None:
+        """Give a tenant the Intent product (or take it away), as a purchase would."""
+        with self._lock:
+            if granted:
+                self._intent_granted.add(tenant)
+            else:
+                self._intent_granted.discard(tenant)
+
+    def has_intent(self, tenant: str) -> bool:
+        with self._lock:
+            return TENANTS[tenant].intent or tenant in self._intent_granted
+
+    @route("POST", r"^/_sandbox/entitlements$")
+    def control_entitlements(self, request: SandboxRequest) -> SandboxResponse:
+        """``{"tenant": name, "intent": true|false}``: the tenant gains (or loses) the Intent product."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("tenant") not in TENANTS or not isinstance(body.get("intent"), bool):
+            known = ", ".join(sorted(TENANTS))
+            return self.error_response(
+                400, "BAD_ENTITLEMENT", f"The body must be {{\"tenant\": one of {known}, \"intent\": true|false}}"
+            )
+        self.grant_intent(body["tenant"], body["intent"])
+        return json_response(200, {"tenant": body["tenant"], "intent": self.has_intent(body["tenant"])})
 
     def extra_state(self) -> dict[str, Any]:
         with self._lock:
@@ -1176,7 +1217,7 @@ class DemandbaseSandbox(FakeApi):
 
     def _check_access(self, request: SandboxRequest) -> SandboxResponse | None:
         key = self.key_set_of(request)
-        if not TENANTS[key.tenant].intent and (
+        if not self.has_intent(key.tenant) and (
             self._is_intent(request.path) or request.path.startswith("/data/export/v1/reference/keywordSet")
         ):
             return self._error(403, "403-100", "The tenant is not entitled to the Intent product.")

@@ -10,7 +10,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from connectors.demandbase.intent import daily_intent
-from connectors.demandbase.mapping import ABM_ACCOUNT, ABM_ENGAGEMENT_DAILY
+from connectors.demandbase.mapping import ABM_ACCOUNT, ABM_ENGAGEMENT, ABM_INTENT
 from connectors.demandbase.results import nest_fields
 from etl.normalize import normalize
 from etl.schema import ABM_ACCOUNT as ACCOUNT_DATASET
@@ -52,17 +52,27 @@ def test_unreadable_accounts_are_quarantined_with_their_reason() -> None:
 
 
 def test_intent_normalizes_to_the_expected_rows() -> None:
-    result = normalize(fixture("intent"), ABM_ENGAGEMENT_DAILY, DAILY_DATASET)
+    result = normalize(fixture("intent"), ABM_INTENT, DAILY_DATASET)
     assert_frame_equal(as_text(result.frame), expected("intent"))
     assert result.duplicates == 0
 
 
 def test_unreadable_intent_rows_are_quarantined_with_their_reason() -> None:
-    quarantined = normalize(fixture("intent"), ABM_ENGAGEMENT_DAILY, DAILY_DATASET).quarantined
+    quarantined = normalize(fixture("intent"), ABM_INTENT, DAILY_DATASET).quarantined
     assert [reason for _, reason in quarantined] == [
         "people_researching: 'many' is not a valid int",
         "account_id: missing (companyId)",
         "date: '18/07/2026' is not a valid date",
+        "record is a str, not an object; account_id: missing (companyId); date: missing (endDate)",
+    ]
+
+
+def test_engagement_normalizes_to_the_expected_rows_and_leaves_intent_empty() -> None:
+    result = normalize(fixture("engagement"), ABM_ENGAGEMENT, DAILY_DATASET)
+    assert_frame_equal(as_text(result.frame), expected("engagement"))
+    assert [reason for _, reason in result.quarantined] == [
+        "engagement_minutes: '12 min' is not a valid decimal",
+        "account_id: missing (companyId)",
         "record is a str, not an object; account_id: missing (companyId); date: missing (endDate)",
     ]
 

@@ -116,7 +116,10 @@ def test_first_sync_loads_exactly_what_was_served(
     assert run.rows["accounts"]["inserted"] == 300
     days = set(served_intent(run)) | set(served_engagement(run))
     assert len(served_intent(run)) > 100 and len(days) > len(served_intent(run))
-    assert run.rows["intent"]["inserted"] == len(days) == AbmEngagementDaily.objects.count()
+    # Engagement days come first; intent adds the days without engagement and fills the others.
+    assert run.rows["engagement"]["inserted"] == len(served_engagement(run))
+    assert run.rows["engagement"]["inserted"] + run.rows["intent"]["inserted"] == len(days)
+    assert len(days) == AbmEngagementDaily.objects.count()
     jobs = {job["entityType"]: job for job in demandbase_app.state()["jobs"]}
     assert run.state["export_job_id"] == jobs["account"]["jobId"]
     assert run.state["activity_export"]["export_job_id"] == jobs["activity"]["jobId"]
@@ -142,7 +145,7 @@ def test_second_sync_changes_nothing(
         engagement(demandbase_connection),
     )
     assert after == before and before[2]
-    for stream in ("accounts", "intent"):
+    for stream in ("accounts", "engagement", "intent"):
         stats = second.rows[stream]
         assert stats["inserted"] == 0 and stats["updated"] == 0 and stats["deleted"] == 0
         assert stats["unchanged"] == stats["loaded"] > 0
@@ -189,8 +192,8 @@ def test_a_retried_extract_step_reuses_the_saved_job(
     assert accounts(demandbase_connection) == account_truth(today_utc())
     assert intent(demandbase_connection) == served_intent(run)
     assert engagement(demandbase_connection) == served_engagement(run)
-    state = demandbase_app.state()  # the account job's file read twice, the activity job's once
-    assert state["counters"]["jobs_created"] == 2 and state["requests"]["download"] == 3
+    state = demandbase_app.state()  # both jobs' files read twice, neither job created again
+    assert state["counters"]["jobs_created"] == 2 and state["requests"]["download"] == 4
 
 
 def test_revoked_key_set_marks_the_connection_and_does_not_retry(
@@ -254,6 +257,9 @@ def test_a_tenant_without_intent_access_loads_its_accounts_and_says_what_to_fix(
     assert "403-100" in run.failed_streams["intent"] and "Intent APIs" in run.failed_streams["intent"]
     assert any(note.startswith("Demandbase: intent could not be read (") for note in run.notes)
     assert AbmAccount.objects.filter(connection=connection).count() == run.rows["accounts"]["inserted"] > 0
-    assert not AbmEngagementDaily.objects.filter(connection=connection).exists()
+    # The daily engagement, a stream of its own, loads; the intent columns stay empty.
+    daily = AbmEngagementDaily.objects.filter(connection=connection)
+    assert daily.filter(engagement_minutes__isnull=False).count() == run.rows["engagement"]["inserted"] > 0
+    assert not daily.filter(intent_strength__isnull=False).exists()
     connection.refresh_from_db()
     assert connection.status == Connection.Status.ACTIVE

@@ -12,7 +12,7 @@ from connectors.auth import TokenSet
 from connectors.base import Window
 from connectors.demandbase.activity import ACTIVITY_EXPORT_FIELDS, MINUTES, TYPE, daily_engagement
 from connectors.demandbase.connector import Connector
-from connectors.demandbase.mapping import ABM_ENGAGEMENT_DAILY
+from connectors.demandbase.mapping import ABM_ENGAGEMENT
 from connectors.demandbase.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -90,7 +90,7 @@ def test_measures_the_tenant_lacks_stay_empty_and_unreadable_rows_go_to_quaranti
     ] == [None] * 5
 
 
-def test_the_merged_record_normalizes_to_every_column() -> None:
+def test_an_engagement_record_normalizes_to_the_engagement_columns_only() -> None:
     unreadable, days = daily_engagement(
         [activity(7, "Web Visit", 5, views=2, points=6)],
         DAY,
@@ -98,15 +98,12 @@ def test_the_merged_record_normalizes_to_every_column() -> None:
         ACTIVITY_EXPORT_FIELDS,
     )
     record = {**days[("7", DAY)], "numPeopleResearching": 4, "intentStrength": "HIGH", "keywords": "ETL"}
-    frame = normalize([record], ABM_ENGAGEMENT_DAILY, DAILY_DATASET).frame
+    frame = normalize([record], ABM_ENGAGEMENT, DAILY_DATASET).frame
     row = frame.iloc[0].to_dict()
-    assert (row["account_id"], str(row["date"])[:10], row["page_views"], row["people_researching"]) == (
-        "7",
-        "2026-06-03",
-        2,
-        4,
-    )
-    assert Decimal(str(row["web_minutes"])) == 5 and row["intent_strength"] == "HIGH"
+    assert (row["account_id"], str(row["date"])[:10], row["page_views"]) == ("7", "2026-06-03", 2)
+    assert Decimal(str(row["web_minutes"])) == 5
+    # The intent columns are the intent stream's: the engagement stream never writes them.
+    assert row["people_researching"] is None and row["intent_strength"] is None
 
 
 def test_the_sandbox_splits_each_active_day_into_activities() -> None:
@@ -128,13 +125,13 @@ def connector(client_id: str = SANDBOX_CLIENT_ID, secret: str = SANDBOX_CLIENT_S
     return conn
 
 
-def test_the_intent_stream_brings_engagement_days_and_intent_periods(
+def test_the_engagement_and_intent_streams_bring_their_own_days(
     demandbase_app: DemandbaseSandbox,
 ) -> None:
     end = today_utc()
     win = Window(end - timedelta(days=29), end)
     conn = connector()
-    found = [r for page in conn.extract(conn.stream("intent"), win) for r in page]
+    found = [r for page in conn.extract(conn.stream("engagement"), win) for r in page]
     keys = [(r["companyId"], r["endDate"]) for r in found]
     assert len(keys) == len(set(keys))  # one record per account and day
     engaged = {
@@ -146,11 +143,13 @@ def test_the_intent_stream_brings_engagement_days_and_intent_periods(
             r["pageViews"],
         )
         for r in found
-        if r["engagementMinutes"] is not None
     }
     assert engaged == engagement_truth(win.start, win.end, as_of=end) != {}
-    periods = {(r["companyId"], date.fromisoformat(r["endDate"])) for r in found if r["keywords"]}
+    assert not any("keywords" in r for r in found)  # engagement records carry no intent
+    intent = [r for page in conn.extract(conn.stream("intent"), win) for r in page]
+    periods = {(r["companyId"], date.fromisoformat(r["endDate"])) for r in intent}
     assert periods == set(intent_truth(win.start, win.end, today=end))
+    assert not any("engagementMinutes" in r for r in intent)
     assert periods & set(engaged)  # some days carry both feeds
     jobs = [job for job in demandbase_app._jobs.values() if job.request.entity_type == "activity"]
     assert len(jobs) == 1 and (jobs[0].request.from_date, jobs[0].request.to_date) == (win.start, win.end)
@@ -161,22 +160,22 @@ def test_a_window_past_ninety_days_reads_its_last_ninety(demandbase_app: Demandb
     end = today_utc()
     win = Window(end - timedelta(days=119), end)
     conn = connector()
-    found = [r for page in conn.extract(conn.stream("intent"), win) for r in page]
+    found = [r for page in conn.extract(conn.stream("engagement"), win) for r in page]
     (job,) = [job for job in demandbase_app._jobs.values() if job.request.entity_type == "activity"]
     assert (job.request.from_date, job.request.to_date) == (end - timedelta(days=89), end)
     assert any("last 90 days" in note for note in conn.state["notes"])
-    days = [date.fromisoformat(r["endDate"]) for r in found if r["engagementMinutes"] is not None]
+    days = [date.fromisoformat(r["endDate"]) for r in found]
     assert days and min(days) >= end - timedelta(days=89)
 
 
-def test_a_tenant_without_activity_fields_gets_intent_only_and_a_note(
+def test_a_tenant_without_activity_fields_gets_no_engagement_and_a_note(
     demandbase_app: DemandbaseSandbox,
 ) -> None:
     end = today_utc()
     win = Window(end - timedelta(days=29), end)
     conn = connector(SMALL_CATALOGUE_CLIENT_ID, SMALL_CATALOGUE_CLIENT_SECRET)
-    found = [r for page in conn.extract(conn.stream("intent"), win) for r in page]
-    assert found and all(r["engagementMinutes"] is None and r["keywords"] for r in found)
+    assert [r for page in conn.extract(conn.stream("engagement"), win) for r in page] == []
+    assert [r for page in conn.extract(conn.stream("intent"), win) for r in page]  # intent is unaffected
     assert not [job for job in demandbase_app._jobs.values() if job.request.entity_type == "activity"]
     assert any("cannot export activities" in note for note in conn.state["notes"])
 
