@@ -2,7 +2,8 @@
 
 The warehouse tables (``warehouse_*``) are a public interface read by BI tools: names are fixed,
 columns are only ever added. Each carries organization, connection, platform, the run that last
-wrote the row, and when.
+wrote the row, and when. These models are the one declaration of the warehouse: ``etl.schema`` reads
+its datasets (columns in field order, kinds, required columns, natural keys) from them.
 """
 
 from __future__ import annotations
@@ -228,20 +229,26 @@ class EmailCampaign(WarehouseRow):
         indexes = [models.Index(fields=["organization", "send_time"], name="wh_email_org_send")]
 
 
+def crm_attribution() -> tuple[models.CharField[str | None, str | None], ...]:
+    """Where a lead or a deal came from: the same columns on both tables (fresh fields for each).
+
+    In column order: lead source, campaign id and name, UTM source, medium and campaign, owner.
+    """
+
+    def text(length: int) -> models.CharField[str | None, str | None]:
+        return models.CharField(max_length=length, null=True, blank=True)
+
+    return text(120), text(64), text(255), text(255), text(255), text(255), text(255)
+
+
 class CrmLead(WarehouseRow):
     lead_id = models.CharField(max_length=64)
     created_time = models.DateTimeField(null=True, blank=True)
     modified_time = models.DateTimeField(null=True, blank=True)
     company = models.CharField(max_length=255, null=True, blank=True)
-    lead_source = models.CharField(max_length=120, null=True, blank=True)
     status = models.CharField(max_length=120, null=True, blank=True)
-    campaign_id = models.CharField(max_length=64, null=True, blank=True)
-    campaign_name = models.CharField(max_length=255, null=True, blank=True)
-    utm_source = models.CharField(max_length=255, null=True, blank=True)
-    utm_medium = models.CharField(max_length=255, null=True, blank=True)
-    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
     converted = models.BooleanField(null=True, blank=True)
-    owner = models.CharField(max_length=255, null=True, blank=True)
+    lead_source, campaign_id, campaign_name, utm_source, utm_medium, utm_campaign, owner = crm_attribution()
 
     class Meta:
         db_table = "warehouse_crm_lead"
@@ -261,13 +268,7 @@ class CrmDeal(WarehouseRow):
     amount = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     currency = models.CharField(max_length=3, null=True, blank=True)
     closing_date = models.DateField(null=True, blank=True)
-    lead_source = models.CharField(max_length=120, null=True, blank=True)
-    campaign_id = models.CharField(max_length=64, null=True, blank=True)
-    campaign_name = models.CharField(max_length=255, null=True, blank=True)
-    utm_source = models.CharField(max_length=255, null=True, blank=True)
-    utm_medium = models.CharField(max_length=255, null=True, blank=True)
-    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
-    owner = models.CharField(max_length=255, null=True, blank=True)
+    lead_source, campaign_id, campaign_name, utm_source, utm_medium, utm_campaign, owner = crm_attribution()
 
     class Meta:
         db_table = "warehouse_crm_deal"

@@ -1,9 +1,27 @@
 """Canonical datasets: the columns each warehouse table takes from a sync, their kinds, the
-natural key the loader upserts on, and the date column that bounds a sync window."""
+natural key the loader upserts on, and the date column that bounds a sync window.
+
+The warehouse models (``etl.models``) are the one declaration of the tables: a dataset is read from
+its model. Its columns are the model's fields in order, the system columns aside; a column is
+required when it is NOT NULL; the natural key is the model's ``*_natural_key`` constraint without the
+connection. What a model cannot say, the window and retention columns, is given here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from django.db import models
+
+from etl.models import (
+    AbmAccount,
+    AbmEngagementDaily,
+    AdPerformanceDaily,
+    CrmDeal,
+    CrmLead,
+    EmailCampaign,
+    WarehouseRow,
+)
 
 
 @dataclass(frozen=True)
@@ -39,140 +57,56 @@ class Dataset:
 # Columns every warehouse table carries, set by the loader rather than the source.
 SYSTEM_COLUMNS = ("organization_id", "connection_id", "platform", "sync_run_id", "synced_at")
 
-AD_PERFORMANCE_DAILY = Dataset(
-    name="ad_performance_daily",
-    table="warehouse_ad_performance_daily",
-    columns=(
-        Column("account_id", "str", required=True),
-        Column("account_name", "str"),
-        Column("campaign_id", "str", required=True),
-        Column("campaign_name", "str"),
-        Column("campaign_status", "str"),
-        Column("campaign_type", "str"),
-        Column("date", "date", required=True),
-        Column("account_time_zone", "str"),
-        Column("currency", "str", required=True),
-        Column("impressions", "int", required=True),
-        Column("clicks", "int", required=True),
-        Column("spend", "decimal", required=True),
-        Column("conversions", "decimal"),
-        Column("conversion_value", "decimal"),
-        Column("view_through_conversions", "int"),
-    ),
-    key=("campaign_id", "date"),
-    window_column="date",
+# Model field types → column kinds; the first match wins (subclasses before their bases).
+_KINDS: tuple[tuple[type[models.Field], str], ...] = (
+    (models.BooleanField, "bool"),
+    (models.IntegerField, "int"),  # BigIntegerField too
+    (models.DecimalField, "decimal"),
+    (models.DateTimeField, "datetime"),  # before DateField, its base
+    (models.DateField, "date"),
+    (models.CharField, "str"),
+    (models.TextField, "str"),
 )
 
-EMAIL_CAMPAIGN = Dataset(
-    name="email_campaign",
-    table="warehouse_email_campaign",
-    columns=(
-        Column("campaign_id", "str", required=True),
-        Column("campaign_title", "str"),
-        Column("campaign_type", "str"),
-        Column("list_id", "str"),
-        Column("list_name", "str"),
-        Column("subject", "str"),
-        Column("send_time", "datetime"),
-        Column("emails_sent", "int"),
-        Column("opens", "int"),
-        Column("unique_opens", "int"),
-        Column("clicks", "int"),
-        Column("unique_clicks", "int"),
-        Column("bounces", "int"),
-        Column("unsubscribes", "int"),
-        Column("open_rate", "decimal"),
-        Column("click_rate", "decimal"),
-    ),
-    key=("campaign_id",),
-    retention_column="send_time",
-)
 
-_CRM_ATTRIBUTION = (
-    Column("lead_source", "str"),
-    Column("campaign_id", "str"),
-    Column("campaign_name", "str"),
-    Column("utm_source", "str"),
-    Column("utm_medium", "str"),
-    Column("utm_campaign", "str"),
-    Column("owner", "str"),
-)
+def _kind(field: models.Field) -> str:
+    for field_type, kind in _KINDS:
+        if isinstance(field, field_type):
+            return kind
+    raise TypeError(f"{field.model.__name__}.{field.name}: no column kind for {type(field).__name__}")
 
-CRM_LEAD = Dataset(
-    name="crm_lead",
-    table="warehouse_crm_lead",
-    columns=(
-        Column("lead_id", "str", required=True),
-        Column("created_time", "datetime"),
-        Column("modified_time", "datetime"),
-        Column("company", "str"),
-        Column("status", "str"),
-        Column("converted", "bool"),
-        *_CRM_ATTRIBUTION,
-    ),
-    key=("lead_id",),
-    retention_column="modified_time",
-)
 
-CRM_DEAL = Dataset(
-    name="crm_deal",
-    table="warehouse_crm_deal",
-    columns=(
-        Column("deal_id", "str", required=True),
-        Column("deal_name", "str"),
-        Column("account_name", "str"),
-        Column("created_time", "datetime"),
-        Column("modified_time", "datetime"),
-        Column("stage", "str"),
-        Column("amount", "decimal"),
-        Column("currency", "str"),
-        Column("closing_date", "date"),
-        *_CRM_ATTRIBUTION,
-    ),
-    key=("deal_id",),
-    retention_column="modified_time",
-)
+def dataset_of(
+    model: type[WarehouseRow], *, window_column: str | None = None, retention_column: str | None = None
+) -> Dataset:
+    """The dataset of a warehouse model: its table, columns in field order, kinds and natural key."""
+    table = str(model._meta.db_table)
+    key = next(
+        tuple(name for name in constraint.fields if name != "connection")
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint) and constraint.name == f"{table}_natural_key"
+    )
+    columns = tuple(
+        Column(str(field.column), _kind(field), required=not field.null)
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.column not in SYSTEM_COLUMNS
+    )
+    return Dataset(
+        name=table.removeprefix("warehouse_"),
+        table=table,
+        columns=columns,
+        key=key,
+        window_column=window_column,
+        retention_column=retention_column,
+    )
 
-ABM_ACCOUNT = Dataset(
-    name="abm_account",
-    table="warehouse_abm_account",
-    columns=(
-        Column("account_id", "str", required=True),
-        Column("domain", "str"),
-        Column("name", "str"),
-        Column("industry", "str"),
-        Column("journey_stage", "str"),
-        Column("engagement_points_7d", "decimal"),
-        Column("engagement_points_30d", "decimal"),
-        Column("engagement_minutes_7d", "decimal"),
-        Column("engagement_minutes_30d", "decimal"),
-        Column("intent_score", "decimal"),
-        Column("intent_keyword_count", "int"),
-    ),
-    key=("account_id",),
-    retention_column="synced_at",
-)
 
-ABM_ENGAGEMENT_DAILY = Dataset(
-    name="abm_engagement_daily",
-    table="warehouse_abm_engagement_daily",
-    columns=(
-        Column("account_id", "str", required=True),
-        Column("date", "date", required=True),
-        Column("domain", "str"),
-        Column("engagement_minutes", "decimal"),
-        Column("engagement_points", "decimal"),
-        Column("web_minutes", "decimal"),
-        Column("email_minutes", "decimal"),
-        Column("ad_minutes", "decimal"),
-        Column("page_views", "int"),
-        Column("people_researching", "int"),
-        Column("intent_strength", "str"),
-        Column("intent_keywords", "str"),
-    ),
-    key=("account_id", "date"),
-    window_column="date",
-)
+AD_PERFORMANCE_DAILY = dataset_of(AdPerformanceDaily, window_column="date")
+EMAIL_CAMPAIGN = dataset_of(EmailCampaign, retention_column="send_time")
+CRM_LEAD = dataset_of(CrmLead, retention_column="modified_time")
+CRM_DEAL = dataset_of(CrmDeal, retention_column="modified_time")
+ABM_ACCOUNT = dataset_of(AbmAccount, retention_column="synced_at")
+ABM_ENGAGEMENT_DAILY = dataset_of(AbmEngagementDaily, window_column="date")
 
 DATASETS = {
     d.name: d
