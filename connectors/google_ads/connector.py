@@ -18,6 +18,31 @@ shared bounded backoff (``connectors.http.retrying``) covers transient errors an
 Per connection: ``login_customer_id`` (the manager's id) when the account is reached through a
 manager; the restatement window is ``GOOGLE_ADS_RESTATEMENT_DAYS`` (14) unless the connection's
 ``restatement_days`` says otherwise (conversions keep arriving for up to 90 days).
+
+Metrics a campaign type or an account does not have. Google Ads treats them in two ways:
+
+- The whole query is refused. A metric Google cannot compute for the resource in FROM, or for a
+  selected field or segment, fails the query with INVALID_ARGUMENT and the QueryError
+  ``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE`` (since v23 also
+  ``PROHIBITED_FIELD_OR_SEGMENT_WITH_METRIC``); the message quotes each metric ("Cannot select or
+  filter on the following metrics: 'conversions' (could not support requested resources: ...),
+  since metric is incompatible with the resource in the FROM clause or other selected segmenting
+  resources"). No row comes back, so the report is asked again without the quoted metrics, once per
+  account and sync: the refusal is remembered in the run's state (``unavailable_metrics``), so later
+  windows and a retried attempt leave them out from the start.
+- The rows come back without it. Every metric is a proto3 ``optional`` field (explicit presence):
+  a metric Google reports as zero is present with 0 (REST JSON ``"clicks": "0"``), while a metric it
+  does not report for a row (one that does not apply to the campaign's type or network) is simply
+  absent: the key is missing from the REST JSON, the field unset in the library's message (video
+  metrics asked of a search ad group come back that way, beside zero clicks that are present).
+  Absent is not zero.
+
+Either way the metric's column (conversions, conversion value, view-through conversions) stays
+NULL for those rows, never 0, the rest loads, and the run gets one note in plain words naming the
+metric and the campaign type or account. Google documents no list of which metric each campaign
+type leaves out, so the connector presumes none: it reads what each row carries. Impressions,
+clicks and cost are another matter: a row or an account without one cannot be loaded, and that is a
+PermanentError naming the metric.
 """
 
 from __future__ import annotations
@@ -126,13 +151,16 @@ class Connector(BaseConnector):
         return f"{name} (manager)" if account.manager else name
 
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        lacking: dict[str, set[str | None]] = {}  # optional metric → campaign types whose rows lack it
         try:
             plan = self.plan()
             for account in plan.accounts:
                 for part in window.split(DAYS_PER_QUERY):
-                    yield from self.report(account, part, plan.login_customer_id)
+                    yield from self.report(account, part, plan.login_customer_id, lacking)
         finally:
             self.ads.close()
+        for note in unreported_notes(lacking):
+            self._note_once(note)
 
     # -- discovery ------------------------------------------------------------------------------------
     def plan(self) -> SyncPlan:
@@ -147,10 +175,9 @@ class Connector(BaseConnector):
         clients = [c for c in self.clients(account.id, login) if c.id != account.id and not c.manager]
         synced = [c for c in clients if c.status == mapping.SYNCED_CLIENT_STATUS]
         skipped = [c for c in clients if c.status != mapping.SYNCED_CLIENT_STATUS]
-        self.save_state(
-            skipped_clients=[c.as_dict() for c in skipped],
-            notes=[f"Skipped Google Ads client {c.label}: the account is {c.status}" for c in skipped],
-        )
+        self.save_state(skipped_clients=[c.as_dict() for c in skipped])
+        for client in skipped:
+            self._note_once(f"Skipped Google Ads client {client.label}: the account is {client.status}")
         return SyncPlan(login, synced, skipped)
 
     def accessible_customers(self) -> set[str]:
@@ -172,13 +199,43 @@ class Connector(BaseConnector):
         return [records.account_from_client(row) for row in self._search(manager_id, login, gaql.clients())]
 
     # -- reporting ------------------------------------------------------------------------------------
-    def report(self, account: Account, window: Window, login: str | None) -> list[Page]:
-        """The campaign report of one account for one window, one page per stream batch."""
-        query = gaql.campaign_report(window)
+    def report(
+        self,
+        account: Account,
+        window: Window,
+        login: str | None,
+        lacking: dict[str, set[str | None]] | None = None,
+    ) -> list[Page]:
+        """The campaign report of one account for one window, one page per stream batch.
 
+        Metrics the account refused earlier in this sync are not asked for; a refusal now drops the
+        refused metrics and asks once more. ``lacking`` collects the optional metrics some rows came
+        without, by campaign type; a row without a required metric is a PermanentError.
+        """
+        while True:
+            without = self.unavailable_metrics(account.id)
+            try:
+                pages = self._report_pages(account.id, gaql.campaign_report(window, without), login)
+            except errors.MetricsRefused as exc:
+                self._drop_refused_metrics(account, exc, without)
+                continue
+            break
+        absent = absent_metrics(pages)
+        required = [name for name in mapping.REQUIRED_METRICS if name in absent]
+        if required:
+            raise PermanentError(
+                _required_rows_message(account, required, absent), code="required_metric_missing"
+            )
+        if lacking is not None:
+            for name, kinds in absent.items():
+                if name in mapping.OPTIONAL_METRICS and name not in without:
+                    lacking.setdefault(name, set()).update(kinds)
+        return pages
+
+    def _report_pages(self, customer_id: str, query: str, login: str | None) -> list[Page]:
         def call() -> list[Page]:
             batches = self.ads.google_ads(login).search_stream(
-                customer_id=account.id, query=query, timeout=STREAM_TIMEOUT_SECONDS
+                customer_id=customer_id, query=query, timeout=STREAM_TIMEOUT_SECONDS
             )
             pages: list[Page] = []
             for batch in batches:  # a long report streams for a while: each batch is progress
@@ -186,8 +243,44 @@ class Connector(BaseConnector):
                 progress.beat()
             return pages
 
-        pages = self._call(call, f"SearchStream {account.id}", errors.CallContext(account.id, login))
+        pages = self._call(call, f"SearchStream {customer_id}", errors.CallContext(customer_id, login))
         return [page for page in pages if page]
+
+    def unavailable_metrics(self, customer_id: str) -> tuple[str, ...]:
+        """The metrics this account refused earlier in this sync (remembered in the run's state)."""
+        return tuple(self.state.get("unavailable_metrics", {}).get(customer_id, ()))
+
+    def _drop_refused_metrics(
+        self, account: Account, exc: errors.MetricsRefused, without: tuple[str, ...]
+    ) -> None:
+        """Remember the optional metrics the account refused, with a note; a refused required metric,
+        or a refusal naming nothing left to drop, is the PermanentError it is."""
+        required = [name for name in exc.metrics if name in mapping.REQUIRED_METRICS]
+        if required:
+            named = _listed([f"{mapping.REQUIRED_METRICS[n]} (metrics.{n})" for n in required])
+            raise PermanentError(
+                f"Google Ads refused {named} in the campaign report of account {account.label}, and every "
+                f"row of the ad performance table needs it, so this account's report cannot be loaded. "
+                f"{exc.said}",
+                status=exc.status,
+                code=exc.code,
+            ) from None
+        dropped = [n for n in mapping.OPTIONAL_METRICS if n in exc.metrics and n not in without]
+        if not dropped:
+            raise exc
+        known = dict(self.state.get("unavailable_metrics", {}))
+        known[account.id] = [n for n in mapping.REPORT_METRICS if n in (*without, *dropped)]
+        self.save_state(unavailable_metrics=known)
+        labels = [mapping.OPTIONAL_METRICS[n] for n in dropped]
+        self._note_once(
+            f"Google Ads: account {account.label} does not report {_listed(labels)} (Google refused "
+            f"{_listed([f'metrics.{n}' for n in dropped])} in its report query); those figures stay empty "
+            "for its campaigns."
+        )
+
+    def _note_once(self, message: str) -> None:
+        if message not in self.state.get("notes", []):
+            self.note(message)
 
     def _search(self, customer_id: str, login: str | None, query: str) -> list[Any]:
         def call() -> list[Any]:
@@ -226,3 +319,54 @@ class Connector(BaseConnector):
                 return once()
 
         return retrying(attempt, what=f"google_ads {what}")
+
+
+def absent_metrics(pages: list[Page]) -> dict[str, set[str | None]]:
+    """Report metrics some records came without (None), with the campaign types of those records."""
+    absent: dict[str, set[str | None]] = {}
+    for page in pages:
+        for record in page:
+            for name, found in record["metrics"].items():
+                if found is None:
+                    absent.setdefault(name, set()).add(record["campaign"]["advertising_channel_type"])
+    return absent
+
+
+def campaign_types(kinds: set[str | None]) -> str:
+    """``{"PERFORMANCE_MAX", "VIDEO"}`` → "Performance Max and Video campaigns"."""
+    names = sorted(
+        mapping.CAMPAIGN_TYPE_LABELS.get(kind, kind.replace("_", " ").title()) for kind in kinds if kind
+    )
+    if None in kinds:
+        names.append("some other" if names else "some")
+    return f"{_listed(names)} campaigns"
+
+
+def unreported_notes(lacking: dict[str, set[str | None]]) -> list[str]:
+    """In plain words: which optional metrics which campaign types' rows did not have (left empty).
+    Metrics missing for the same campaign types share one note."""
+    by_kinds: dict[frozenset[str | None], list[str]] = {}
+    for name in mapping.OPTIONAL_METRICS:
+        if lacking.get(name):
+            by_kinds.setdefault(frozenset(lacking[name]), []).append(mapping.OPTIONAL_METRICS[name])
+    notes = []
+    for kinds, labels in by_kinds.items():
+        verb = "is" if labels == ["conversion value"] else "are"
+        notes.append(
+            f"Google Ads: {_listed(labels)} {verb} not reported for {campaign_types(set(kinds))}; "
+            "those figures stay empty."
+        )
+    return notes
+
+
+def _required_rows_message(account: Account, required: list[str], absent: dict[str, set[str | None]]) -> str:
+    named = _listed([f"{mapping.REQUIRED_METRICS[n]} (metrics.{n})" for n in required])
+    kinds = set().union(*(absent[n] for n in required))
+    return (
+        f"Google Ads returned rows of {campaign_types(kinds)} without {named} for account {account.label}; "
+        "every row of the ad performance table needs it, so this report cannot be loaded."
+    )
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -10,12 +10,16 @@ quota errors, ``quota_error_details.retry_delay``).
 - ``RESOURCE_EXHAUSTED`` → RateLimited, waiting the delay the error carries.
 - ``UNAUTHENTICATED`` with an OAuth token error → AuthError(expired=True): refresh once, retry.
 - ``PERMISSION_DENIED``, invalid customer ids, rejected queries → PermanentError saying what to fix.
+- A query refused for a metric that does not fit it (``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``,
+  ``PROHIBITED_FIELD_OR_SEGMENT_WITH_METRIC``) → ``MetricsRefused``, a PermanentError naming the
+  metrics Google quoted, so the connector can ask again without them.
 - ``INTERNAL``, ``UNAVAILABLE``, ``DEADLINE_EXCEEDED`` (and ``ABORTED``/``UNKNOWN``) → TransientError.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
@@ -30,6 +34,7 @@ from google.rpc import error_details_pb2
 from connectors.errors import AuthError, ConnectorError, PermanentError, RateLimited, TransientError
 from connectors.google_ads import API_VERSION
 from connectors.google_ads.records import format_customer_id
+from connectors.redaction import redact
 
 FAILURE_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
 FAILURE_TYPE = f"type.googleapis.com/google.ads.googleads.{API_VERSION}.errors.GoogleAdsFailure"
@@ -75,6 +80,30 @@ APP_NOT_APPROVED = {
     "ORGANIZATION_NOT_ASSOCIATED_WITH_DEVELOPER_TOKEN",
 }
 NOT_ENABLED = {"CUSTOMER_NOT_ENABLED", "ACTION_NOT_PERMITTED_FOR_SUSPENDED_ACCOUNT"}
+# Query errors for a metric Google cannot give with the query's resource, fields or segments.
+METRIC_REFUSED = {"PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE", "PROHIBITED_FIELD_OR_SEGMENT_WITH_METRIC"}
+# How those errors name the metrics: "Cannot select or filter on the following metrics: 'conversions'
+# (could not support requested resources: 'CAMPAIGN'), ...": metric names are quoted snake_case
+# (sometimes with their ``metrics.`` prefix), resources quoted in capitals.
+QUOTED_METRIC = re.compile(r"'(?:metrics\.)?([a-z][a-z0-9_]*)'")
+
+
+class MetricsRefused(PermanentError):
+    """The query was refused for metrics that do not fit it; ``metrics`` are their GAQL names
+    without ``metrics.`` (empty when Google's message did not name them), ``said`` Google's words."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metrics: tuple[str, ...],
+        said: str = "",
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.metrics = metrics
+        self.said = redact(said)
 
 
 @dataclass(frozen=True)
@@ -265,12 +294,15 @@ def classify(failure: Failure, context: CallContext) -> ConnectorError:
     if status == grpc.StatusCode.PERMISSION_DENIED or "authorization_error" in families:
         return PermanentError(_permission_message(failure, context, said), status=http, code=code)
     if "query_error" in families:
-        return PermanentError(
+        message = (
             f"{said}. The report query does not fit Google Ads API {API_VERSION}; the connector's field list "
-            "(connectors/google_ads/mapping.py) needs updating for this version.",
-            status=http,
-            code=code,
+            "(connectors/google_ads/mapping.py) needs updating for this version."
         )
+        if names & METRIC_REFUSED:
+            return MetricsRefused(
+                message, metrics=refused_metrics(failure), said=said, status=http, code=code
+            )
+        return PermanentError(message, status=http, code=code)
     if status == grpc.StatusCode.UNIMPLEMENTED:
         return PermanentError(
             f"{said}. Google Ads may no longer serve API {API_VERSION}: upgrade the google-ads package and "
@@ -279,6 +311,17 @@ def classify(failure: Failure, context: CallContext) -> ConnectorError:
             code=code,
         )
     return PermanentError(said, status=http, code=code)
+
+
+def refused_metrics(failure: Failure) -> tuple[str, ...]:
+    """The metrics a refused query's errors quote, in order, once each."""
+    found = [
+        name
+        for error in failure.errors
+        if error.name in METRIC_REFUSED
+        for name in QUOTED_METRIC.findall(error.message)
+    ]
+    return tuple(dict.fromkeys(found))
 
 
 def _quota_message(failure: Failure) -> str:

@@ -2,7 +2,8 @@
 
 GAQL names fields in snake_case. A query that selects ``segments.date`` must bound it on both
 sides in WHERE (``BETWEEN 'YYYY-MM-DD' AND 'YYYY-MM-DD'``, inclusive, in the account's time zone),
-and metrics may not be asked of a manager account, only of its clients.
+and metrics may not be asked of a manager account, only of its clients. A metric Google cannot give
+for the query refuses the whole query, so the report can be sent again without it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ def select(fields: Iterable[str], resource: str, where: str = "") -> str:
     return f"{query} WHERE {where}" if where else query
 
 
-def campaign_report(window: Window) -> str:
-    """Campaign × day rows for the window (rows whose metrics are all zero are not returned)."""
+def campaign_report(window: Window, without: Iterable[str] = ()) -> str:
+    """Campaign × day rows for the window (rows whose metrics are all zero are not returned).
+
+    ``without`` names metrics (``view_through_conversions``) the account refused: left out of SELECT.
+    """
     where = f"segments.date BETWEEN '{window.start.isoformat()}' AND '{window.end.isoformat()}'"
-    return select(mapping.CAMPAIGN_REPORT_FIELDS, "campaign", where)
+    dropped = {f"metrics.{name}" for name in without}
+    return select([f for f in mapping.CAMPAIGN_REPORT_FIELDS if f not in dropped], "campaign", where)
 
 
 def account() -> str:

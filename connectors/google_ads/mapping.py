@@ -55,7 +55,8 @@ CAMPAIGN_REPORT_FIELDS = (
     "metrics.view_through_conversions",
 )
 
-# Metrics that count as zero when the API leaves them out of a row.
+# The report's metrics (GAQL names without ``metrics.``). Google sends a metric it reports as zero
+# as 0 and leaves out one it does not report for a row, so an absent metric is None, never 0.
 REPORT_METRICS = (
     "impressions",
     "clicks",
@@ -64,6 +65,34 @@ REPORT_METRICS = (
     "conversions_value",
     "view_through_conversions",
 )
+
+# Metrics every report row needs: a row or an account without one cannot be loaded (a clear error
+# naming it); with the column each fills.
+REQUIRED_METRICS = {"impressions": "impressions", "clicks": "clicks", "cost_micros": "spend"}
+
+# Metrics a campaign type or an account may not report: absent from a row, or refused in the query
+# for an account. Their columns load empty, not 0, and the run says so in plain words.
+OPTIONAL_METRICS = {
+    "conversions": "conversions",
+    "conversions_value": "conversion value",
+    "view_through_conversions": "view-through conversions",
+}
+
+# advertising_channel_type → the campaign type as Google Ads shows it, for the run's notes.
+CAMPAIGN_TYPE_LABELS = {
+    "SEARCH": "Search",
+    "DISPLAY": "Display",
+    "SHOPPING": "Shopping",
+    "HOTEL": "Hotel",
+    "VIDEO": "Video",
+    "MULTI_CHANNEL": "App",
+    "LOCAL": "Local",
+    "SMART": "Smart",
+    "PERFORMANCE_MAX": "Performance Max",
+    "LOCAL_SERVICES": "Local Services",
+    "TRAVEL": "Travel",
+    "DEMAND_GEN": "Demand Gen",
+}
 
 # What a connection's own account is (FROM customer): a manager (MCC) or an advertiser.
 ACCOUNT_FIELDS = (*CUSTOMER_FIELDS, "customer.manager", "customer.status")

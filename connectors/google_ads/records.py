@@ -1,8 +1,9 @@
 """Google Ads rows (the library's proto-plus messages) → the plain dicts the pipeline stages.
 
-Only the fields the connector asked for are read. A field the API left out is ``None``, except
-report metrics, which the API may omit when they are zero and therefore count as 0. int64 IDs
-become strings (they do not fit a JavaScript number and are identifiers, not quantities); enums
+Only the fields the connector asked for are read. A field the API left out is ``None``; that holds
+for report metrics too: they have explicit presence (proto3 ``optional``), so a zero arrives as 0
+and an absent metric is one Google did not report for the row, which stays ``None``, never 0.
+int64 IDs become strings (they do not fit a JavaScript number and are identifiers, not quantities); enums
 become their names (``ENABLED``); micros stay integers and conversions stay the doubles they are.
 """
 
@@ -50,7 +51,7 @@ def campaign_record(row: Any) -> Record:
             "advertising_channel_type": value(row.campaign, "advertising_channel_type"),
         },
         "segments": {"date": value(row.segments, "date")},
-        "metrics": {name: value(metrics, name) or 0 for name in mapping.REPORT_METRICS},
+        "metrics": {name: value(metrics, name) for name in mapping.REPORT_METRICS},
     }
 
 

@@ -187,3 +187,125 @@ def test_a_tenant_like_the_sandbox_gets_no_such_note(linkedin_connection: Connec
     run = run_sync(linkedin_connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert not [note for note in run.notes if "did not return" in note], run.notes
+
+
+# =========================================================================== Google Ads
+
+
+def google_ads_sandbox(settings: Any, **options: Any) -> Iterator[SandboxServer]:
+    from tests.connectors.google_ads.support import serving
+
+    with serving(settings, **options) as server:
+        yield server
+
+
+@pytest.fixture
+def google_ads_pmax_without_view_through(settings: Any) -> Iterator[SandboxServer]:
+    yield from google_ads_sandbox(
+        settings, unreported_metrics={"PERFORMANCE_MAX": ["view_through_conversions"]}
+    )
+
+
+@pytest.fixture
+def google_ads_account_refusing_conversion_value(settings: Any) -> Iterator[SandboxServer]:
+    yield from google_ads_sandbox(settings, refused_metrics={"5550003001": ["conversions_value"]})
+
+
+@pytest.fixture
+def google_ads_account_refusing_clicks(settings: Any) -> Iterator[SandboxServer]:
+    yield from google_ads_sandbox(settings, refused_metrics={"5550003001": ["clicks"]})
+
+
+def google_ads_connection(organization: Organization) -> Connection:
+    from tests.connectors.google_ads.support import STANDALONE, connect
+
+    return connect(organization, STANDALONE)  # Fabrikam UK: Search, Performance Max and Display campaigns
+
+
+def google_ads_served(server: SandboxServer, run: SyncRun) -> list[dict[str, Any]]:
+    from connectors.google_ads.sandbox import expected_daily_rows
+    from tests.connectors.google_ads.support import STANDALONE, app_of
+
+    today = app_of(server).today_for(STANDALONE)
+    return expected_daily_rows(STANDALONE, run.window_start, run.window_end, today=today)
+
+
+def test_google_ads_campaign_type_without_view_through_loads_it_empty_with_a_note(
+    organization: Organization, google_ads_pmax_without_view_through: SandboxServer
+) -> None:
+    from etl.models import AdPerformanceDaily
+
+    connection = google_ads_connection(organization)
+    run = run_sync(connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    served = google_ads_served(google_ads_pmax_without_view_through, run)
+    rows = AdPerformanceDaily.objects.filter(connection=connection)
+    assert rows.count() == len(served) > 0 and run.rows["campaign_performance"].get("quarantined", 0) == 0
+    pmax, other = rows.filter(campaign_type="PERFORMANCE_MAX"), rows.exclude(campaign_type="PERFORMANCE_MAX")
+    assert pmax.exists() and other.exists()
+    assert not pmax.exclude(view_through_conversions=None).exists()  # NULL, not 0
+    assert not other.filter(view_through_conversions=None).exists()
+    assert other.filter(campaign_type="SEARCH", view_through_conversions=0).exists()  # a real zero stays 0
+    for column in ("impressions", "clicks", "spend", "conversions", "conversion_value"):
+        assert not rows.filter(**{column: None}).exists(), column
+    assert {(r["campaign_id"], r["date"], r["impressions"], r["cost"]) for r in served} == set(
+        rows.values_list("campaign_id", "date", "impressions", "spend")
+    )
+    assert (
+        "Google Ads: view-through conversions are not reported for Performance Max campaigns; those figures "
+        "stay empty."
+    ) in run.notes
+
+
+def test_google_ads_account_refusing_a_metric_loads_the_rest_with_a_note(
+    organization: Organization, google_ads_account_refusing_conversion_value: SandboxServer
+) -> None:
+    from etl.models import AdPerformanceDaily
+
+    connection = google_ads_connection(organization)
+    run = run_sync(connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    served = google_ads_served(google_ads_account_refusing_conversion_value, run)
+    rows = AdPerformanceDaily.objects.filter(connection=connection)
+    assert rows.count() == len(served) > 0
+    assert not rows.exclude(conversion_value=None).exists()  # NULL, not 0
+    assert (
+        not rows.filter(conversions=None).exists() and not rows.filter(view_through_conversions=None).exists()
+    )
+    assert run.state["unavailable_metrics"] == {"5550003001": ["conversions_value"]}
+    notes = [note for note in run.notes if note.startswith("Google Ads: account")]
+    assert notes == [
+        "Google Ads: account 555-000-3001 (Fabrikam UK) does not report conversion value (Google refused "
+        "metrics.conversions_value in its report query); those figures stay empty for its campaigns."
+    ]
+
+
+def test_google_ads_account_refusing_a_required_metric_fails_with_its_name(
+    organization: Organization, google_ads_account_refusing_clicks: SandboxServer
+) -> None:
+    from etl.models import AdPerformanceDaily
+
+    connection = google_ads_connection(organization)
+    run = run_sync(connection)
+    assert run.status == SyncRun.Status.FAILED  # its one stream could not be read
+    assert "clicks (metrics.clicks)" in run.error_message and "555-000-3001" in run.error_message
+    assert not AdPerformanceDaily.objects.filter(connection=connection).exists()
+
+
+@pytest.fixture
+def google_ads_like_the_demo(settings: Any) -> Iterator[SandboxServer]:
+    yield from google_ads_sandbox(settings)
+
+
+def test_a_google_ads_tenant_like_the_sandbox_gets_no_such_note(
+    organization: Organization, google_ads_like_the_demo: SandboxServer
+) -> None:
+    from etl.models import AdPerformanceDaily
+
+    connection = google_ads_connection(organization)
+    run = run_sync(connection)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert not [note for note in run.notes if note.startswith("Google Ads:")], run.notes
+    rows = AdPerformanceDaily.objects.filter(connection=connection)
+    assert rows.exists() and not rows.filter(view_through_conversions=None).exists()
+    assert not rows.filter(conversion_value=None).exists()

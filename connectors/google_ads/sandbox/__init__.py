@@ -40,7 +40,11 @@ def create_app(**options: Any) -> GoogleAdsSandbox:
     Options: ``clock`` (a ``time.time``-like callable: moving it forward ages the conversions),
     ``access_token_ttl`` (seconds, default 3599), ``stream_batch_rows`` (rows per SearchStream
     message, default 10000), ``search_page_rows`` (Search page size, default 10000), ``grpc_host``
-    and ``grpc_port`` (default 127.0.0.1 and a free port).
+    and ``grpc_port`` (default 127.0.0.1 and a free port); ``unreported_metrics`` (campaign type →
+    metrics its campaign rows come without, absent rather than 0, e.g.
+    ``{"PERFORMANCE_MAX": ["view_through_conversions"]}``) and ``refused_metrics`` (customer id →
+    metrics that account's queries refuse with ``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``, e.g.
+    ``{"5550003001": ["view_through_conversions"]}``); both default to none, as the demo's accounts.
     """
     return GoogleAdsSandbox(**options)
 

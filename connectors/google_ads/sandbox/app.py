@@ -26,6 +26,11 @@ e.g. ``/google.ads.googleads.v26.services.GoogleAdsService/SearchStream``):
   ``campaign.id`` (``missing_campaign_id``); ``index`` picks the row;
 - ``delay`` and ``hold`` (both transports: a held call is not answered until ``release_held()`` or
   its ``seconds`` cap) and ``truncated`` (the HTTP token endpoint only).
+
+Tenants unlike the demo (options, off by default): ``unreported_metrics`` names, per campaign type,
+metrics the campaign rows of that type come without (the field left unset, never 0), and
+``refused_metrics`` names, per account, metrics whose selection that account's queries refuse with
+INVALID_ARGUMENT / ``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``, the metric quoted in the message.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Final
@@ -118,8 +123,16 @@ class GoogleAdsSandbox(FakeApi):
         search_page_rows: int = SEARCH_PAGE_ROWS,
         grpc_host: str = "127.0.0.1",
         grpc_port: int = 0,
+        unreported_metrics: Mapping[str, Iterable[str]] | None = None,
+        refused_metrics: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         super().__init__()
+        # Campaign type (advertising_channel_type) → metrics its campaign rows come without.
+        self.unreported_metrics = _metric_sets(
+            unreported_metrics, {c.name for c in catalogue.CHANNELS}, "campaign type"
+        )
+        # Customer id → metrics that account refuses in a query.
+        self.refused_metrics = _metric_sets(refused_metrics, set(catalogue.CUSTOMERS), "customer id")
         self.clock = clock
         self.access_token_ttl = access_token_ttl
         self.stream_batch_rows = stream_batch_rows
@@ -358,6 +371,24 @@ class GoogleAdsSandbox(FakeApi):
             "scope": scope,
             "token_type": "Bearer",
         }
+
+
+def _metric_sets(
+    given: Mapping[str, Iterable[str]] | None, keys: set[str], what: str
+) -> dict[str, frozenset[str]]:
+    """Check an option naming metrics (``view_through_conversions``) per key; unknown names fail."""
+    found: dict[str, frozenset[str]] = {}
+    for key, names in (given or {}).items():
+        if key not in keys:
+            raise ValueError(f"unknown {what} {key!r}: one of {', '.join(sorted(keys))}")
+        metrics = frozenset(names)
+        unknown = metrics - set(catalogue.METRIC_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown metric(s) {', '.join(sorted(unknown))}: one of {', '.join(catalogue.METRIC_NAMES)}"
+            )
+        found[key] = metrics
+    return found
 
 
 def _shut_down(server: grpc.Server, tls: SandboxTls) -> None:

@@ -223,7 +223,13 @@ class GoogleAdsServicer:
     def _report(self, customer_id: str, query: str, context: grpc.ServicerContext) -> reports.Report:
         customer = self.app.target(customer_id, context)
         try:
-            return reports.run(query, customer, self.app.today_for(customer))
+            return reports.run(
+                query,
+                customer,
+                self.app.today_for(customer),
+                unreported=self.app.unreported_metrics,
+                refused=self.app.refused_metrics.get(customer.id, frozenset()),
+            )
         except (reports.ReportError, reports.NotImitated) as exc:
             raise report_failure(exc) from None
 

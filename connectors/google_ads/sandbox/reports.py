@@ -10,6 +10,13 @@ model are refused as not implemented rather than answered wrongly.
 Rows are built as flat ``{"campaign.id": ...}`` dicts, filtered, ordered and projected into
 ``GoogleAdsRow`` protobufs holding only the selected fields plus each selected resource's
 ``resource_name``. Rows whose selected metrics are all zero are left out, as the API does.
+
+Metrics have explicit presence (proto3 ``optional``): a zero is sent as a set 0, and a metric left
+unset is one the API does not report for that row. Two options reproduce tenants unlike the demo
+(both off by default): ``unreported`` campaign types, whose campaign rows come without the named
+metrics (absent, not 0), and ``refused`` metrics, whose selection the account refuses as the API
+refuses a metric that does not fit a query (``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``, with
+the metric quoted in the message).
 """
 
 from __future__ import annotations
@@ -128,10 +135,7 @@ def _check_field(path: str, resource: str) -> None:
         raise ReportError("UNRECOGNIZED_FIELD", f"Unrecognized field in the query: '{path}'.")
     prefix, _, leaf = path.partition(".")
     if prefix == "metrics" and resource not in WITH_METRICS:
-        raise ReportError(
-            "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
-            f"Metric {path} cannot be used with FROM {resource}.",
-        )
+        raise incompatible_metrics([leaf], resource)
     if prefix == "segments" and resource not in WITH_METRICS:
         raise ReportError(
             "PROHIBITED_SEGMENT_IN_SELECT_OR_WHERE_CLAUSE",
@@ -144,6 +148,18 @@ def _check_field(path: str, resource: str) -> None:
         )
     if leaf not in MODELED.get(prefix, frozenset()):
         raise NotImitated(f"The sandbox does not model the field {path}.")
+
+
+def incompatible_metrics(names: Iterable[str], resource: str) -> ReportError:
+    """The API's refusal of metrics that do not fit the query, each quoted by name."""
+    listed = ", ".join(
+        f"'{name}' (could not support requested resources: '{resource.upper()}')" for name in names
+    )
+    return ReportError(
+        "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
+        f"Cannot select or filter on the following metrics: {listed}, since metric is incompatible with "
+        "the resource in the FROM clause or other selected segmenting resources.",
+    )
 
 
 # =========================================================================== date ranges
@@ -430,8 +446,26 @@ def project(values: dict[str, Any], setters: list[_Setter]) -> Any:
     return row
 
 
-def run(text: str, customer: SandboxCustomer, today: date) -> Report:
-    """Evaluate a query against one account (``customer``) whose local date is ``today``."""
+def _leave_out_unreported(rows: list[dict[str, Any]], unreported: Mapping[str, frozenset[str]]) -> None:
+    """Unset the metrics a campaign's type does not report (absent from its rows, not 0)."""
+    for row in rows:
+        for name in unreported.get(row.get("campaign.advertising_channel_type") or "", ()):
+            row[f"metrics.{name}"] = None
+
+
+def run(
+    text: str,
+    customer: SandboxCustomer,
+    today: date,
+    *,
+    unreported: Mapping[str, frozenset[str]] | None = None,
+    refused: frozenset[str] = frozenset(),
+) -> Report:
+    """Evaluate a query against one account (``customer``) whose local date is ``today``.
+
+    ``unreported``: campaign type → metrics its campaign rows come without; ``refused``: metrics
+    this account refuses in a query (both empty for the demo's tenants).
+    """
     try:
         query = gaql.parse(text)
     except gaql.GaqlError as exc:
@@ -441,6 +475,9 @@ def run(text: str, customer: SandboxCustomer, today: date) -> Report:
     _check_resource(query.resource)
     for path in query.referenced:
         _check_field(path, query.resource)
+    refusing = [p.partition(".")[2] for p in query.referenced if p.startswith("metrics.")]
+    if any(name in refused for name in refusing):
+        raise incompatible_metrics([name for name in refusing if name in refused], query.resource)
     metrics_used = any(path.startswith("metrics.") for path in query.referenced)
     by_date = DATE_FIELD in query.fields
     if metrics_used and customer.manager:
@@ -458,6 +495,8 @@ def run(text: str, customer: SandboxCustomer, today: date) -> Report:
     entities = _entities(query, customer)
     if metrics_used or by_date or any(c.field == DATE_FIELD for c in query.conditions):
         rows = _with_metrics(entities, span, today, by_date)
+        if query.resource == "campaign" and unreported:
+            _leave_out_unreported(rows, unreported)
         selected = [f for f in query.fields if f.startswith("metrics.")]
         if selected:
             rows = [row for row in rows if any(row[f] for f in selected)]

@@ -26,9 +26,10 @@ STREAM_PATH = "/google.ads.googleads.v26.services.GoogleAdsService/SearchStream"
 
 
 @contextmanager
-def serving(settings: Any) -> Iterator[SandboxServer]:
-    """A fresh Google Ads sandbox with the settings pointing at it; its gRPC server stops after."""
-    app = create_app(stream_batch_rows=STREAM_BATCH_ROWS)
+def serving(settings: Any, **options: Any) -> Iterator[SandboxServer]:
+    """A fresh Google Ads sandbox with the settings pointing at it; its gRPC server stops after.
+    ``options`` go to ``create_app`` (e.g. ``unreported_metrics``, ``refused_metrics``)."""
+    app = create_app(stream_batch_rows=STREAM_BATCH_ROWS, **options)
     try:
         with SandboxServer(app) as server:
             for key, value in server.env().items():
