@@ -10,6 +10,7 @@ Stdlib only. Tests and the demo use it; production code never imports it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
@@ -612,9 +613,17 @@ def _has_sandbox(platform: str) -> bool:
 
 
 def serve_sandboxes(
-    platforms: Iterable[str], host: str = "127.0.0.1", ports: Mapping[str, int] | None = None
+    platforms: Iterable[str],
+    host: str = "127.0.0.1",
+    ports: Mapping[str, int] | None = None,
+    *,
+    free_port_when_taken: bool = False,
 ) -> dict[str, SandboxServer]:
-    """Start one loopback server per platform that has a sandbox module; others are skipped."""
+    """Start one loopback server per platform that has a sandbox module; others are skipped.
+
+    A platform's port in ``ports`` that is already in use raises ``OSError``, or, with
+    ``free_port_when_taken``, is replaced by a free port (the server's ``port`` says which).
+    """
     servers: dict[str, SandboxServer] = {}
     try:
         for platform in platforms:
@@ -622,7 +631,17 @@ def serve_sandboxes(
                 logger.info("no sandbox for %s; skipped", platform)
                 continue
             port = (ports or {}).get(platform, 0)
-            servers[platform] = SandboxServer(create_sandbox(platform), host=host, port=port)
+            app = create_sandbox(platform)
+            try:
+                try:
+                    servers[platform] = SandboxServer(app, host=host, port=port)
+                except OSError as exc:
+                    if not (free_port_when_taken and port and exc.errno == errno.EADDRINUSE):
+                        raise
+                    servers[platform] = SandboxServer(app, host=host, port=0)
+            except BaseException:
+                app.close()  # a fake may hold more than its HTTP port (Google Ads: a gRPC server)
+                raise
     except BaseException:
         for server in servers.values():
             server.stop()

@@ -2,20 +2,27 @@
 
 Two sources of advisories, tried in this order:
 
-1. ``pip-audit`` against the installed environment, with a short timeout. It asks an online
-   vulnerability service about every installed distribution.
+1. ``pip-audit`` against the installed environment, with a short timeout. It asks PyPI's
+   vulnerability data (the PyPA advisory database) about every installed distribution.
 2. When that service cannot be reached (or it answered for none of the packages, which is how
-   pip-audit reports a blocked service: every package "could not be audited", exit code 0), the
-   offline advisory database of the ``safety-db`` package (``insecure_full.json``), a dated
-   snapshot, checked here with ``packaging.specifiers`` against every installed distribution.
-   The output says that the online check could not run and how old the snapshot is: advisories
-   published after that date are not known to this path.
+   pip-audit reports a blocked service: every package "could not be audited", exit code 0), an
+   offline advisory database in the ``insecure_full.json`` layout: ``--advisories FILE``, or the
+   one the ``safety-db`` package installs, checked here with ``packaging.specifiers`` against
+   every installed distribution.
 
-Each finding is one line: package, installed version, advisory id, fixed versions. The exit code
-is 0 when nothing is known to be vulnerable, 1 when something is, and 2 when no check could run
-at all (so a silent pass is impossible).
+Only current data can vouch for anything. The one offline database a package registry offers,
+``safety-db``, stopped at a snapshot of July 2021 (later releases of pyup's data are served only
+by its online service), so it can still find an old vulnerability, which fails the audit, but
+a database older than ``--max-age-days`` (30) never makes the audit pass: it then ends with
+``Audit NOT DONE`` and a warning that names the source that could not be reached and the age of
+the data that was used instead.
 
-Usage: ``python tools/audit.py [--timeout SECONDS] [--offline] [--advisories FILE]``.
+Each finding is one line: package, installed version, advisory id, fixed versions. The last line
+is the verdict. Exit codes: 0 ``Audit passed`` (current data knows of no vulnerability), 1
+``Audit FAILED`` (a known vulnerability), 2 ``Audit NOT DONE`` (no current data could be read:
+nothing is known, and nothing was ruled out). ``make test`` fails on 1 and warns on 2.
+
+Usage: ``python tools/audit.py [--timeout SECONDS] [--offline] [--advisories FILE] [--max-age-days N]``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +45,9 @@ from packaging.version import InvalidVersion, Version
 SNAPSHOT_DISTRIBUTION = "safety-db"
 SNAPSHOT_FILE = "safety_db/insecure_full.json"
 DEFAULT_TIMEOUT_SECONDS = 15
+# Offline advisory data older than this can find vulnerabilities but never make the audit pass.
+DEFAULT_MAX_AGE_DAYS = 30
+ONLINE_SOURCE = "The online check (pip-audit asking PyPI's vulnerability data)"
 # pip-audit asks the service once per package; the whole run gets this many times the per-request timeout.
 RUN_TIMEOUT_FACTOR = 8
 
@@ -169,8 +179,32 @@ class Snapshot:
     """An offline advisory database: advisories by canonical package name, and its date."""
 
     source: str
-    taken_on: str
+    taken_on: str  # ISO date, or "unknown"
     advisories: dict[str, list[Advisory]]
+
+    def age_days(self, today: date) -> int | None:
+        """Days since the snapshot was taken; None when it carries no date."""
+        try:
+            return (today - date.fromisoformat(self.taken_on)).days
+        except ValueError:
+            return None
+
+    def staleness(self, today: date, max_age_days: int) -> str:
+        """Why this data cannot vouch for a pass (its age), or "" when it is recent enough."""
+        age = self.age_days(today)
+        if age is None:
+            return f"{self.source} carries no date"
+        if age > max_age_days:
+            years = f", {age / 365.25:.1f} years" if age >= 365 else ""
+            return (
+                f"{self.source} holds advisories up to {self.taken_on} ({age} days old{years}; "
+                f"at most {max_age_days} can vouch for a pass)"
+            )
+        return ""
+
+
+def today() -> date:
+    return datetime.now(tz=UTC).date()
 
 
 def load_snapshot(path: Path, source: str = "") -> Snapshot:
@@ -238,25 +272,38 @@ def check_offline(snapshot: Snapshot, installed: dict[str, str]) -> list[Finding
 # --------------------------------------------------------------------------- the command
 
 
-def report(findings: Sequence[Finding]) -> int:
+def report(findings: Sequence[Finding], gaps: Sequence[str] = ()) -> int:
+    """Print the findings and the verdict; ``gaps`` say what could not be checked with current data."""
     for finding in findings:
         say(finding.line())
+    for gap in gaps:
+        say(f"WARNING: {gap}")
     if findings:
         packages = len({finding.package for finding in findings})
         say(
-            f"{len(findings)} known vulnerabilit{'y' if len(findings) == 1 else 'ies'} in {packages} package(s)."
+            f"Audit FAILED: {len(findings)} known vulnerabilit{'y' if len(findings) == 1 else 'ies'} "
+            f"in {packages} package(s)."
         )
         return EXIT_VULNERABLE
-    say("No known vulnerabilities.")
+    if gaps:
+        say(
+            "Audit NOT DONE: current advisory data could not be read for every package (see the warnings "
+            "above): no vulnerability is known, but none is ruled out. Run `python tools/audit.py` again "
+            "where PyPI's vulnerability data can be reached."
+        )
+        return EXIT_NOT_CHECKED
+    say("Audit passed: no known vulnerabilities.")
     return EXIT_CLEAN
 
 
-def offline_audit(advisories: Path | None, only: Iterable[str] | None = None) -> tuple[list[Finding], bool]:
+def offline_audit(
+    advisories: Path | None, only: Iterable[str] | None = None
+) -> tuple[list[Finding], Snapshot | None]:
     """Check the installed distributions (or only those named) against the offline snapshot."""
     located = (advisories, str(advisories)) if advisories else installed_snapshot_file()
     if located is None:
-        say(f"The offline advisory snapshot is not installed (pip install {SNAPSHOT_DISTRIBUTION}).")
-        return [], False
+        say(f"No offline advisory database is installed (pip install {SNAPSHOT_DISTRIBUTION}).")
+        return [], None
     path, source = located
     snapshot = load_snapshot(path, source)
     say(
@@ -267,7 +314,15 @@ def offline_audit(advisories: Path | None, only: Iterable[str] | None = None) ->
     if only is not None:
         wanted = set(only)
         installed = {name: version for name, version in installed.items() if name in wanted}
-    return check_offline(snapshot, installed), True
+    return check_offline(snapshot, installed), snapshot
+
+
+def offline_gap(snapshot: Snapshot | None, max_age_days: int, what: str) -> list[str]:
+    """What the offline check of ``what`` leaves unchecked: nothing when its data is recent."""
+    if snapshot is None:
+        return [f"{what} could not be checked: no offline advisory database either."]
+    stale = snapshot.staleness(today(), max_age_days)
+    return [f"{what} checked only against old data: {stale}."] if stale else []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -280,26 +335,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--offline", action="store_true", help="skip the online check")
     parser.add_argument("--advisories", type=Path, help="an advisory file in insecure_full.json layout")
+    parser.add_argument(
+        "--max-age-days",
+        type=int,
+        default=DEFAULT_MAX_AGE_DAYS,
+        help="offline advisory data older than this never makes the audit pass (default %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     online = OnlineResult(False, "skipped (--offline)") if args.offline else run_pip_audit(args.timeout)
     if online.ran:
         say(f"Online check (pip-audit): {len(online.audited)} package(s) audited.")
         findings = list(online.findings)
+        gaps: list[str] = []
         if online.skipped:
-            say(
-                f"pip-audit could not audit {len(online.skipped)} package(s): {', '.join(sorted(online.skipped))}; "
-                "they are checked offline."
-            )
-            offline_findings, _ = offline_audit(args.advisories, only=online.skipped)
+            skipped = ", ".join(sorted(online.skipped))
+            say(f"pip-audit could not audit {len(online.skipped)} package(s): {skipped}; checked offline.")
+            offline_findings, snapshot = offline_audit(args.advisories, only=online.skipped)
             findings.extend(offline_findings)
-        return report(findings)
-    say(f"The online vulnerability check could not run: {online.reason}.")
-    findings, checked = offline_audit(args.advisories)
-    if not checked:
-        say("No vulnerability check could run.")
-        return EXIT_NOT_CHECKED
-    return report(findings)
+            gaps = offline_gap(snapshot, args.max_age_days, f"{len(online.skipped)} package(s) ({skipped})")
+        return report(findings, gaps)
+    say(f"WARNING: {ONLINE_SOURCE} could not run: {online.reason}.")
+    findings, snapshot = offline_audit(args.advisories)
+    return report(findings, offline_gap(snapshot, args.max_age_days, "Every package"))
 
 
 if __name__ == "__main__":

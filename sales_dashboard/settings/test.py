@@ -30,7 +30,7 @@ CACHES = {
 }
 
 CELERY_TASK_ALWAYS_EAGER = True
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"  # with a hostname: see components/celery.py
 CELERY_RESULT_BACKEND = None
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

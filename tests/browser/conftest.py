@@ -1,8 +1,10 @@
-"""A headless Chromium (Debian's, never a browser downloaded by Playwright) for the browser tests.
+"""A headless Chromium of the system (never a browser downloaded by Playwright) for the browser tests.
 
-``make browser-deps`` installs it (``apt-get install chromium``) together with the Playwright
-package. Without it the tests are skipped on a developer's machine and fail under CI, where a
-skipped browser test would hide a missing install step.
+Debian's ``/usr/bin/chromium`` by default, which ``make browser-deps`` installs (``apt-get install
+chromium``) together with the Playwright package; or any Chromium or Chrome named by the
+``CHROMIUM`` environment variable, the same one ``make test CHROMIUM=/path/to/chrome`` passes on.
+Without it the tests are skipped on a developer's machine and fail under CI, where a skipped
+browser test would hide a missing install step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -28,9 +30,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
 def _unavailable(reason: str) -> None:
+    remedy = "run `make browser-deps`, or set CHROMIUM to a Chromium or Chrome binary"
     if os.environ.get("CI"):
-        pytest.fail(f"{reason}; run `make browser-deps`")
-    pytest.skip(f"{reason} (`make browser-deps` installs it)")
+        pytest.fail(f"{reason}; {remedy}")
+    pytest.skip(f"{reason} ({remedy})")
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +42,7 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("The playwright package is not installed")
-    if not CHROMIUM.exists():
+    if not CHROMIUM.is_file():
         _unavailable(f"{CHROMIUM} is not installed")
     # Playwright's synchronous API keeps an event loop on this thread; the ORM calls the tests make
     # around it are ordinary blocking calls, which Django would otherwise refuse there.

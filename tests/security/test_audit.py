@@ -1,8 +1,12 @@
-"""The dependency audit (tools/audit.py): the offline advisory check and reading pip-audit's report."""
+"""The dependency audit (tools/audit.py): the offline advisory check and reading pip-audit's report.
+
+No test reaches the network: the online check is replaced by what pip-audit reports.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -49,21 +53,66 @@ def test_a_fixed_version_passes(advisory_file: Path, version: str) -> None:
     assert audit.check_offline(snapshot, {"example-lib": version, "unrelated": "0.1"}) == []
 
 
-def test_the_command_fails_on_a_finding_and_says_the_online_check_did_not_run(
-    advisory_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The online check cannot run, as on a machine without internet."""
     monkeypatch.setattr(
         audit, "run_pip_audit", lambda timeout: audit.OnlineResult(False, "service unreachable")
     )
+
+
+@pytest.fixture
+def recent_advisory_file(tmp_path: Path) -> Path:
+    path = tmp_path / "recent.json"
+    path.write_text(json.dumps({**ADVISORIES, "$meta": {"timestamp": int(time.time()) - 3 * 86400}}))
+    return path
+
+
+def test_old_offline_data_finds_a_vulnerability_but_never_passes(
+    offline: None, advisory_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(audit, "installed_distributions", lambda: {"example-lib": "1.4.1"})
     assert audit.main(["--advisories", str(advisory_file)]) == audit.EXIT_VULNERABLE
     out = capsys.readouterr().out
-    assert "online vulnerability check could not run: service unreachable" in out
-    assert "advisories known up to 2021-07-01" in out
+    assert "WARNING: The online check (pip-audit asking PyPI's vulnerability data) could not run: " in out
+    assert "service unreachable" in out and "advisories known up to 2021-07-01" in out
     assert "VULNERABLE example-lib 1.4.1 pyup.io-90001" in out
+    assert out.strip().splitlines()[-1].startswith("Audit FAILED: 1 known vulnerability")
 
+    # Nothing found in data five years old is no pass: a warning with the source and the age.
     monkeypatch.setattr(audit, "installed_distributions", lambda: {"example-lib": "1.4.2"})
-    assert audit.main(["--advisories", str(advisory_file)]) == audit.EXIT_CLEAN
+    assert audit.main(["--advisories", str(advisory_file)]) == audit.EXIT_NOT_CHECKED
+    out = capsys.readouterr().out
+    assert "No known vulnerabilities" not in out and "passed" not in out
+    warning = next(line for line in out.splitlines() if line.startswith("WARNING: Every package"))
+    assert f"{advisory_file} holds advisories up to 2021-07-01 (" in warning and "days old" in warning
+    assert out.strip().splitlines()[-1].startswith("Audit NOT DONE: ")
+
+
+def test_recent_offline_data_can_pass(
+    offline: None,
+    recent_advisory_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(audit, "installed_distributions", lambda: {"example-lib": "1.4.2"})
+    assert audit.main(["--advisories", str(recent_advisory_file)]) == audit.EXIT_CLEAN
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "Audit passed: no known vulnerabilities."
+    # ... unless the caller wants fresher data than that.
+    assert (
+        audit.main(["--advisories", str(recent_advisory_file), "--max-age-days", "1"])
+        == audit.EXIT_NOT_CHECKED
+    )
+
+
+def test_offline_data_without_a_date_never_passes(
+    offline: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    undated = tmp_path / "undated.json"
+    undated.write_text(json.dumps({k: v for k, v in ADVISORIES.items() if k != "$meta"}))
+    monkeypatch.setattr(audit, "installed_distributions", lambda: {"example-lib": "1.4.2"})
+    assert audit.main(["--advisories", str(undated)]) == audit.EXIT_NOT_CHECKED
+    assert "carries no date" in capsys.readouterr().out
 
 
 def test_without_any_advisory_source_the_audit_does_not_pass(
@@ -71,7 +120,28 @@ def test_without_any_advisory_source_the_audit_does_not_pass(
 ) -> None:
     monkeypatch.setattr(audit, "installed_snapshot_file", lambda: None)
     assert audit.main(["--offline"]) == audit.EXIT_NOT_CHECKED
-    assert "No vulnerability check could run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no offline advisory database either" in out
+    assert out.strip().splitlines()[-1].startswith("Audit NOT DONE: ")
+
+
+def test_packages_the_online_check_skipped_and_old_data_leave_the_audit_not_done(
+    advisory_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    online = audit.OnlineResult(True, audited={"django"}, skipped={"example-lib": "not found"})
+    monkeypatch.setattr(audit, "run_pip_audit", lambda timeout: online)
+    monkeypatch.setattr(audit, "installed_distributions", lambda: {"example-lib": "1.4.2", "django": "5.2"})
+    assert audit.main(["--advisories", str(advisory_file)]) == audit.EXIT_NOT_CHECKED
+    out = capsys.readouterr().out
+    assert "WARNING: 1 package(s) (example-lib) checked only against old data" in out
+
+
+def test_a_clean_online_check_passes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(audit, "run_pip_audit", lambda timeout: audit.OnlineResult(True, audited={"django"}))
+    assert audit.main([]) == audit.EXIT_CLEAN
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "Audit passed: no known vulnerabilities."
 
 
 def test_a_pip_audit_report_that_audited_nothing_counts_as_not_run() -> None:

@@ -1,7 +1,18 @@
-"""Serve every platform's sandbox API on loopback and print how to point the app at them."""
+"""Serve every platform's sandbox API on loopback and print how to point the app at them.
+
+Each platform has a fixed port (8701 and up, in the order of ``PLATFORM_NAMES``), so the URLs stay
+the same from one demo to the next. A fixed port that something else already uses is replaced by a
+free one, and the command says which; ``--port-base`` (``make demo SANDBOX_PORT_BASE=...``) asks for
+other ports, and those are used exactly or not at all. Whatever was chosen is written to
+``var/sandbox.env``, which ``make demo`` and ``make sync`` read.
+
+``--detach`` runs the sandbox in the background and keeps its pid in ``var/sandbox.pid``; a pid file
+whose sandbox is no longer running (killed, or the machine restarted) is removed, not trusted.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,8 +28,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connectors.registry import PLATFORM_NAMES, platforms
 from connectors.sandbox import serve_sandboxes
 
+DEFAULT_PORT_BASE = 8701
+STOP_WAIT_SECONDS = 10.0
+
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except OSError:
@@ -26,12 +42,57 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _sandbox_pid(pid_file: Path) -> int | None:
+    """The pid in ``pid_file`` when that process is running and is a sandbox, else None.
+
+    The pid of a sandbox that died may have been given to another process since: where the
+    system shows a process's command line (``/proc``), it must be this command's.
+    """
+    try:
+        pid = int(pid_file.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        return pid if b"run_sandbox" in cmdline.read_bytes() else None
+    except FileNotFoundError:
+        return pid  # no /proc here: a live pid is all there is to go on
+    except OSError:
+        return None
+
+
+def _stale_pid(pid_file: Path) -> str:
+    """The pid recorded in ``pid_file``, as text, for the message that says it was stale."""
+    try:
+        return pid_file.read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (``make demo`` sources the env file as soon as it exists) never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
 class Command(BaseCommand):
     help = "Serve the sandbox APIs of every platform on loopback (for the demo and for trying the app)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port-base", type=int, default=8701, help="First port; one port per platform.")
+        parser.add_argument(
+            "--port-base",
+            type=int,
+            default=None,
+            help=(
+                f"First port, one port per platform, used exactly (default {DEFAULT_PORT_BASE}, where a port "
+                "already in use is replaced by a free one)."
+            ),
+        )
         parser.add_argument(
             "--env-file",
             default=str(Path(settings.VAR_DIR) / "sandbox.env"),
@@ -50,23 +111,34 @@ class Command(BaseCommand):
         if options["detach"]:
             self._detach(pid_file, options)
             return
-        ports = {p: options["port_base"] + i for i, p in enumerate(PLATFORM_NAMES)}
+        explicit = options["port_base"] is not None
+        base = options["port_base"] if explicit else DEFAULT_PORT_BASE
+        ports = {p: base + i for i, p in enumerate(PLATFORM_NAMES)}
         try:
-            servers = serve_sandboxes(platforms(), host=options["host"], ports=ports)
+            servers = serve_sandboxes(
+                platforms(), host=options["host"], ports=ports, free_port_when_taken=not explicit
+            )
         except OSError as exc:
             raise CommandError(
-                f"Could not listen on the sandbox ports ({exc}); is another sandbox running?"
+                f"Could not listen on the sandbox ports {base}-{base + len(ports) - 1} ({exc}); "
+                "is another sandbox running? Choose other ports with --port-base "
+                "(make demo SANDBOX_PORT_BASE=...), or leave it out to use free ports."
             ) from None
         lines = []
         for platform, server in servers.items():
-            self.stdout.write(f"{PLATFORM_NAMES.get(platform, platform):<14} {server.url}")
+            name = PLATFORM_NAMES.get(platform, platform)
+            wanted = ports.get(platform)
+            moved = ""
+            if wanted and server.port != wanted:
+                moved = f"  (port {wanted} is in use; a free port instead)"
+            self.stdout.write(f"{name:<14} {server.url}{moved}")
             lines += [f"{key}={value}" for key, value in server.app.env(server.url).items()]
         env_file = Path(options["env_file"])
-        env_file.parent.mkdir(parents=True, exist_ok=True)
-        env_file.write_text("\n".join(lines) + "\n")
         self.stdout.write(f"\nEnvironment for the app written to {env_file}:\n" + "\n".join(lines))
         self.stdout.write("\nServing until interrupted (Ctrl-C).")
         self.stdout.flush()
+        # Written last: a detached start waits for this file, then reports what was printed above.
+        _write_atomically(env_file, "\n".join(lines) + "\n")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
@@ -79,39 +151,92 @@ class Command(BaseCommand):
 
     def _detach(self, pid_file: Path, options: dict[str, Any]) -> None:
         env_file = Path(options["env_file"])
-        if pid_file.is_file() and _alive(int(pid_file.read_text().strip() or 0)) and env_file.is_file():
-            self.stdout.write(
-                f"Sandbox already running (pid {pid_file.read_text().strip()}); env in {env_file}"
-            )
+        running = _sandbox_pid(pid_file)
+        if running is not None and env_file.is_file():
+            self.stdout.write(f"Sandbox already running (pid {running}); env in {env_file}")
             return
+        if running is not None:  # alive, but its environment is gone: start afresh
+            self._terminate(running)
+            self.stdout.write(f"Stopped the sandbox (pid {running}) whose {env_file} was missing.")
+        elif pid_file.is_file():
+            self.stdout.write(
+                f"Removed {pid_file}: its sandbox (pid {_stale_pid(pid_file)}) is no longer running."
+            )
+        pid_file.unlink(missing_ok=True)
         env_file.unlink(missing_ok=True)
-        log = open(Path(settings.VAR_DIR) / "sandbox.log", "ab")  # noqa: SIM115 - handed to the child
+        log_path = Path(settings.VAR_DIR) / "sandbox.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+        started_at = log.tell()
         command = [
             sys.executable,
             str(Path(settings.BASE_DIR) / "manage.py"),
             "run_sandbox",
             "--host",
             options["host"],
-            "--port-base",
-            str(options["port_base"]),
             "--env-file",
             str(env_file),
         ]
+        if options["port_base"] is not None:
+            command += ["--port-base", str(options["port_base"])]
         child = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        log.close()
         pid_file.write_text(str(child.pid))
         deadline = time.monotonic() + 30
         while not env_file.is_file():
             if child.poll() is not None or time.monotonic() > deadline:
-                raise CommandError(f"The sandbox did not start; see {log.name}")
+                if child.poll() is None:
+                    self._terminate(child.pid)
+                pid_file.unlink(missing_ok=True)
+                said = self._child_output(log_path, started_at).strip().splitlines()
+                why = f": {said[-1].removeprefix('CommandError: ')}" if said else ""
+                raise CommandError(f"The sandbox did not start{why} (see {log_path})")
             time.sleep(0.1)
+        # What the child printed before writing the env file: each platform's URL, and any port
+        # that was in use and replaced.
+        report = self._child_output(log_path, started_at).split("\nEnvironment for the app")[0].strip()
+        if report:
+            self.stdout.write(report)
         self.stdout.write(f"Sandbox running in the background (pid {child.pid}); env in {env_file}")
+
+    @staticmethod
+    def _child_output(log_path: Path, offset: int) -> str:
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+    @staticmethod
+    def _terminate(pid: int) -> None:
+        """SIGTERM, then wait for the sandbox to close its ports (SIGKILL if it does not)."""
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                # Reap it when it is our own child (a detach that failed); otherwise poll.
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:
+                if not _alive(pid):
+                    return
+            time.sleep(0.05)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
     def _stop(self, pid_file: Path) -> None:
         if not pid_file.is_file():
             self.stdout.write("No background sandbox.")
             return
-        pid = int(pid_file.read_text().strip() or 0)
-        if pid and _alive(pid):
-            os.kill(pid, signal.SIGTERM)
+        pid = _sandbox_pid(pid_file)
+        if pid is None:
+            self.stdout.write(
+                f"No background sandbox: removed {pid_file}, whose sandbox (pid {_stale_pid(pid_file)}) "
+                "was no longer running."
+            )
+            pid_file.unlink(missing_ok=True)
+            return
+        self._terminate(pid)
         pid_file.unlink(missing_ok=True)
         self.stdout.write(f"Sandbox (pid {pid}) stopped.")

@@ -23,11 +23,11 @@ from celery.signals import task_postrun
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
-from tqdm import tqdm
 
 from connectors.models import Connection, Organization
 from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.selectors import connection_list_syncable
+from dashboard.management.progress import Progress, progress
 from dashboard.management.quiet import quiet_logs
 from dashboard.services import sync_start
 from etl.lease import clock, describe_owner
@@ -187,10 +187,12 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to sync: no active connections match.")
             return
 
-        bar = tqdm(
+        # A bar on a terminal; in a log file or a pipe, a plain line every few seconds.
+        bar = progress(
             total=len(connections) * (len(STEPS) - 1),
             desc="syncing",
             unit="step",
+            file=self.stderr,
             disable=options["no_wait"] or options.get("verbosity", 1) == 0,
         )
         run_ids: list[int] = []
@@ -210,7 +212,7 @@ class Command(BaseCommand):
         self._exit_for(busy=busy, blocked=blocked, runs=runs)
 
     def _start(
-        self, connections: list[Connection], run_ids: list[int], bar: tqdm[Any], options: dict[str, Any]
+        self, connections: list[Connection], run_ids: list[int], bar: Progress, options: dict[str, Any]
     ) -> list[Connection]:
         """Queue one sync per connection (in-process: run it); returns the connections held by a live run."""
 
@@ -246,7 +248,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{connection}: not started, a sync is already in flight: {what}")
         return busy
 
-    def _follow(self, run_ids: list[int], bar: tqdm[Any], options: dict[str, Any]) -> list[SyncRun]:
+    def _follow(self, run_ids: list[int], bar: Progress, options: dict[str, Any]) -> list[SyncRun]:
         deadline = time.monotonic() + options["timeout"]
         while True:
             runs = list(sync_run_list(ids=run_ids))

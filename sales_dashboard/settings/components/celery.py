@@ -17,7 +17,10 @@ _redis = env.str("REDIS_URL", default="")
 
 CELERY_TASK_ALWAYS_EAGER = not _broker
 CELERY_TASK_EAGER_PROPAGATES = False
-CELERY_BROKER_URL = _broker or "memory://"
+# In-process tasks need no broker, but Celery still builds a producer (over a pooled connection of
+# this URL) to pass each task's arguments through the serializer, as a worker would. kombu warns
+# "No hostname was supplied" about a URL without one, so the placeholder names one.
+CELERY_BROKER_URL = _broker or "memory://localhost/"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (_redis or _broker or None)
 CELERY_RESULT_EXPIRES = 24 * 3600
 

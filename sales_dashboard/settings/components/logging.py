@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sales_dashboard.env import env
+from sales_dashboard.settings.components.celery import CELERY_TASK_ALWAYS_EAGER
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 
@@ -40,5 +41,10 @@ LOGGING = {
         # Both log whole token responses at DEBUG; never let that through.
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
+        # With in-process tasks (the embedded default: runserver, the commands) Celery's INFO line
+        # for each finished task, its result repeated as a data dict, would land in the web server's
+        # output at every Sync now; Sync health and the commands' summaries say what a run did.
+        # Failures are still logged (ERROR). Workers keep these lines for their operators.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
     },
 }
