@@ -493,14 +493,14 @@ def measure_page(
     client: Any, organization_id: int, name: str, url: str, iterations: int, warm_seconds: list[float]
 ) -> PageFigures:
     from dashboard.cache_warm import dashboard_cache_warm
-    from sales_dashboard.cache_versions import dashboard_cache_bump
+    from etl.data_version import data_version_bump
 
     figures = PageFigures(page=name, url=url)
     timed_get(client, url)  # compile templates and warm the connection
     cold: list[float] = []
     per_query: dict[str, list[float]] = {}
     for _ in range(iterations):
-        dashboard_cache_bump(organization_id)
+        data_version_bump(organization_id)
         elapsed, timer = timed_get(client, url)
         cold.append(elapsed)
         figures.queries = len(timer.timings)
@@ -514,7 +514,7 @@ def measure_page(
     warmed: list[float] = []
     warmed_per_query: dict[str, list[float]] = {}
     for _ in range(max(1, iterations // 4)):  # a warm-up reads the warehouse: fewer rounds
-        dashboard_cache_bump(organization_id)
+        data_version_bump(organization_id)
         started = time.perf_counter()
         dashboard_cache_warm(organization_id=organization_id)
         warm_seconds.append(time.perf_counter() - started)

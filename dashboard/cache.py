@@ -3,7 +3,7 @@
 A cached aggregate's key holds the organization, what was computed (name and parameters, the
 period included) and the organization's *cache scope*:
 
-- its data version (``sales_dashboard.cache_versions``), which the load step bumps when a load
+- its data version (``etl.data_version``), which the load step bumps when a load
   commits, so the next page view recomputes;
 - the latest ``last_success_at`` and the number of its connections, read with one small query.
   This covers processes that do not share a cache (the embedded default keeps a local-memory cache
@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from connectors.models import Connection
-from sales_dashboard.cache_versions import data_version
+from etl.data_version import data_version
 
 T = TypeVar("T")
 

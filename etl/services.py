@@ -36,6 +36,7 @@ from connectors.services import (
 )
 from etl.background_writer import staging_writes
 from etl.csv_chunks import csv_chunks
+from etl.data_version import data_version_bump
 from etl.key_ledger import KeyLedger
 from etl.lease import Lease, LeaseLost, initial_lease, lease_claim, stale_reason
 from etl.load import ColumnScope, SystemValues, WindowScope, load_rows
@@ -44,7 +45,6 @@ from etl.normalize import collector_paused, normalize_pages
 from etl.schema import DATASETS, Dataset, get_dataset
 from etl.selectors import raw_page_batches
 from etl.staging import stage_row, staged_rows_delete
-from sales_dashboard.cache_versions import dashboard_cache_bump
 
 logger = logging.getLogger(__name__)
 
@@ -444,7 +444,7 @@ def sync_run_load(*, sync_run_id: int) -> None:
         else:
             connection_mark_succeeded(connection=run.connection)
         organization_id = run.connection.organization_id
-        transaction.on_commit(lambda: dashboard_cache_bump(organization_id))
+        transaction.on_commit(lambda: data_version_bump(organization_id))
 
 
 def sync_run_prune(*, sync_run_id: int) -> int:

@@ -41,11 +41,6 @@ def local_secret(path: Path, generate: Callable[[], str]) -> str:
     return value
 
 
-def allow_plain_http_oauth() -> None:
-    """Let oauthlib talk plain HTTP. Called only for loopback hosts (the sandbox)."""
-    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-
-
 def positive_number(name: str, *, default: float) -> float:
     """A setting that must be a number above zero; anything else stops the start with one clear line."""
     from django.core.exceptions import ImproperlyConfigured

@@ -17,7 +17,7 @@ from django.utils import timezone
 from connectors.models import Connection
 from dashboard.periods import period_from_params
 from dashboard.selectors import overview_get
-from sales_dashboard.cache_versions import dashboard_cache_bump, data_version
+from etl.data_version import data_version, data_version_bump
 from tests.dashboard import TODAY, add_row, make_connection, make_org
 
 # The SQL here must also run on the embedded default (SQLite): `make test` runs it there too.
@@ -49,7 +49,7 @@ class TestInvalidation:
 
         add_row(conn, day=TODAY, campaign_id="c2", spend="5")
         assert spend(org) == [Decimal("10")]  # unchanged: nothing told the cache yet
-        dashboard_cache_bump(org.pk)
+        data_version_bump(org.pk)
         assert spend(org) == [Decimal("15")]
 
     def test_a_new_successful_sync_is_seen_without_a_bump(self) -> None:
@@ -68,7 +68,7 @@ class TestInvalidation:
         add_row(make_connection(second), day=TODAY, spend="2")
         spend(first), spend(second)
         before = data_version(second.pk)
-        dashboard_cache_bump(first.pk)
+        data_version_bump(first.pk)
         assert data_version(second.pk) == before
 
     def test_each_organization_has_its_own_entries(self) -> None:
@@ -94,12 +94,12 @@ class TestVersionCounter:
         cache.delete("dashboard:data-version:42")
         first = data_version(42)
         assert first > 10**15  # nanoseconds: a restarted counter never reuses an old number
-        assert dashboard_cache_bump(42) == first + 1
+        assert data_version_bump(42) == first + 1
         assert data_version(42) == first + 1
 
     def test_bump_without_a_version_starts_one(self) -> None:
         cache.delete("dashboard:data-version:43")
-        assert dashboard_cache_bump(43) == data_version(43)
+        assert data_version_bump(43) == data_version(43)
 
     def test_works_on_redis(self, settings: Any) -> None:
         settings.CACHES = {
@@ -111,7 +111,7 @@ class TestVersionCounter:
         }
         try:
             first = data_version(7)
-            assert dashboard_cache_bump(7) == first + 1
+            assert data_version_bump(7) == first + 1
             assert data_version(7) == first + 1
         finally:
             cache.delete("dashboard:data-version:7")

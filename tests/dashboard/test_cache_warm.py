@@ -19,7 +19,7 @@ from connectors.models import Organization
 from dashboard.cache_warm import dashboard_cache_warm, dashboard_in_use, dashboard_viewed
 from dashboard.selectors.paging import ROWS_PER_PAGE
 from dashboard.services import dashboard_cache_warm_schedule
-from sales_dashboard.cache_versions import dashboard_cache_bump
+from etl.data_version import data_version_bump
 from tests.dashboard import (
     PASSWORD,
     TODAY,
@@ -107,7 +107,7 @@ class TestWarmUp:
         client = member_of(northwind)
         url = reverse("dashboard:pipeline") + "?days=14"
         cold = main_content(client.get(url).content.decode())
-        dashboard_cache_bump(northwind.pk)
+        data_version_bump(northwind.pk)
         dashboard_cache_warm(organization_id=northwind.pk)
         assert main_content(client.get(url).content.decode()) == cold
 
@@ -120,9 +120,9 @@ class TestWarmUp:
     def test_new_data_is_warmed_again(self, northwind: Organization) -> None:
         client = member_of(northwind)
         dashboard_cache_warm(organization_id=northwind.pk)
-        dashboard_cache_bump(northwind.pk)
+        data_version_bump(northwind.pk)
         assert warehouse_queries(client, reverse("dashboard:overview")) != []
-        dashboard_cache_bump(northwind.pk)
+        data_version_bump(northwind.pk)
         dashboard_cache_warm(organization_id=northwind.pk)
         assert warehouse_queries(client, reverse("dashboard:overview")) == []
 

@@ -1,13 +1,14 @@
-"""Per-organization "data version" counters for cached dashboard aggregates.
+"""Per-organization "data version": a number that changes whenever a load changes an
+organization's warehouse rows.
 
-Cached figures are stored under keys that contain the organization's current data version, so
-bumping the version makes every cached aggregate of that organization unreachable at once (the
-stale entries simply expire). The load step bumps it after its transaction commits::
+The pipeline owns it: the load step bumps it after its transaction commits::
 
-    transaction.on_commit(lambda: dashboard_cache_bump(organization_id))
+    transaction.on_commit(lambda: data_version_bump(organization_id))
 
-The module lives in the project package, not in ``dashboard``, so that ``etl`` can call it without
-importing the app above it (the dependency order is dashboard → etl → connectors).
+Readers of the warehouse use it to know when what they derived is out of date: the dashboard stores
+its cached aggregates under keys that contain the version, so a bump makes every cached aggregate of
+that organization unreachable at once (the stale entries simply expire). ``etl`` knows nothing of
+its readers; they read the version (the dependency order is dashboard → etl → connectors).
 
 A version that is missing from the cache (first use, eviction, a cache flush) starts from the
 current time in nanoseconds rather than from 1, so a restarted counter never lands on a number an
@@ -20,7 +21,7 @@ import time
 
 from django.core.cache import cache
 
-VERSION_KEY = "dashboard:data-version:{organization_id}"
+VERSION_KEY = "dashboard:data-version:{organization_id}"  # unchanged: caches survive an upgrade
 
 
 def _key(organization_id: int) -> str:
@@ -37,8 +38,8 @@ def data_version(organization_id: int) -> int:
     return int(version) if version is not None else 0
 
 
-def dashboard_cache_bump(organization_id: int) -> int:
-    """Invalidate the organization's cached dashboard aggregates; returns the new version."""
+def data_version_bump(organization_id: int) -> int:
+    """A new data version for the organization (its derived figures are out of date); returns it."""
     key = _key(organization_id)
     try:
         return int(cache.incr(key))
