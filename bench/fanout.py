@@ -249,7 +249,7 @@ class Trigger:
 
 def trigger_all(app: Any, workers: Workers) -> Trigger:
     """Beat's two overlapping schedules to the broker, and a manual run from here, at once."""
-    from dashboard.services import syncs_start
+    from etl.pipeline import syncs_start
 
     cpu_before = workers.cpu_seconds()
     sent_at = time.time()

@@ -16,10 +16,11 @@ from django.utils import timezone
 from connectors.auth import TokenSet
 from connectors.base import BaseConnector
 from connectors.crypto import decrypt_json, encrypt_json
-from connectors.errors import AuthError
+from connectors.errors import AuthError, ConnectorError
 from connectors.models import Connection, Organization
 from connectors.redaction import redact
 from connectors.registry import get_connector_class
+from connectors.selectors import connection_list_tokens_expiring
 
 logger = logging.getLogger(__name__)
 
@@ -296,3 +297,18 @@ def connection_mark_succeeded(*, connection: Connection) -> None:
     Connection.objects.filter(pk=connection.pk).update(
         status=Connection.Status.ACTIVE, status_message="", last_success_at=timezone.now(), updated_at=timezone.now()
     )
+
+
+def tokens_refresh_expiring(*, within_seconds: int) -> dict[str, int]:
+    """Refresh every access token that expires within the horizon; returns counts by outcome."""
+    outcome = {"refreshed": 0, "needs_reauth": 0, "failed": 0}
+    for connection in connection_list_tokens_expiring(within_seconds=within_seconds):
+        try:
+            if connection_refresh_token(connection=connection, margin_seconds=within_seconds):
+                outcome["refreshed"] += 1
+        except ConnectorError as exc:
+            outcome["needs_reauth" if isinstance(exc, AuthError) else "failed"] += 1
+            logger.warning(
+                "token.refresh_failed", extra={"connection_id": connection.pk, "error": type(exc).__name__}
+            )
+    return outcome

@@ -15,3 +15,8 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         # The schedule is declared in code and installed idempotently after every migrate.
         post_migrate.connect(_install_schedules, sender=self, dispatch_uid="dashboard.install_schedules")
+        # A finished sync: compute its organization's default views before anyone opens them.
+        from dashboard.services import dashboard_cache_warm_schedule
+        from etl.signals import sync_finished
+
+        sync_finished.connect(dashboard_cache_warm_schedule, dispatch_uid="dashboard.cache_warm_schedule")

@@ -4,145 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from celery import chain
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from connectors.auth import TokenSet, authorization_code_exchange, authorization_url
-from connectors.errors import AuthError, ConnectorError
+from connectors.errors import ConnectorError
 from connectors.models import Connection, Organization
 from connectors.registry import get_connector_class
-from connectors.selectors import connection_list_syncable, connection_list_tokens_expiring
-from connectors.services import connection_create, connection_input_clean, connection_refresh_token
+from connectors.services import connection_create, connection_input_clean
 from dashboard.schedules import periodic_schedules
-from etl.models import SyncRun
-from etl.services import (
-    sync_run_add_task_ids,
-    sync_run_create_if_idle,
-    sync_run_fail,
-    sync_runs_take_over_stale,
-)
+from etl.pipeline import sync_start
 
 logger = logging.getLogger(__name__)
-
-
-def sync_chain(*, sync_run_id: int) -> chain:
-    from dashboard.tasks import extract_task, load_task, normalize_task, prune_task, refresh_token_task
-
-    return chain(
-        refresh_token_task.si(sync_run_id),
-        extract_task.si(sync_run_id),
-        normalize_task.si(sync_run_id),
-        load_task.si(sync_run_id),
-        prune_task.si(sync_run_id),
-    )
-
-
-def sync_start(*, connection_id: int, trigger: str = "manual") -> SyncRun | None:
-    """Queue one sync of a connection; None if one is already in flight (or it cannot sync)."""
-    with transaction.atomic():
-        run = sync_run_create_if_idle(connection_id=connection_id, trigger=trigger)
-        if run is None:
-            return None
-        steps = sync_chain(sync_run_id=run.pk)
-        # Each step gets its id now, so the run can name its tasks before they are sent.
-        task_ids = [str(task.freeze().id) for task in steps.tasks]
-        sync_run_add_task_ids(sync_run_id=run.pk, task_ids=task_ids)
-        run.task_ids = task_ids
-        transaction.on_commit(lambda: _enqueue(run.pk, steps))
-    return run
-
-
-def _enqueue(sync_run_id: int, steps: chain) -> None:
-    """Send the chain. In-process mode runs it here: a failed step has already recorded itself on
-    the run, so the exception is not raised again. If the broker cannot be reached, the run fails
-    with that reason instead of staying queued."""
-    try:
-        steps.apply_async()
-    except Exception as exc:
-        run = SyncRun.objects.filter(pk=sync_run_id).only("status").first()
-        if run is not None and run.status != SyncRun.Status.FAILED:
-            sync_run_fail(sync_run_id=sync_run_id, exc=exc)
-        logger.warning("sync.enqueue_failed", extra={"sync_run_id": sync_run_id, "error": type(exc).__name__})
-
-
-@dataclass
-class SyncBatch:
-    started: list[SyncRun] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)  # connection ids already in flight or not syncable
-
-
-# How many connections are looked at together when a batch checks which ones already have a sync.
-START_BATCH_SIZE = 100
-
-
-def syncs_start(
-    *, platform: str | None = None, organization_slug: str | None = None, trigger: str = "manual"
-) -> SyncBatch:
-    """Queue one sync of every syncable connection (of a platform, of an organization).
-
-    Schedules overlap (00:00 fires every schedule) and a manual run may start at the same moment,
-    so several batches often walk the same connections together. Each batch therefore asks, for
-    every hundred connections at once, which already have a sync in flight, and skips those
-    without trying; the database guard in ``sync_start`` still decides every start it does try.
-    Each batch also begins at a random hundred (and wraps around), so batches running together
-    mostly start different connections instead of waiting on each other's guard, connection by
-    connection.
-    """
-    if platform:
-        get_connector_class(platform)  # raises UnknownPlatform with the list of known ones
-    batch = SyncBatch()
-    sync_runs_take_over_stale()  # so that a dead run does not count as in flight below
-    connection_ids = list(
-        connection_list_syncable(platform=platform, organization_slug=organization_slug).values_list(
-            "pk", flat=True
-        )
-    )
-    chunks = [
-        connection_ids[i : i + START_BATCH_SIZE] for i in range(0, len(connection_ids), START_BATCH_SIZE)
-    ]
-    first = random.randrange(len(chunks)) if chunks else 0
-    for chunk in chunks[first:] + chunks[:first]:
-        in_flight = _connections_in_flight(chunk)
-        for connection_id in chunk:
-            run = (
-                None
-                if connection_id in in_flight
-                else sync_start(connection_id=connection_id, trigger=trigger)
-            )
-            if run is None:
-                batch.skipped.append(connection_id)
-            else:
-                batch.started.append(run)
-    return batch
-
-
-def _connections_in_flight(connection_ids: list[int]) -> set[int]:
-    runs = SyncRun.objects.filter(connection_id__in=connection_ids, status__in=SyncRun.IN_FLIGHT)
-    return set(runs.values_list("connection_id", flat=True))
-
-
-def tokens_refresh_expiring(*, within_seconds: int) -> dict[str, int]:
-    """Refresh every access token that expires within the horizon; returns counts by outcome."""
-    outcome = {"refreshed": 0, "needs_reauth": 0, "failed": 0}
-    for connection in connection_list_tokens_expiring(within_seconds=within_seconds):
-        try:
-            if connection_refresh_token(connection=connection, margin_seconds=within_seconds):
-                outcome["refreshed"] += 1
-        except ConnectorError as exc:
-            outcome["needs_reauth" if isinstance(exc, AuthError) else "failed"] += 1
-            logger.warning(
-                "token.refresh_failed", extra={"connection_id": connection.pk, "error": type(exc).__name__}
-            )
-    return outcome
 
 
 def periodic_tasks_install() -> int:
@@ -353,7 +232,7 @@ def connect_with_credentials(
     return connection
 
 
-def dashboard_cache_warm_schedule(*, organization_id: int, sync_run_id: int) -> None:
+def dashboard_cache_warm_schedule(*, organization_id: int, sync_run_id: int, **_: Any) -> None:
     """After a sync, compute its organization's default views before anyone opens them.
 
     Sent with a delay, so the connections of one organization that finish close together share

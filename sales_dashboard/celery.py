@@ -8,4 +8,4 @@ use_default_settings_module()
 
 app = Celery("sales_dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["dashboard"])
+app.autodiscover_tasks(["etl", "dashboard"])

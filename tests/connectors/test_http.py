@@ -12,7 +12,7 @@ import responses
 from connectors.auth import OAuthSpec, TokenAuth, TokenSet, refresh_token_set
 from connectors.errors import AuthError, MalformedResponse, PermanentError, RateLimited, TransientError
 from connectors.http import ApiClient, ErrorPolicy, backoff_delay
-from connectors.paginators import CursorTokenPaginator, OffsetPaginator, PageNumberPaginator
+from connectors.paginators import CursorPaginator, OffsetPaginator
 
 BASE = "https://api.example.test"
 pytestmark = pytest.mark.embedded
@@ -181,17 +181,15 @@ def test_request_log_has_no_secrets(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_paginators() -> None:
-    cursor = CursorTokenPaginator(token_path=("metadata", "nextPageToken"), page_size=2)
+    cursor = CursorPaginator(token_path=("metadata", "nextPageToken"), page_size=2)
     assert cursor.first() == {"pageSize": 2}
     assert cursor.next({"metadata": {"nextPageToken": "t2"}}) == {"pageSize": 2, "pageToken": "t2"}
     assert cursor.next({"metadata": {}}) is None
+    assert cursor.next({"metadata": {"nextPageToken": None}}) is None
+    assert CursorPaginator(token_path=("next",)).first() == {}
 
     offset = OffsetPaginator(limit=2, records_path=("reports",), total_path=("total_items",))
     assert offset.first() == {"offset": 0, "count": 2}
     assert offset.next({"reports": [1, 2], "total_items": 3}) == {"offset": 2, "count": 2}
     assert offset.next({"reports": [3], "total_items": 3}) is None
 
-    pages = PageNumberPaginator(per_page=200, more_path=("info", "more_records"))
-    assert pages.first() == {"page": 1, "per_page": 200}
-    assert pages.next({"info": {"more_records": True}}) == {"page": 2, "per_page": 200}
-    assert pages.next({"info": {"more_records": False}}) is None

@@ -120,8 +120,8 @@ class TestVersionCounter:
 @pytest.mark.django_db(transaction=True)
 def test_a_finished_sync_is_never_hidden_by_the_cache(linkedin_connection: Connection) -> None:
     """The page cached before a sync shows the synced numbers right after it (Celery in-process)."""
-    from dashboard.services import sync_start
     from etl.models import SyncRun
+    from etl.pipeline import sync_start
 
     org = linkedin_connection.organization
     period = period_from_params({"days": "7"})

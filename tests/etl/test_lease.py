@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox
 from connectors.models import Connection
-from dashboard.services import sync_start
 from etl.lease import owner_is_gone, stale_reason
 from etl.models import AdPerformanceDaily, RawPage, SyncRun
+from etl.pipeline import sync_start
 from etl.services import sync_run_cancel, sync_run_create_if_idle
 from tests.linkedin_rows import served, warehouse
 

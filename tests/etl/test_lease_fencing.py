@@ -15,8 +15,8 @@ import pytest
 from django.db import connections
 
 from connectors.models import Connection
-from dashboard.services import sync_start
 from etl.models import AdPerformanceDaily, NormalizedChunk, SyncRun
+from etl.pipeline import sync_start
 from etl.services import sync_run_cancel
 from etl.signals import load_holding_locks
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 from connectors.models import Connection
 from connectors.zoho_crm.sandbox import ZohoCrmSandbox
 from dashboard.selectors.sync import overview_connections
-from dashboard.services import sync_start
 from etl.models import CrmDeal, CrmLead, RawPage, SyncRun
+from etl.pipeline import sync_start
 from etl.services import retention_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

@@ -10,8 +10,8 @@ import pytest
 
 from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox, expected_daily_rows
 from connectors.models import Connection
-from dashboard.services import sync_start
 from etl.models import AdPerformanceDaily, QuarantinedRecord, RawPage, SyncRun
+from etl.pipeline import sync_start
 from etl.services import sync_run_create_if_idle, today_utc
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

@@ -18,8 +18,8 @@ from connectors.demandbase.sandbox import (
 )
 from connectors.models import Connection, Organization
 from connectors.sandbox import SandboxServer
-from dashboard.services import sync_start
 from etl.models import AbmAccount, AbmEngagementDaily, QuarantinedRecord, SyncRun
+from etl.pipeline import sync_start
 from etl.services import today_utc
 from tests.connectors.demandbase.truth import account_truth, engagement_truth, intent_truth
 

@@ -30,8 +30,8 @@ from connectors.demandbase.sandbox import (
 )
 from connectors.models import Connection, Organization
 from connectors.sandbox import SandboxServer
-from dashboard.services import sync_start
 from etl.models import AbmAccount, AbmEngagementDaily, SyncRun
+from etl.pipeline import sync_start
 from tests.connectors.demandbase.truth import engagement_truth, intent_truth
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

@@ -14,8 +14,8 @@ import pytest
 from connectors.google_ads.sandbox import GoogleAdsSandbox, expected_daily_rows
 from connectors.models import Connection, Organization
 from connectors.sandbox import SandboxServer
-from dashboard.services import sync_start
 from etl.models import AdPerformanceDaily, QuarantinedRecord, SyncRun
+from etl.pipeline import sync_start
 from etl.services import retention_start, today_utc
 from tests.connectors.google_ads.support import (
     CANCELLED_CLIENT,

@@ -19,8 +19,8 @@ from connectors.mailchimp.sandbox import (
 from connectors.models import Connection, Organization
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_create
-from dashboard.services import sync_start
 from etl.models import EmailCampaign, QuarantinedRecord, RawPage, SyncRun
+from etl.pipeline import sync_start
 from etl.services import today_utc
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

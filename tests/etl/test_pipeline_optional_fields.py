@@ -15,8 +15,8 @@ import pytest
 from connectors.models import Connection, Organization
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_create
-from dashboard.services import sync_start
 from etl.models import CrmDeal, CrmLead, SyncRun
+from etl.pipeline import sync_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 

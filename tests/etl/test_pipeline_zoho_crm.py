@@ -17,8 +17,8 @@ from connectors.zoho_crm.sandbox import (
     ZohoCrmSandbox,
     expected_records,
 )
-from dashboard.services import sync_start
 from etl.models import CrmDeal, CrmLead, QuarantinedRecord, SyncRun
+from etl.pipeline import sync_start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 

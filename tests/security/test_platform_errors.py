@@ -24,8 +24,8 @@ from connectors.errors import AuthError, PermanentError
 from connectors.models import Connection, Membership
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_mark_failing, connection_mark_needs_reauth
-from dashboard.services import sync_start
 from etl.models import SyncRun
+from etl.pipeline import sync_start
 from etl.services import readable_error, sync_run_fail
 from tests.dashboard import PASSWORD, make_connection, make_org, make_run, make_user
 

@@ -19,8 +19,8 @@ from django.urls import reverse
 from connectors.crypto import decrypt_json
 from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, LinkedInAdsSandbox
 from connectors.models import Connection
-from dashboard.services import sync_start
 from etl.models import SyncRun
+from etl.pipeline import sync_start
 from sales_dashboard.logging import RedactSecretsFilter, StructuredFormatter
 from tests.dashboard import PASSWORD, make_user
 

@@ -34,9 +34,9 @@ from hypothesis import strategies as st
 from connectors.models import Connection, Membership, Organization
 from connectors.sandbox import SandboxServer
 from dashboard.exports import export_names
-from dashboard.services import sync_start
 from dashboard.urls import urlpatterns
 from etl.models import AdPerformanceDaily, SyncRun
+from etl.pipeline import sync_start
 from etl.services import today_utc
 from tests.dashboard import (
     PASSWORD,

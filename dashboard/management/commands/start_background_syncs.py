@@ -29,9 +29,9 @@ from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.selectors import connection_list_syncable
 from dashboard.management.progress import Progress, progress
 from dashboard.management.quiet import quiet_logs
-from dashboard.services import sync_start
 from etl.lease import clock, describe_owner
 from etl.models import SyncRun
+from etl.pipeline import sync_start
 from etl.selectors import (
     sync_run_in_flight_for,
     sync_run_is_finished,

@@ -46,7 +46,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Keep a worker's database connection from one task to the next (Celery's Django support would
 # open a new one for every task); CONN_MAX_AGE and the health checks still apply, see
-# etl/task_base.py. The connection is also renewed after this many tasks.
+# etl/worker_lifecycle.py. The connection is also renewed after this many tasks.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=20 * 60)

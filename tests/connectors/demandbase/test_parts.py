@@ -11,14 +11,15 @@ import pytest
 import requests
 
 from connectors.auth import TokenSet
-from connectors.demandbase.connector import parse_ids
+from connectors.demandbase.connector import INTENT_PAGE_SIZE, parse_ids
 from connectors.demandbase.export import JOB_NAME_MAX, ExportTiming, job_name
 from connectors.demandbase.intent import daily_intent
 from connectors.demandbase.keyset import token_set_from_exchange
-from connectors.demandbase.paging import BodyCursorPaginator, PageTotalPaginator
+from connectors.demandbase.paging import PageTotalPaginator
 from connectors.demandbase.policy import DemandbaseErrorPolicy, DownloadPolicy, KeySetPolicy
 from connectors.demandbase.results import nest_fields, parse_results
 from connectors.errors import AuthError, MalformedResponse, PermanentError, RateLimited, TransientError
+from connectors.paginators import CursorPaginator
 
 pytestmark = pytest.mark.embedded
 
@@ -106,8 +107,8 @@ def test_an_answer_without_an_access_token_is_malformed(body: Any) -> None:
 # --------------------------------------------------------------------------- paging
 
 
-def test_body_cursor_paginator() -> None:
-    paginator = BodyCursorPaginator(page_size=100)
+def test_intent_cursor_paginator() -> None:
+    paginator = CursorPaginator(token_path=("pagination", "after"), page_size=INTENT_PAGE_SIZE)
     assert paginator.first() == {"pageSize": 100}
     assert paginator.next({"pagination": {"after": "Tzo1MDoyNQ==", "before": None}}) == {
         "pageSize": 100,

@@ -334,8 +334,8 @@ def test_requests_use_the_zoho_oauthtoken_scheme(zoho_app: ZohoCrmSandbox) -> No
 
 def test_concurrency_is_capped_per_org(zoho_app: ZohoCrmSandbox) -> None:
     assert connector().client.concurrency is not None
-    assert connector()._concurrency_limit() == 5
-    assert connector(options={"max_concurrent_requests": "15"})._concurrency_limit() == 15
+    assert connector().concurrency_limit() == 5
+    assert connector(options={"max_concurrent_requests": "15"}).concurrency_limit() == 15
     with pytest.raises(PermanentError, match="max_concurrent_requests"):
         connector(options={"max_concurrent_requests": "lots"})
 
