@@ -1,10 +1,13 @@
 """The connector contract.
 
-A connector declares its platform slug, OAuth spec, streams (each with the canonical dataset it
-feeds and a field mapping that is pure data) and how to pull a stream for a date window. The
-shared client (``connectors.http.ApiClient``) is built for it from the connection's tokens; it
-yields plain records, page by page, and raises only ``connectors.errors`` types. It knows nothing
-of pandas or warehouse tables.
+A connector declares its platform slug, OAuth spec and streams (each with the canonical dataset it
+feeds, a field mapping that is pure data and, where the API allows, its endpoint: path, params,
+records path and paginator). ``BaseConnector.extract`` is the one loop that reads a declared stream
+for a date window, with small hooks for what a platform adds (params found at run time, annotating
+records, notes); a platform whose API is not a paged listing overrides it. The shared client
+(``connectors.http.ApiClient``) is built for it from the connection's tokens; it yields plain
+records, page by page, and raises only ``connectors.errors`` types. It knows nothing of pandas or
+warehouse tables.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from django.core.exceptions import ValidationError
 
 from connectors.auth import OAuthSpec, TokenAuth, TokenSet, refresh_token_set
 from connectors.concurrency import ConcurrencyLimit
+from connectors.errors import MalformedResponse
 from connectors.http import ApiClient, ErrorPolicy
+from connectors.paginators import Paginator, dig
 from connectors.redaction import redact
 
 ACCOUNT_ID_MAX_LENGTH = 64  # Connection.account_id
@@ -46,7 +51,8 @@ class Field:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """A stream: the canonical dataset it feeds and the mapping of its records to that dataset's columns.
+    """A stream: the canonical dataset it feeds, the mapping of its records to that dataset's columns,
+    and, where the API allows, its endpoint declared as data.
 
     Most streams own whole rows of their dataset. When two streams of a connector feed the same rows
     (one product's figures beside another's, e.g. ABM engagement and intent per account and day),
@@ -61,6 +67,13 @@ class StreamSpec:
     mapping: Mapping[str, Field] = field(default_factory=dict)
     columns: tuple[str, ...] = ()  # the dataset columns this stream writes; empty: whole rows
     shared: tuple[str, ...] = ()  # descriptive columns other streams of the same rows write too
+    # Where the API allows, the endpoint as data, read by ``BaseConnector.extract``: the path (below
+    # the API base), fixed query parameters, where the records are in an answer, and how it pages (a
+    # factory given this stream, called afresh for each read). No path: the connector reads it itself.
+    path: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    records_path: tuple[str, ...] = ()
+    paginator: Callable[[StreamSpec], Paginator] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,12 +156,55 @@ class BaseConnector(ABC):
     def check(self) -> str:
         """Prove the credentials work for this account; return the account's display name."""
 
-    @abstractmethod
-    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
-        """Yield the stream's raw records for the window, one page (list of dicts) at a time."""
-
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
+
+    # -- reading a stream -------------------------------------------------------------------------
+    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        """Yield the stream's raw records for the window, one page (list of dicts) at a time.
+
+        The one loop for declared streams: the stream's path and params (after those of
+        ``stream_params``), paged by its paginator through ``ApiClient.paginate``, the records of
+        each answer at its records path (``page_records``), each page that has any through
+        ``on_records``, then ``on_stream_end``. A platform whose API is not a paged listing (a
+        gRPC library, export jobs) overrides this method.
+        """
+        if not stream.path or stream.paginator is None:
+            raise NotImplementedError(f"{self.platform} declares no endpoint for its {stream.name} stream")
+        params = {**self.stream_params(stream, window), **stream.params}
+        headers = self.stream_headers(stream, window)
+        pages = self.client.paginate(stream.path, stream.paginator(stream), params=params, headers=headers)
+        for body in pages:
+            records = self.page_records(stream, body)
+            if records:
+                yield self.on_records(stream, records)
+        self.on_stream_end(stream)
+
+    def stream_params(self, stream: StreamSpec, window: Window) -> dict[str, Any]:
+        """Query parameters of one read besides the declared ones (the window's dates, the fields the
+        account has). Called once, before the first request: also where a read learns what it needs
+        (the API host) and starts its tallies."""
+        return {}
+
+    def stream_headers(self, stream: StreamSpec, window: Window) -> dict[str, str]:
+        """Headers sent with every page of one read (e.g. ``If-Modified-Since``)."""
+        return {}
+
+    def page_records(self, stream: StreamSpec, body: Any) -> list[Any]:
+        """The records of one answer, at the stream's records path; an answer without them is malformed."""
+        records = dig(body, stream.records_path)
+        if not isinstance(records, list):
+            where = ".".join(stream.records_path) or "records"
+            raise MalformedResponse(f"{self.display_name}'s {stream.name} answer has no {where} list")
+        return records
+
+    def on_records(self, stream: StreamSpec, records: list[Any]) -> Page:
+        """One page of records as staged: where a connector adds what the mapping reads but the
+        records lack, and tallies what some records leave out. Default: as they came."""
+        return records
+
+    def on_stream_end(self, stream: StreamSpec) -> None:  # noqa: B027 (a hook; default: nothing)
+        """After the last page: where a connector leaves the notes its tallies call for."""
 
     # -- the account id, as people type it -------------------------------------------------------
     @classmethod
@@ -181,8 +237,12 @@ class BaseConnector(ABC):
             return None
         return lambda tokens: refresh_token_set(spec, tokens)
 
+    def concurrency_limit(self) -> int | None:
+        """Simultaneous requests allowed per account across all workers (None: no limit)."""
+        return self.max_concurrent_requests
+
     def build_client(self) -> ApiClient:
-        limit = self.max_concurrent_requests
+        limit = self.concurrency_limit()
         return ApiClient(
             base_url=self.base_url(),
             auth=self.auth,
@@ -198,6 +258,11 @@ class BaseConnector(ABC):
         """Leave a note on the sync for the people reading its status (e.g. an account skipped)."""
         notes = [*self.state.get("notes", []), redact(message)]
         self.save_state(notes=notes)
+
+    def note_once(self, message: str) -> None:
+        """``note``, unless the sync already has this note (a later window, a retried attempt)."""
+        if message not in self.state.get("notes", []):
+            self.note(message)
 
     def save_state(self, **changes: Any) -> None:
         """Remember something for a later attempt of this sync; persisted at once."""

@@ -254,24 +254,34 @@ class ApiClient:
         ``retry=False`` sends it once (for requests that are not idempotent, e.g. creating a job):
         only an expired token is renewed and the request sent again, since a 401 did nothing.
         """
+        return self.run(
+            lambda: decode(self._send_once(method, path, **kwargs)),
+            what=f"{method} {urlsplit(self.url(path)).path}",
+            retry=retry,
+        )
+
+    def run(self, send: Callable[[], T], *, what: str, retry: bool = True) -> T:
+        """Run one call to the platform under this client's policy: an expired access token is
+        renewed once and the call made again, then ``retrying``'s bounded backoff (unless
+        ``retry=False``). ``send`` raises ``connectors.errors`` types; an HTTP request, or a call a
+        platform's own library makes (Google Ads over gRPC).
+        """
         refreshed = False
 
         def attempt() -> T:
             nonlocal refreshed
             try:
-                return decode(self._send_once(method, path, **kwargs))
+                return send()
             except AuthError as exc:
                 if exc.expired and not refreshed and self.auth is not None and self.auth.can_refresh:
                     self.auth.refresh()  # a failed refresh may be retried: it is not yet "refreshed"
                     refreshed = True
-                    return decode(self._send_once(method, path, **kwargs))
+                    return send()
                 raise
 
         if not retry:
             return attempt()
-        return retrying(
-            attempt, what=f"{self.platform} {method} {urlsplit(self.url(path)).path}", sleep=self.sleep
-        )
+        return retrying(attempt, what=f"{self.platform} {what}", sleep=self.sleep)
 
     def _send_once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = self.url(path)
@@ -337,20 +347,21 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
         max_pages: int = 100_000,
     ) -> Iterator[Any]:
         """The one page loop: yields each page's JSON body until the paginator says stop.
 
         GET with the paging in the query string; with ``json_body``, POST with the paging merged
-        into the JSON body (queries paged by a body cursor).
+        into the JSON body (queries paged by a body cursor). ``headers`` go with every page.
         """
         page_params: dict[str, Any] | None = paginator.first()
         pages = 0
         while page_params is not None:
             if json_body is None:
-                body = self.get_json(path, params={**(params or {}), **page_params})
+                body = self.get_json(path, params={**(params or {}), **page_params}, headers=headers)
             else:
-                body = self.post_json(path, params=params, json={**json_body, **page_params})
+                body = self.post_json(path, params=params, json={**json_body, **page_params}, headers=headers)
             yield body
             pages += 1
             if pages >= max_pages:

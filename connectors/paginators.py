@@ -1,6 +1,9 @@
 """Paginators: how to ask for the first page and, from a page's body, for the next one.
 
-A paginator is small state plus two methods; ``ApiClient.paginate`` is the only page loop.
+A paginator is small state plus two methods; ``ApiClient.paginate`` is the only page loop. A
+declared stream (``StreamSpec.paginator``) builds a fresh one for each read. Platform rules that
+fit none of these live beside their connector (Zoho CRM's ``page``-then-``page_token``, Demandbase's
+job listing).
 """
 
 from __future__ import annotations
@@ -23,16 +26,13 @@ def dig(body: Any, path: Sequence[str]) -> Any:
     return body
 
 
-class SinglePage:
-    def first(self) -> dict[str, Any]:
-        return {}
+class CursorPaginator:
+    """A token in the answer names the next page; no token (absent, null or empty) ends the listing.
 
-    def next(self, body: Any) -> dict[str, Any] | None:
-        return None
-
-
-class CursorTokenPaginator:
-    """A token from the body names the next page; no token means the last page (LinkedIn, Google)."""
+    The token and the page size travel where the request's own parameters do: in the query string
+    of a GET, or in the JSON body of a query sent with ``ApiClient.paginate(json_body=...)``
+    (LinkedIn's ``metadata.nextPageToken``; Demandbase Intent's ``pagination.after``).
+    """
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class CursorTokenPaginator:
 
     def next(self, body: Any) -> dict[str, Any] | None:
         token = dig(body, self.token_path)
-        if not token:
+        if not isinstance(token, str) or not token:
             return None
         return {**self.first(), self.token_param: token}
 
@@ -87,31 +87,3 @@ class OffsetPaginator:
         if not records or len(records) < self.limit or (isinstance(total, int) and self.offset >= total):
             return None
         return {self.offset_param: self.offset, self.limit_param: self.limit}
-
-
-class PageNumberPaginator:
-    """``page``/``per_page`` paging that continues while the body says there is more."""
-
-    def __init__(
-        self,
-        *,
-        per_page: int,
-        more_path: Sequence[str],
-        page_param: str = "page",
-        per_page_param: str = "per_page",
-    ) -> None:
-        self.per_page = per_page
-        self.more_path = tuple(more_path)
-        self.page_param = page_param
-        self.per_page_param = per_page_param
-        self.page = 1
-
-    def first(self) -> dict[str, Any]:
-        self.page = 1
-        return {self.page_param: 1, self.per_page_param: self.per_page}
-
-    def next(self, body: Any) -> dict[str, Any] | None:
-        if not dig(body, self.more_path):
-            return None
-        self.page += 1
-        return {self.page_param: self.page, self.per_page_param: self.per_page}

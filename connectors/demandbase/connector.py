@@ -52,11 +52,11 @@ from connectors.demandbase.catalogue import (
 from connectors.demandbase.export import JOBS_PATH, ExportJob, ExportTiming
 from connectors.demandbase.intent import intent_periods
 from connectors.demandbase.keyset import exchange_key_set
-from connectors.demandbase.paging import BodyCursorPaginator
 from connectors.demandbase.policy import DemandbaseErrorPolicy, DownloadPolicy
 from connectors.demandbase.results import nest_fields
 from connectors.errors import MalformedResponse, PermanentError
 from connectors.http import ApiClient
+from connectors.paginators import CursorPaginator
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,8 @@ class Connector(BaseConnector):
         return f"Demandbase {self.account_id}"
 
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        """Not declared streams: accounts and engagement are export jobs (create, poll, download a
+        result file), and intent's pages are summed into periods before any is handed on."""
         self.refresh_tokens()
         if stream.name == "accounts":
             yield from self._accounts()
@@ -342,7 +344,7 @@ class Connector(BaseConnector):
             "sortBy": "endDate",
             "sortOrder": "ASC",
         }
-        paginator = BodyCursorPaginator(page_size=INTENT_PAGE_SIZE)
+        paginator = CursorPaginator(token_path=("pagination", "after"), page_size=INTENT_PAGE_SIZE)
         for answer in self.client.paginate(INTENT_PATH, paginator, json_body=body):
             data = answer.get("data") if isinstance(answer, dict) else None
             if not isinstance(data, list):

@@ -1,9 +1,7 @@
-"""Paginators for Demandbase's two paging styles (same protocol as ``connectors.paginators``).
+"""The paging of Demandbase's export jobs listing (same protocol as ``connectors.paginators``).
 
-- Intent: a cursor. The request is a POST whose JSON body carries ``pageSize`` and ``pageToken``; the
-  next token is ``pagination.after`` of the answer, ``null`` on the last page (``ApiClient.paginate``
-  with ``json_body`` merges ``first()``/``next()`` into the body).
-- Export jobs listing: ``page`` (1-based) and ``perPage``, with ``totalCount`` in the answer.
+``page`` (1-based) and ``perPage``, with ``totalCount`` in the answer. Intent's cursor, carried in the
+query's JSON body, is the shared ``connectors.paginators.CursorPaginator``.
 """
 
 from __future__ import annotations
@@ -12,32 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.paginators import dig
-
-
-class BodyCursorPaginator:
-    """A cursor that travels in the request body; no cursor in the answer means the last page."""
-
-    def __init__(
-        self,
-        *,
-        page_size: int,
-        cursor_path: Sequence[str] = ("pagination", "after"),
-        token_field: str = "pageToken",
-        size_field: str = "pageSize",
-    ) -> None:
-        self.page_size = page_size
-        self.cursor_path = tuple(cursor_path)
-        self.token_field = token_field
-        self.size_field = size_field
-
-    def first(self) -> dict[str, Any]:
-        return {self.size_field: self.page_size}
-
-    def next(self, body: Any) -> dict[str, Any] | None:
-        cursor = dig(body, self.cursor_path)
-        if not isinstance(cursor, str) or not cursor:
-            return None
-        return {self.size_field: self.page_size, self.token_field: cursor}
 
 
 class PageTotalPaginator:

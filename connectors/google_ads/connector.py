@@ -12,8 +12,9 @@ One stream, ``campaign_performance``, feeds the ad performance table. Each sync:
 
 A stream is read whole before its rows are handed on, so a stream cut by an expired token, a
 throttle or a server error is asked again from the start without duplicating rows. Failures are
-mapped by ``errors.py``; an expired access token is refreshed once and the call repeated; the
-shared bounded backoff (``connectors.http.retrying``) covers transient errors and short throttles.
+mapped by ``errors.py``, then the shared client's policy applies (``ApiClient.run``): an expired
+access token is refreshed once and the call repeated, and the bounded backoff covers transient
+errors and short throttles.
 
 Per connection: ``login_customer_id`` (the manager's id) when the account is reached through a
 manager; the restatement window is ``GOOGLE_ADS_RESTATEMENT_DAYS`` (14) unless the connection's
@@ -56,11 +57,11 @@ from django.conf import settings
 from connectors import progress
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
-from connectors.errors import AuthError, PermanentError
+from connectors.errors import PermanentError
 from connectors.google_ads import errors, gaql, mapping, records
 from connectors.google_ads.records import Account, format_customer_id
 from connectors.google_ads.session import AdsSession
-from connectors.http import ApiClient, retrying
+from connectors.http import ApiClient
 
 T = TypeVar("T")
 
@@ -124,8 +125,8 @@ class Connector(BaseConnector):
         return str(settings.GOOGLE_ADS_API_BASE_URL)
 
     def build_client(self) -> ApiClient:
-        """The library's gRPC session carries every Google Ads call; the shared REST client is kept
-        only because the contract has one (token refresh does not use it either)."""
+        """The library's gRPC session carries every Google Ads call; the shared client wraps each in
+        its refresh-once and bounded retries (``_call``), and sends no request of its own."""
         self.ads = AdsSession()
         return super().build_client()
 
@@ -151,6 +152,8 @@ class Connector(BaseConnector):
         return f"{name} (manager)" if account.manager else name
 
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        """Not a declared stream: reports go through the library's gRPC ``SearchStream``, per account
+        of the sync's plan and per 30 days."""
         lacking: dict[str, set[str | None]] = {}  # optional metric → campaign types whose rows lack it
         try:
             plan = self.plan()
@@ -160,7 +163,7 @@ class Connector(BaseConnector):
         finally:
             self.ads.close()
         for note in unreported_notes(lacking):
-            self._note_once(note)
+            self.note_once(note)
 
     # -- discovery ------------------------------------------------------------------------------------
     def plan(self) -> SyncPlan:
@@ -177,7 +180,7 @@ class Connector(BaseConnector):
         skipped = [c for c in clients if c.status != mapping.SYNCED_CLIENT_STATUS]
         self.save_state(skipped_clients=[c.as_dict() for c in skipped])
         for client in skipped:
-            self._note_once(f"Skipped Google Ads client {client.label}: the account is {client.status}")
+            self.note_once(f"Skipped Google Ads client {client.label}: the account is {client.status}")
         return SyncPlan(login, synced, skipped)
 
     def accessible_customers(self) -> set[str]:
@@ -272,15 +275,11 @@ class Connector(BaseConnector):
         known[account.id] = [n for n in mapping.REPORT_METRICS if n in (*without, *dropped)]
         self.save_state(unavailable_metrics=known)
         labels = [mapping.OPTIONAL_METRICS[n] for n in dropped]
-        self._note_once(
+        self.note_once(
             f"Google Ads: account {account.label} does not report {_listed(labels)} (Google refused "
             f"{_listed([f'metrics.{n}' for n in dropped])} in its report query); those figures stay empty "
             "for its campaigns."
         )
-
-    def _note_once(self, message: str) -> None:
-        if message not in self.state.get("notes", []):
-            self.note(message)
 
     def _search(self, customer_id: str, login: str | None, query: str) -> list[Any]:
         def call() -> list[Any]:
@@ -293,8 +292,8 @@ class Connector(BaseConnector):
 
     # -- calling the library --------------------------------------------------------------------------
     def _call(self, call: Callable[[], T], what: str, context: errors.CallContext) -> T:
-        """One library call: errors mapped, one refresh on an expired token, bounded retries."""
-        refreshed = False
+        """One library call with the current token, its errors mapped, under the shared client's
+        policy (one refresh on an expired token, bounded retries)."""
 
         def once() -> T:
             self.refresh_tokens()  # a missing token, or one about to expire during a long sync
@@ -307,18 +306,7 @@ class Connector(BaseConnector):
                     raise
                 raise error from None
 
-        def attempt() -> T:
-            nonlocal refreshed
-            try:
-                return once()
-            except AuthError as exc:
-                if not exc.expired or refreshed or not self.auth.can_refresh:
-                    raise
-                refreshed = True
-                self.auth.refresh()
-                return once()
-
-        return retrying(attempt, what=f"google_ads {what}")
+        return self.client.run(once, what=what)
 
 
 def absent_metrics(pages: list[Page]) -> dict[str, set[str | None]]:

@@ -20,7 +20,7 @@ from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
 from connectors.http import ErrorPolicy, Response, path_segment, safe_json
 from connectors.linkedin_ads import mapping, restli
-from connectors.paginators import CursorTokenPaginator
+from connectors.paginators import CursorPaginator
 
 CAMPAIGNS_PER_ANALYTICS_CALL = 50
 
@@ -119,7 +119,7 @@ class Connector(BaseConnector):
     def campaigns(self) -> dict[str, dict[str, Any]]:
         search = "(status:(values:List(" + ",".join(mapping.CAMPAIGN_STATUSES) + ")))"
         path = f"/rest/adAccounts/{path_segment(self.account_id)}/adCampaigns?q=search&search={search}"
-        paginator = CursorTokenPaginator(token_path=("metadata", "nextPageToken"), page_size=500)
+        paginator = CursorPaginator(token_path=("metadata", "nextPageToken"), page_size=500)
         found: dict[str, dict[str, Any]] = {}
         for body in self.client.paginate(path, paginator):
             for element in body.get("elements", []) if isinstance(body, dict) else []:
@@ -157,6 +157,10 @@ class Connector(BaseConnector):
         return str(self.account()["name"] or f"LinkedIn Ads {self.account_id}")
 
     def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+        """Not a declared stream: adAnalytics has no paging to declare. One answer holds a whole
+        window, silently cut at a row cap, so the window is sized from the campaign count and an
+        answer at the cap is split and asked again (``_analytics_under_cap``); every element needs
+        the account and its campaign, read first."""
         campaigns = self.campaigns()
         account = self.account(campaigns)
         # One shared view per campaign: a page of 15,000 rows adds references, not copies.
@@ -172,8 +176,8 @@ class Connector(BaseConnector):
                 yield page
                 del page
         note = absent_metrics_note(lacking)
-        if note is not None and note not in self.state.get("notes", []):
-            self.note(note)
+        if note is not None:
+            self.note_once(note)
 
     def _analytics_under_cap(self, window: Window, campaign_ids: list[str], cap: int) -> Iterator[list[Any]]:
         """Rows for the window; a response at the cap may be cut, so it is split and asked again."""

@@ -55,6 +55,12 @@ def send_time_param(day: date) -> str:
     return f"{day.isoformat()}T00:00:00+00:00"
 
 
+def report_pages(stream: StreamSpec) -> OffsetPaginator:
+    """``offset``/``count`` paging, ``Connector.page_size`` reports at a time, until ``total_items``."""
+    limit = max(1, min(Connector.page_size, MAX_PAGE_SIZE))
+    return OffsetPaginator(limit=limit, records_path=stream.records_path, total_path=("total_items",))
+
+
 def bounces_total(bounces: Any) -> Any:
     """Hard + soft bounces + syntax errors.
 
@@ -198,7 +204,17 @@ class Connector(BaseConnector):
         client_secret_setting="MAILCHIMP_CLIENT_SECRET",
         refreshable=False,
     )
-    streams = (StreamSpec("campaigns", "email_campaign", mapping.EMAIL_CAMPAIGN),)
+    streams = (
+        StreamSpec(
+            "campaigns",
+            "email_campaign",
+            mapping.EMAIL_CAMPAIGN,
+            path="/3.0/reports",
+            params={"exclude_fields": ",".join(mapping.EXCLUDED_REPORT_FIELDS)},
+            records_path=("reports",),
+            paginator=report_pages,
+        ),
+    )
     restatement_days_setting = "MAILCHIMP_RESTATEMENT_DAYS"
     account_id_pattern = r"[0-9]{1,20}"
     account_id_format = "the account's user id: digits only (user_id in Mailchimp's OAuth metadata)"
@@ -250,39 +266,28 @@ class Connector(BaseConnector):
             "user_id": None if user_id is None else str(user_id),
         }
 
-    def reports(self, window: Window) -> Iterator[list[Any]]:
-        """Reports of the campaigns sent within the window, one page at a time."""
-        params = {
-            "since_send_time": send_time_param(window.start),
-            "before_send_time": send_time_param(window.end + timedelta(days=1)),
-            "exclude_fields": ",".join(mapping.EXCLUDED_REPORT_FIELDS),
-        }
-        paginator = OffsetPaginator(
-            limit=max(1, min(self.page_size, MAX_PAGE_SIZE)),
-            records_path=("reports",),
-            total_path=("total_items",),
-        )
-        for body in self.client.paginate("/3.0/reports", paginator, params=params):
-            reports = body.get("reports") if isinstance(body, dict) else None
-            if not isinstance(reports, list):
-                raise MalformedResponse("Mailchimp's reports answer has no reports list")
-            yield reports
-
     # -- the contract ---------------------------------------------------------------------------
     def check(self) -> str:
         account = self.account()
         self.client.get_json("/3.0/reports", params={"count": 1, "fields": "total_items"})
         return str(account["account_name"] or f"Mailchimp {self.account_id}")
 
-    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+    def stream_params(self, stream: StreamSpec, window: Window) -> dict[str, Any]:
+        """The campaigns sent within the window; the account's data centre is learnt first."""
         self.account()
-        lacking: dict[str, set[str]] = {}  # report object → campaign types whose reports lack it
-        for reports in self.reports(window):
-            for report in reports:
-                for key, kind in absent_report_parts(report):
-                    lacking.setdefault(key, set()).add(kind)
-            if reports:
-                yield [annotate_report(report) for report in reports]
-        note = absent_parts_note(lacking)
-        if note is not None and note not in self.state.get("notes", []):
-            self.note(note)
+        self._lacking: dict[str, set[str]] = {}  # report object → campaign types whose reports lack it
+        return {
+            "since_send_time": send_time_param(window.start),
+            "before_send_time": send_time_param(window.end + timedelta(days=1)),
+        }
+
+    def on_records(self, stream: StreamSpec, records: list[Any]) -> Page:
+        for report in records:
+            for key, kind in absent_report_parts(report):
+                self._lacking.setdefault(key, set()).add(kind)
+        return [annotate_report(report) for report in records]
+
+    def on_stream_end(self, stream: StreamSpec) -> None:
+        note = absent_parts_note(self._lacking)
+        if note is not None:
+            self.note_once(note)

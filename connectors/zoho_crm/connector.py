@@ -25,7 +25,7 @@ Platform facts encoded here (docs/platform-apis.md, section 4):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,10 +33,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
-from connectors.base import BaseConnector, Page, StreamSpec, Window
-from connectors.concurrency import ConcurrencyLimit
+from connectors.base import BaseConnector, Field, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
-from connectors.http import ApiClient, ErrorPolicy, Response, require_secure_url, safe_json
+from connectors.http import ErrorPolicy, Response, require_secure_url, safe_json
 from connectors.zoho_crm import mapping
 from connectors.zoho_crm.paging import ZohoRecordsPaginator
 
@@ -106,6 +105,21 @@ class ZohoErrorPolicy(ErrorPolicy):
         return f"{text} ({code})" if code and code not in text else text
 
 
+def records_stream(name: str, dataset: str, fields: Mapping[str, Field]) -> StreamSpec:
+    """A module's records: ``GET /crm/v8/{Module}`` sorted by id, ``data`` paged by Zoho's rule."""
+    return StreamSpec(
+        name,
+        dataset,
+        fields,
+        path=f"/crm/{mapping.API_VERSION}/{mapping.MODULES[name]}",
+        params={"sort_by": "id", "sort_order": "asc", **mapping.PARAMS[name]},
+        records_path=("data",),
+        paginator=lambda _stream: ZohoRecordsPaginator(
+            per_page=mapping.PER_PAGE, discrete_limit=mapping.DISCRETE_PAGING_LIMIT
+        ),
+    )
+
+
 class Connector(BaseConnector):
     platform = "zoho_crm"
     display_name = "Zoho CRM"
@@ -123,8 +137,8 @@ class Connector(BaseConnector):
         extra_authorize_params={"access_type": "offline", "prompt": "consent"},
     )
     streams = (
-        StreamSpec("leads", "crm_lead", mapping.CRM_LEAD),
-        StreamSpec("deals", "crm_deal", mapping.CRM_DEAL),
+        records_stream("leads", "crm_lead", mapping.CRM_LEAD),
+        records_stream("deals", "crm_deal", mapping.CRM_DEAL),
     )
     restatement_days_setting = "ZOHO_CRM_RESTATEMENT_DAYS"
     account_id_pattern = r"[0-9]{1,20}"
@@ -148,7 +162,6 @@ class Connector(BaseConnector):
     }
 
     def __init__(self, **kwargs: Any) -> None:
-        self._clients: list[ApiClient] = []
         self._org: dict[str, Any] | None = None
         self._layout: dict[str, frozenset[str]] = {}
         super().__init__(**kwargs)
@@ -209,31 +222,13 @@ class Connector(BaseConnector):
                     "accounts_server is the org's data centre (clients are registered per data centre).",
                     code=exc.code,
                 ) from None
-            base = self._api_base(fresh)
-            for client in self._clients:
-                client.base_url = base
+            self.client.base_url = self._api_base(fresh)
             return fresh
 
         return refresh
 
-    def build_client(self) -> ApiClient:
-        return self._new_client()
-
-    def _new_client(self, extra_headers: dict[str, str] | None = None) -> ApiClient:
-        limit = self._concurrency_limit()
-        key = f"{self.platform}:{self.account_id}"
-        client = ApiClient(
-            base_url=self.base_url(),
-            auth=self.auth,
-            policy=self.policy,
-            platform=self.platform,
-            headers={**self.default_headers(), **(extra_headers or {})},
-            concurrency=lambda: ConcurrencyLimit(key, limit),
-        )
-        self._clients.append(client)
-        return client
-
-    def _concurrency_limit(self) -> int:
+    def concurrency_limit(self) -> int:
+        """The org edition's limit, from the connection's ``max_concurrent_requests`` option."""
         raw = self.options.get("max_concurrent_requests") or self.max_concurrent_requests
         try:
             limit = int(raw)
@@ -311,16 +306,12 @@ class Connector(BaseConnector):
                 **{name: column.replace("_", " ") for column, name in utm.items()},
             }
             described = ", ".join(f"{name} ({labels.get(name, name)})" for name in missing)
-            self._note_once(
+            self.note_once(
                 f"Zoho CRM: this org's {module} layout has no field {described}; "
                 f"{'that column stays' if len(missing) == 1 else 'those columns stay'} empty for its "
                 f"{stream.name}."
             )
         return fields[: mapping.MAX_FIELDS]
-
-    def _note_once(self, message: str) -> None:
-        if message not in self.state.get("notes", []):
-            self.note(message)
 
     # -- the contract ---------------------------------------------------------------------------
     def check(self) -> str:
@@ -333,26 +324,24 @@ class Connector(BaseConnector):
             )
         return str(org.get("company_name") or f"Zoho CRM {self.account_id}")
 
-    def extract(self, stream: StreamSpec, window: Window) -> Iterator[Page]:
+    def stream_params(self, stream: StreamSpec, window: Window) -> dict[str, Any]:
+        """The fields the org's layout has; for deals, the org's home currency is read first."""
         self._ensure_api_domain()
-        module = mapping.MODULES[stream.name]
         fields = self.requested_fields(stream)
-        currency = self._home_currency() if stream.name == "deals" else None
+        self._currency = self._home_currency() if stream.name == "deals" else None
+        return {"fields": ",".join(fields)}
+
+    def stream_headers(self, stream: StreamSpec, window: Window) -> dict[str, str]:
+        return {"If-Modified-Since": modified_since(window)}
+
+    def page_records(self, stream: StreamSpec, body: Any) -> list[Any]:
+        if body is None:  # 204 (no records) or 304 (none changed since If-Modified-Since)
+            return []
+        return super().page_records(stream, body)
+
+    def on_records(self, stream: StreamSpec, records: list[Any]) -> Page:
         utm = self.utm_fields()
-        client = self._new_client({"If-Modified-Since": modified_since(window)})
-        params = {
-            "fields": ",".join(fields),
-            "sort_by": "id",
-            "sort_order": "asc",
-            **mapping.PARAMS[stream.name],
-        }
-        paginator = ZohoRecordsPaginator(
-            per_page=mapping.PER_PAGE, discrete_limit=mapping.DISCRETE_PAGING_LIMIT
-        )
-        for body in client.paginate(f"/crm/{mapping.API_VERSION}/{module}", paginator, params=params):
-            records = _records(body, module)
-            if records:
-                yield [_annotate(record, utm, currency) for record in records]
+        return [_annotate(record, utm, self._currency) for record in records]
 
     def _home_currency(self) -> str | None:
         org = self.org()
@@ -373,12 +362,3 @@ def _annotate(record: Any, utm: dict[str, str], currency: str | None) -> Any:
 def modified_since(window: Window) -> str:
     """``If-Modified-Since`` for a window: its first day at 00:00 UTC, ISO 8601 with the offset."""
     return datetime.combine(window.start, time(0, 0), tzinfo=UTC).isoformat()
-
-
-def _records(body: Any, module: str) -> list[Any]:
-    if body is None:  # 204 (no records) or 304 (none changed since If-Modified-Since)
-        return []
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise MalformedResponse(f"Zoho CRM's {module} answer has no data list")
-    return data

@@ -128,6 +128,28 @@ def test_second_401_after_refresh_is_an_auth_error_without_loop() -> None:
     assert len(responses.calls) == 2
 
 
+def test_a_call_made_by_a_platform_library_gets_the_same_refresh_once_and_retries() -> None:
+    auth = TokenAuth(TokenSet(access_token="a"), refresher=lambda t: TokenSet(access_token="b"))
+    failures: list[Exception] = [
+        AuthError("expired", expired=True),
+        TransientError("unavailable"),
+        AuthError("expired", expired=True),
+    ]
+    tokens: list[str] = []
+
+    def send() -> str:
+        tokens.append(auth.tokens.access_token)
+        if failures:
+            raise failures.pop(0)
+        return "rows"
+
+    sleeps = Sleeps()
+    with pytest.raises(AuthError):  # a second expiry after the one refresh is not refreshed again
+        client(auth, sleeps).run(send, what="SearchStream")
+    assert tokens == ["a", "b", "b"] and len(sleeps) == 1
+    assert client(auth, sleeps).run(send, what="SearchStream") == "rows"
+
+
 @responses.activate
 def test_refresh_keeps_old_refresh_token_and_persists_a_rotated_one(settings: Any) -> None:
     spec = OAuthSpec("T_URL", "A_URL", "C_ID", "C_SECRET")
