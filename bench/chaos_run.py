@@ -279,8 +279,8 @@ def worker_env(
 
 
 def create_connection(scenario: WorkerScenario) -> int:
-    from connectors.models import Organization
     from connectors.services import connection_create
+    from tenancy.models import Organization
 
     platform = PLATFORMS[scenario.platform]
     org = Organization.objects.create(name="Chaos", slug="chaos")

@@ -123,8 +123,9 @@ def create_dimensions(today: date) -> tuple[Any, Any]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from connectors.models import Connection, Membership, Organization
+    from connectors.models import Connection
     from dashboard.services import periodic_tasks_install
+    from tenancy.models import Membership, Organization
 
     now = timezone.now()
     organizations = Organization.objects.bulk_create(
@@ -165,7 +166,7 @@ def existing_dimensions() -> tuple[Any, Any] | None:
     """The measured organization and user of a reused scratch database, or None if it has none."""
     from django.contrib.auth import get_user_model
 
-    from connectors.models import Organization
+    from tenancy.models import Organization
 
     organization = Organization.objects.filter(slug="organization-002").first()
     user = get_user_model().objects.filter(username="member002").first()

@@ -133,8 +133,8 @@ def worker_env(sandbox_env: dict[str, str], database_url: str, var_dir: Path) ->
 
 def connect(slug: str, account_ids: list[str]) -> list[int]:
     from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN
-    from connectors.models import Organization
     from connectors.services import connection_create
+    from tenancy.models import Organization
 
     org = Organization.objects.create(name=slug, slug=slug)
     return [

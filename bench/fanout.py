@@ -206,8 +206,9 @@ def create_connections(count: int) -> list[int]:
     from django.utils import timezone
 
     from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN
-    from connectors.models import Connection, Organization
+    from connectors.models import Connection
     from connectors.services import connection_create
+    from tenancy.models import Organization
 
     organizations = Organization.objects.bulk_create(
         Organization(name=f"Fan-out {i:04d}", slug=f"fanout-{i:04d}") for i in range(count)

@@ -13,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
+from tenancy.models import Membership, Organization
 
 
 class MembershipInline(admin.TabularInline):

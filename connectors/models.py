@@ -1,42 +1,10 @@
-"""Organizations, their members, and the platform accounts they connect.
-
-These sit in ``connectors`` because everything else (the pipeline, the warehouse, the dashboard)
-is owned by an organization through its connections, and ``connectors`` is the bottom of the
-dependency order (dashboard → etl → connectors).
-"""
+"""The platform accounts an organization connects (``tenancy`` holds organizations and members)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
-
-class Organization(models.Model):
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Membership(models.Model):
-    class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        MEMBER = "member", "Member"
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="unique_membership")]
-
-    def __str__(self) -> str:
-        return f"{self.user} in {self.organization}"
+from tenancy.models import Organization
 
 
 class Connection(models.Model):

@@ -17,10 +17,11 @@ from connectors.auth import TokenSet
 from connectors.base import BaseConnector
 from connectors.crypto import decrypt_json, encrypt_json
 from connectors.errors import AuthError, ConnectorError
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.redaction import redact
 from connectors.registry import get_connector_class
 from connectors.selectors import connection_list_tokens_expiring
+from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
 

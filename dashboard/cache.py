@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 # Part of every key: raise it when the shape of a cached value changes, so a new release never
 # reads an entry an older one wrote.
-VALUE_FORMAT = 3
+VALUE_FORMAT = 4
 
 _MISSING = object()
 

@@ -31,7 +31,6 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from connectors.models import Organization
 from dashboard.cache import cache_scope
 from dashboard.periods import ALLOWED_DAYS, Period, period_from_params
 from dashboard.selectors import (
@@ -42,6 +41,7 @@ from dashboard.selectors import (
     overview_get,
     pipeline_report,
 )
+from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,11 @@
 the period and filters in ``params`` (the page's own query string). Money keeps its currency in a
 column of its own; ratios are plain numbers; nothing is converted or summed across currencies.
 A figure the platform did not report is an empty cell, never 0; a group whose figure adds up only
-some of its records says in a column of its own how many records lack it.
+some of its records says in a column of its own how many records lack it. In the ad tables the
+records are campaign days (one campaign on one day): each line says how many it adds up
+(``campaign_days``) and how many of them lack conversions or their value, and the totals table says
+it per metric, in a count and in words. Money is the same cent-exact sums the pages show, so the
+lines of a table add up to its total to the cent.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.models import Organization
 from dashboard.downloads import filename_part
 from dashboard.ids import id_from_param
 from dashboard.periods import Period, period_from_params
 from dashboard.selectors import (
     CampaignFilters,
+    Metrics,
     accounts_report,
     campaign_detail,
     campaign_list_all,
@@ -29,6 +33,7 @@ from dashboard.selectors import (
     pipeline_report,
     sync_health_get,
 )
+from tenancy.models import Organization
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MONEY = Decimal("0.01")
@@ -92,10 +97,13 @@ AD_METRIC_HEADER = [
     "cost_per_conversion",
     "conversion_value",
     "roas",
+    "campaign_days",
+    "campaign_days_without_conversions",
+    "campaign_days_without_conversion_value",
 ]
 
 
-def _ad_metrics(m: Any) -> list[str]:
+def _ad_metrics(m: Metrics) -> list[str]:
     return [
         cell(m.currency),
         money(m.spend),
@@ -107,7 +115,32 @@ def _ad_metrics(m: Any) -> list[str]:
         money(m.cost_per_conversion),
         money(m.conversion_value),
         ratio(m.roas),
+        cell(m.rows),
+        cell(m.rows - m.rows_with_conversions),
+        cell(m.rows - m.rows_with_value),
     ]
+
+
+# KPI -> the campaign days it cannot count: those without conversions, or without their value
+_KPI_NEEDS = {
+    "conversions": "conversions",
+    "cost_per_conversion": "conversions",
+    "conversion_value": "conversion value",
+    "roas": "conversion value",
+}
+
+
+def _without_data(m: Metrics, kpi: str) -> tuple[int, str]:
+    """How many of the campaign days behind a KPI lack what it adds up, and a note in words."""
+    needs = _KPI_NEEDS.get(kpi)
+    if needs is None:
+        return 0, ""
+    missing = m.rows - (m.rows_with_conversions if needs == "conversions" else m.rows_with_value)
+    if not missing:
+        return 0, ""
+    if missing >= m.rows:
+        return missing, f"no campaign day has {needs}"
+    return missing, f"{missing} of {m.rows} campaign days without {needs}; the figure counts the others"
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,10 +150,20 @@ def _ad_metrics(m: Any) -> list[str]:
 
 def _overview_totals(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
     overview = overview_get(organization=organization, period=period)
-    header = ["metric", "currency", "value", "previous_period_value", "change_percent"]
+    header = [
+        "metric",
+        "currency",
+        "value",
+        "previous_period_value",
+        "change_percent",
+        "campaign_days",
+        "campaign_days_without_data",
+        "note",
+    ]
     rows = []
     for group in overview.currencies:
         for kpi in group.kpis:
+            missing, note = _without_data(group.current, kpi.key)
             places = (
                 MONEY
                 if kpi.kind == "money"
@@ -135,6 +178,9 @@ def _overview_totals(organization: Organization, period: Period, params: Mapping
                     cell(kpi.value, places=places),
                     cell(kpi.previous, places=places),
                     ratio(kpi.change_percent),
+                    cell(group.current.rows),
+                    cell(missing),
+                    cell(note),
                 ]
             )
     return ExportTable("overview_totals", header, rows, period)
@@ -239,32 +285,51 @@ def _email_campaigns(organization: Organization, period: Period, params: Mapping
     return ExportTable("email_campaigns", header, rows, period)
 
 
+# By campaign, a group that named an ad campaign by its id is shown by the campaign's name; the
+# export keeps the id and platform in columns of their own.
+AD_CAMPAIGN_HEADER = ["ad_campaign_id", "ad_platform"]
+
+
 def _lead_groups(
-    attribute: str, name: str
+    attribute: str, name: str, *, by_campaign: bool = False
 ) -> Callable[[Organization, Period, Mapping[str, str]], ExportTable]:
     def export(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
         report = pipeline_report(organization=organization, period=period)
         rows = [
-            [cell(g.label), cell(g.leads), cell(g.converted), ratio(g.conversion_percent), cell(g.unknown)]
+            [
+                cell(g.label),
+                cell(g.leads),
+                cell(g.converted),
+                ratio(g.conversion_percent),
+                cell(g.unknown),
+                *([cell(g.ad_campaign_id), cell(g.ad_platform_name)] if by_campaign else []),
+            ]
             for g in getattr(report, attribute)
         ]
         header = ["group", "leads", "converted", "converted_percent", "leads_without_status"]
-        return ExportTable(name, header, rows, period)
+        return ExportTable(name, header + (AD_CAMPAIGN_HEADER if by_campaign else []), rows, period)
 
     return export
 
 
 def _deal_groups(
-    attribute: str, name: str
+    attribute: str, name: str, *, by_campaign: bool = False
 ) -> Callable[[Organization, Period, Mapping[str, str]], ExportTable]:
     def export(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
         report = pipeline_report(organization=organization, period=period)
         rows = [
-            [cell(g.label), cell(g.currency), cell(g.deals), money(g.amount), cell(g.without_amount)]
+            [
+                cell(g.label),
+                cell(g.currency),
+                cell(g.deals),
+                money(g.amount),
+                cell(g.without_amount),
+                *([cell(g.ad_campaign_id), cell(g.ad_platform_name)] if by_campaign else []),
+            ]
             for g in getattr(report, attribute)
         ]
         header = ["group", "currency", "deals", "amount", "deals_without_amount"]
-        return ExportTable(name, header, rows, period)
+        return ExportTable(name, header + (AD_CAMPAIGN_HEADER if by_campaign else []), rows, period)
 
     return export
 
@@ -469,13 +534,13 @@ EXPORTS: dict[str, tuple[str, Callable[[Organization, Period, Mapping[str, str]]
     "leads_by_source": ("Leads by source", _lead_groups("leads_by_source", "pipeline_leads_by_source")),
     "leads_by_campaign": (
         "Leads by campaign",
-        _lead_groups("leads_by_campaign", "pipeline_leads_by_campaign"),
+        _lead_groups("leads_by_campaign", "pipeline_leads_by_campaign", by_campaign=True),
     ),
     "deals_by_stage": ("Deals by stage", _deal_groups("deals_by_stage", "pipeline_deals_by_stage")),
     "deals_by_source": ("Deals by source", _deal_groups("deals_by_source", "pipeline_deals_by_source")),
     "deals_by_campaign": (
         "Deals by campaign",
-        _deal_groups("deals_by_campaign", "pipeline_deals_by_campaign"),
+        _deal_groups("deals_by_campaign", "pipeline_deals_by_campaign", by_campaign=True),
     ),
     "cost_per_lead": ("Cost per lead", _cost_per_lead),
     "accounts_top": ("Top engaged accounts", _accounts_top),

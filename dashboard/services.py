@@ -15,11 +15,12 @@ from django.core.exceptions import ValidationError
 
 from connectors.auth import TokenSet, authorization_code_exchange, authorization_url
 from connectors.errors import ConnectorError
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.registry import get_connector_class
 from connectors.services import connection_create, connection_input_clean
 from dashboard.schedules import periodic_schedules
 from etl.pipeline import sync_start
+from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
 

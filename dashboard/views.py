@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from connectors.models import Membership
 from connectors.redaction import redact
 from connectors.registry import connector_classes
 from dashboard.cache_warm import dashboard_viewed
@@ -36,6 +35,7 @@ from dashboard.selectors import (
     campaign_detail,
     campaign_list,
     connection_get_for_organization,
+    connection_label,
     connection_list_needing_reauth,
     email_report,
     membership_for_user,
@@ -61,11 +61,12 @@ from dashboard.services import (
     connect_start,
     connect_uses_oauth,
     connect_with_credentials,
-    sync_start,
 )
 from etl import services as etl_services
 from etl.lease import clock
 from etl.models import SyncRun
+from etl.pipeline import sync_start
+from tenancy.models import Membership
 
 SESSION_INTENTS = "dashboard_connect_intents"
 
@@ -77,6 +78,9 @@ NAV = (
     ("accounts", "Accounts", "dashboard:accounts"),
     ("sync", "Sync health", "dashboard:sync_health"),
 )
+
+# The connect pages have their own highlighted tab: the "+ Connect an account" action.
+CONNECT_SECTION = "connect"
 
 PageView = Callable[..., HttpResponseBase]
 
@@ -261,8 +265,8 @@ def connection_sync_now(request: HttpRequest, connection_id: int) -> HttpRespons
     connection = connection_get_for_organization(organization=organization, connection_id=connection_id)
     if connection is None:
         raise Http404("No such connection.")
-    label = connection.name or connection.account_id
-    what = f"{platform_name(connection.platform)} sync of {label}"
+    label = connection_label(connection)
+    what = f"{platform_name(connection.platform)} sync of {connection.name or connection.account_id}"
     holder = live_run_for_connection(connection_id=connection.pk)
     run = sync_start(connection_id=connection.pk, trigger="manual")
     if run is not None:
@@ -364,7 +368,9 @@ def _redirect_uri(request: HttpRequest) -> str:
 def _forbid_non_admin(request: HttpRequest, membership: Membership) -> HttpResponse | None:
     if _is_admin(membership):
         return None
-    return _render(request, membership, "dashboard/connect_forbidden.html", section="sync", status=403)
+    return _render(
+        request, membership, "dashboard/connect_forbidden.html", section=CONNECT_SECTION, status=403
+    )
 
 
 @require_safe
@@ -382,7 +388,9 @@ def connect_choose(request: HttpRequest, membership: Membership) -> HttpResponse
         }
         for slug, cls in connector_classes().items()
     ]
-    return _render(request, membership, "dashboard/connect_choose.html", section="sync", platforms=platforms)
+    return _render(
+        request, membership, "dashboard/connect_choose.html", section=CONNECT_SECTION, platforms=platforms
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -424,13 +432,15 @@ def connect_platform(request: HttpRequest, membership: Membership, platform: str
         except ConnectError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"{connection.name} is connected; its first sync has started.")
+            messages.success(
+                request, f"{connection_label(connection)} is connected; its first sync has started."
+            )
             return redirect(reverse("dashboard:sync_health"))
     return _render(
         request,
         membership,
         "dashboard/connect_form.html",
-        section="sync",
+        section=CONNECT_SECTION,
         form=form,
         platform=platform,
         platform_label=platform_name(platform),
@@ -484,7 +494,7 @@ def oauth_callback(request: HttpRequest, membership: Membership) -> HttpResponse
             request,
             membership,
             "dashboard/connect_failed.html",
-            section="sync",
+            section=CONNECT_SECTION,
             status=400,
             reason="This sign-in was not started from this browser session, or it has expired. "
             "Nothing was connected; start again from “Connect an account”.",
@@ -501,7 +511,7 @@ def oauth_callback(request: HttpRequest, membership: Membership) -> HttpResponse
             request,
             membership,
             "dashboard/connect_failed.html",
-            section="sync",
+            section=CONNECT_SECTION,
             status=400,
             reason=f"{label} did not grant access ({description}). Nothing was connected.",
             platform=intent.platform,
@@ -518,11 +528,11 @@ def oauth_callback(request: HttpRequest, membership: Membership) -> HttpResponse
             request,
             membership,
             "dashboard/connect_failed.html",
-            section="sync",
+            section=CONNECT_SECTION,
             status=400,
             reason=exc.message,
             platform=intent.platform,
         )
     verb = "reconnected" if intent.connection_id else "connected"
-    messages.success(request, f"{connection.name or label} is {verb}; a sync has started.")
+    messages.success(request, f"{connection_label(connection)} is {verb}; a sync has started.")
     return redirect(reverse("dashboard:sync_health"))

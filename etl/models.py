@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
+from tenancy.models import Organization
 
 
 class SyncRun(models.Model):

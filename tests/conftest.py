@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox, create_app
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
+from tenancy.models import Organization
 
 LINKEDIN_ACCOUNT = "508000001"
 

@@ -36,6 +36,7 @@ from dashboard.selectors.ads import (
 from dashboard.selectors.common import (
     Restatement,
     connection_get_for_organization,
+    connection_label,
     connection_list_for_organization,
     connection_list_needing_reauth,
     membership_for_user,
@@ -85,6 +86,7 @@ __all__ = [
     "campaign_list",
     "campaign_list_all",
     "connection_get_for_organization",
+    "connection_label",
     "connection_list_for_organization",
     "connection_list_needing_reauth",
     "email_report",

@@ -20,12 +20,12 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 
-from connectors.models import Organization
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
 from dashboard.selectors.common import Restatement, organization_platforms, restatement_windows
 from etl.models import AbmAccount, AbmEngagementDaily
+from tenancy.models import Organization
 
 ABM_PLATFORMS = ("demandbase",)
 TOP_ACCOUNTS = 25

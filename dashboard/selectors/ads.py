@@ -1,8 +1,17 @@
 """Ad performance across platforms: the overview, the campaign table and one campaign's days.
 
 Every figure is aggregated in the database (``values()`` + ``Sum``) and grouped by currency, so
-money in different currencies is never added together. The results are small read models
+money in different currencies is never added together, and amounts of different currencies are
+never ranked against each other: lists ordered by an amount are ordered within each currency, and
+the currencies come in one fixed order (``currency_order``). The results are small read models
 (frozen dataclasses) that templates can display without further arithmetic.
+
+Money is counted in cents. The finest figure the warehouse holds, one campaign on one day, keeps
+the platform's six decimals (micros); each is rounded to the cent (half away from zero) before it
+is added, as the platforms' own reports show a campaign's day, and conversions likewise to the
+hundredth that the pages show. Every total, breakdown and CSV line is then an exact sum of the same
+rounded figures, so a total always equals the sum of its rows to the cent, whichever way the rows
+are cut (per platform, per day, per campaign) and whichever page or export shows them.
 """
 
 from __future__ import annotations
@@ -16,9 +25,8 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import CharField, Count, F, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models.functions import Cast, Coalesce, Concat, Round
 
-from connectors.models import Organization
 from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.ids import id_in_range, text_can_be_stored
@@ -33,21 +41,29 @@ from dashboard.selectors.common import (
 from dashboard.selectors.paging import PagePosition
 from dashboard.selectors.sync import ConnectionOverview, overview_connections
 from etl.models import AdPerformanceDaily
+from tenancy.models import Organization
 
 CAMPAIGNS_PER_PAGE = 50
 OVERVIEW_TOP_CAMPAIGNS = 10
 
+
+def _shown(column: str) -> Round:
+    """A fact row's figure as the pages show it: to the cent (money) or the hundredth (conversions)."""
+    return Round(column, 2)
+
+
 # Aggregate aliases must differ from the model's field names. The spend of the rows that report
 # conversions (or their value) is what cost per conversion (or ROAS) divides by, and the row counts
 # say how many rows of a total lack them (``Count`` of a column counts the rows where it is set).
+# Every sum adds figures already rounded as shown (see the module docstring); ``Round`` keeps NULL.
 _METRIC_SUMS: dict[str, Any] = {
-    "sum_spend": Sum("spend"),
+    "sum_spend": Sum(_shown("spend")),
     "sum_impressions": Sum("impressions"),
     "sum_clicks": Sum("clicks"),
-    "sum_conversions": Sum("conversions"),
-    "sum_conversion_value": Sum("conversion_value"),
-    "sum_spend_conv": Sum("spend", filter=Q(conversions__isnull=False)),
-    "sum_spend_value": Sum("spend", filter=Q(conversion_value__isnull=False)),
+    "sum_conversions": Sum(_shown("conversions")),
+    "sum_conversion_value": Sum(_shown("conversion_value")),
+    "sum_spend_conv": Sum(_shown("spend"), filter=Q(conversions__isnull=False)),
+    "sum_spend_value": Sum(_shown("spend"), filter=Q(conversion_value__isnull=False)),
     "n_rows": Count("*"),
     "n_conv": Count("conversions"),
     "n_value": Count("conversion_value"),
@@ -277,6 +293,11 @@ class Overview:
         return bool(self.totals)
 
     @property
+    def campaigns_by_currency(self) -> bool:
+        """The top campaigns are shown in currency groups (the top ones of each currency)."""
+        return len({c.currency for c in self.campaigns}) > 1
+
+    @property
     def comparable(self) -> bool:
         return self.period is not None and self.period.comparable
 
@@ -360,15 +381,33 @@ def _regroup(rows: Iterable[Mapping[str, Any]], *keys: str) -> list[dict[str, An
     return list(grouped.values())
 
 
+def currency_order(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Each currency's place in every list the pages show: the currency with the most campaign days
+    first (the organization's main currency), then by campaign days and by code.
+
+    Rows are counted, not amounts compared: 33,706 USD is neither more nor less than 14,573 EUR, so
+    no currency is placed before another because of its figures. The overview, the campaign table
+    and the exports all count the same fact rows, so they show the currencies in the same order.
+    """
+    days: dict[str, int] = {}
+    for row in rows:
+        days[row["currency"]] = days.get(row["currency"], 0) + int(row.get("n_rows") or 0)
+    ordered = sorted(days, key=lambda currency: (-days[currency], currency))
+    return {currency: place for place, currency in enumerate(ordered)}
+
+
 def _totals_from(rows: Iterable[Mapping[str, Any]]) -> list[Metrics]:
-    lines = sorted(_regroup(rows, "currency"), key=lambda r: (-r["sum_spend"], r["currency"]))
+    lines = _regroup(rows, "currency")
+    order = currency_order(lines)
+    lines.sort(key=lambda r: order[r["currency"]])
     return [Metrics(**_metric_kwargs(row)) for row in lines]
 
 
 def _by_platform_from(rows: Iterable[Mapping[str, Any]]) -> list[PlatformMetrics]:
-    lines = sorted(
-        _regroup(rows, "platform", "currency"), key=lambda r: (r["currency"], -r["sum_spend"], r["platform"])
-    )
+    """Grouped by currency (in ``currency_order``), the largest spend first within each."""
+    lines = _regroup(rows, "platform", "currency")
+    order = currency_order(lines)
+    lines.sort(key=lambda r: (order[r["currency"]], -r["sum_spend"], r["platform"]))
     return [
         PlatformMetrics(
             platform=row["platform"], platform_name=platform_name(row["platform"]), **_metric_kwargs(row)
@@ -381,7 +420,9 @@ def _daily_from(rows: Iterable[Mapping[str, Any]], date_range: DateRange) -> lis
     return _series(_regroup(rows, "date", "currency"), date_range)
 
 
-def _series(rows: Any, date_range: DateRange) -> list[CurrencySeries]:
+def _series(rows: Iterable[Mapping[str, Any]], date_range: DateRange) -> list[CurrencySeries]:
+    rows = list(rows)
+    order = currency_order(rows)
     by_currency: dict[str, dict[date, DailyMetrics]] = {}
     for row in rows:
         by_currency.setdefault(row["currency"], {})[row["date"]] = DailyMetrics(
@@ -394,7 +435,7 @@ def _series(rows: Any, date_range: DateRange) -> list[CurrencySeries]:
         )
         for currency, found in by_currency.items()
     ]
-    series.sort(key=lambda s: (-sum((d.spend for d in s.days), Decimal("0")), s.currency))
+    series.sort(key=lambda s: order[s.currency])
     return series
 
 
@@ -437,6 +478,40 @@ def _with_latest(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True)
+class AdCampaignName:
+    platform: str
+    platform_name: str
+    campaign_id: str
+    name: str
+
+
+def ad_campaign_names(
+    *, organization: Organization, campaign_ids: Iterable[str]
+) -> dict[str, list[AdCampaignName]]:
+    """The ad campaigns the warehouse holds under each id (any platform), with the name of their
+    latest day; ids without a named ad campaign are left out. One grouped query."""
+    max_length = AdPerformanceDaily._meta.get_field("campaign_id").max_length or 0
+    wanted = {i for i in campaign_ids if i and text_can_be_stored(i, max_length=max_length)}
+    if not wanted:
+        return {}
+    rows = (
+        AdPerformanceDaily.objects.filter(organization_id=organization.pk, campaign_id__in=sorted(wanted))
+        .values("platform", "campaign_id")
+        .annotate(latest=_latest_state())
+        .order_by("campaign_id", "platform")
+    )
+    found: dict[str, list[AdCampaignName]] = {}
+    for row in rows:
+        _, _, rest = (row["latest"] or "").partition("|")
+        name = rest.partition("|")[2]
+        if name:
+            found.setdefault(row["campaign_id"], []).append(
+                AdCampaignName(row["platform"], platform_name(row["platform"]), row["campaign_id"], name)
+            )
+    return found
+
+
 def _campaign_metrics(
     row: Mapping[str, Any], restated: Mapping[str, Restatement] | None = None
 ) -> CampaignMetrics:
@@ -454,16 +529,35 @@ def _campaign_metrics(
     )
 
 
+def _by_currency(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows already in an order of amounts, grouped by currency (``currency_order``) and keeping
+    that order within each currency."""
+    order = currency_order(rows)
+    return sorted(rows, key=lambda row: order[row["currency"]])  # stable
+
+
+def _top_per_currency(rows: Iterable[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of each currency, in the given order."""
+    if limit is None:
+        return list(rows)
+    taken: dict[str, int] = {}
+    found = []
+    for row in rows:
+        if taken.get(row["currency"], 0) < limit:
+            taken[row["currency"]] = taken.get(row["currency"], 0) + 1
+            found.append(row)
+    return found
+
+
 def overview_campaigns(
     *, organization: Organization, date_range: DateRange, limit: int | None = None
 ) -> list[CampaignMetrics]:
-    """One line per campaign and currency, highest spend first."""
+    """One line per campaign and currency, grouped by currency and highest spend first within each
+    (at most ``limit`` campaigns of each currency)."""
     rows = _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
         "-sum_spend", "platform", "account_id", "campaign_id"
     )
-    if limit is not None:
-        rows = rows[:limit]
-    return [_campaign_metrics(row) for row in _with_latest(rows)]
+    return [_campaign_metrics(row) for row in _top_per_currency(_by_currency(_with_latest(rows)), limit)]
 
 
 def campaign_totals(
@@ -474,15 +568,18 @@ def campaign_totals(
     Grouping the fact rows by campaign is the heaviest read of the dashboard, so it is done once
     per range and data version: the overview's top campaigns, the unfiltered campaign table in its
     default order and the pipeline's cost per lead are all taken from this one result, and the
-    campaign table's other orders and its filters are applied to it.
+    campaign table's other orders and its filters are applied to it. The default order is the
+    highest spend first within each currency, the currencies in ``currency_order``.
     """
     return cached(
         organization_id=organization.pk,
         name="campaign-totals",
         params=(date_range.start, date_range.end),
-        compute=lambda: _with_latest(
-            _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
-                F("sum_spend").desc(nulls_last=True), "platform", "account_id", "campaign_id", "currency"
+        compute=lambda: _by_currency(
+            _with_latest(
+                _campaign_rows(_performance_rows(organization=organization, date_range=date_range)).order_by(
+                    F("sum_spend").desc(nulls_last=True), "platform", "account_id", "campaign_id", "currency"
+                )
             )
         ),
         scope=scope,
@@ -492,10 +589,11 @@ def campaign_totals(
 def _campaigns_and_count(
     *, organization: Organization, date_range: DateRange, limit: int
 ) -> tuple[list[CampaignMetrics], int]:
-    """The campaigns with the highest spend and how many campaigns there are, in one pass."""
+    """The campaigns with the highest spend in each currency and how many campaigns there are, in
+    one pass."""
     rows = campaign_totals(organization=organization, date_range=date_range)
     count = len({(row["connection_id"], row["campaign_id"], row["currency"]) for row in rows})
-    return [_campaign_metrics(row) for row in rows[:limit]], count
+    return [_campaign_metrics(row) for row in _top_per_currency(rows, limit)], count
 
 
 def overview_get(
@@ -613,6 +711,9 @@ CAMPAIGN_SORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
     "roas": ("ROAS", _ratio("sum_conversion_value", "sum_spend_value")),
 }
 _TEXT_SORTS = {"campaign", "platform"}
+# Amounts in a currency: sorted within each currency, never across currencies. The other columns
+# are counts or ratios of amounts in one currency (CTR, ROAS), comparable across currencies.
+MONEY_SORTS = {"spend", "cpc", "cost_per_conversion", "conversion_value"}
 
 
 @dataclass(frozen=True)
@@ -670,6 +771,11 @@ class CampaignFilters:
         """No filter and the default order (highest spend first), whatever the page."""
         return not self.is_filtered and self.sort == "spend" and self.descending
 
+    @property
+    def sorts_money(self) -> bool:
+        """Sorted by an amount, so the rows are ordered within each currency."""
+        return self.sort in MONEY_SORTS
+
 
 @dataclass(frozen=True)
 class SortColumn:
@@ -693,6 +799,11 @@ class CampaignPage(PagePosition):
     currencies: list[str]
     restatements: list[Restatement]
     per_page: int = CAMPAIGNS_PER_PAGE
+
+    @property
+    def by_currency(self) -> bool:
+        """The rows are shown in currency groups: sorted by an amount, with several currencies."""
+        return self.filters.sorts_money and len(self.currencies) > 1 and not self.filters.currency
 
     def sort_columns(self) -> dict[str, SortColumn]:
         columns = {}
@@ -729,15 +840,21 @@ def _matcher(filters: CampaignFilters) -> Callable[[Mapping[str, Any]], bool]:
     return matches
 
 
-def _sorted_campaigns(rows: Iterable[Mapping[str, Any]], filters: CampaignFilters) -> list[Mapping[str, Any]]:
+def _sorted_campaigns(
+    rows: Iterable[Mapping[str, Any]], filters: CampaignFilters, currencies: Mapping[str, int]
+) -> list[Mapping[str, Any]]:
     """Rows in the table's order: the sorted column (missing values last either way), then the
-    campaign's platform, account, id and currency, so equal values keep one stable order."""
+    campaign's platform, account, id and currency, so equal values keep one stable order. Sorted by
+    an amount, the rows are grouped by currency first (in the order ``currencies`` gives)."""
     value = CAMPAIGN_SORTS[filters.sort][1]
     ordered = sorted(rows, key=operator.itemgetter("platform", "account_id", "campaign_id", "currency"))
     present = [row for row in ordered if value(row) is not None]
     missing = [row for row in ordered if value(row) is None]
     present.sort(key=value, reverse=filters.descending)  # stable: ties keep the order above
-    return present + missing
+    found = present + missing
+    if filters.sorts_money:
+        found.sort(key=lambda row: currencies.get(row["currency"], len(currencies)))  # stable
+    return found
 
 
 def _campaign_table(
@@ -753,7 +870,7 @@ def _campaign_table(
     rows = campaign_totals(organization=organization, date_range=date_range, scope=scope)
     if filters.is_default_view:
         return list(rows)  # already in the default order
-    return _sorted_campaigns(filter(_matcher(filters), rows), filters)
+    return _sorted_campaigns(filter(_matcher(filters), rows), filters, currency_order(rows))
 
 
 def campaign_filter_choices(*, organization: Organization, date_range: DateRange) -> dict[str, list[Any]]:

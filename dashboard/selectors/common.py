@@ -10,10 +10,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast, Substr
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.registry import PLATFORM_NAMES, UnknownPlatform, get_connector_class
 from dashboard.ids import id_in_range
 from dashboard.periods import DateRange
+from tenancy.models import Membership, Organization
 
 
 def utc_day(field_name: str) -> Substr:
@@ -37,6 +38,16 @@ def parse_day(value: str | date | None) -> date | None:
 
 def platform_name(platform: str) -> str:
     return PLATFORM_NAMES.get(platform, platform.replace("_", " ").title())
+
+
+def connection_label(connection: Connection) -> str:
+    """A connection in words that tell it apart from another of the same name: its name, platform
+    and account ("Northwind Traders (LinkedIn Ads, account 508000001)"), or, without a name, its
+    platform and account ("LinkedIn Ads account 508000001")."""
+    platform = platform_name(connection.platform)
+    if connection.name:
+        return f"{connection.name} ({platform}, account {connection.account_id})"
+    return f"{platform} account {connection.account_id}"
 
 
 def membership_for_user(user: AbstractBaseUser | AnonymousUser) -> Membership | None:

@@ -19,7 +19,6 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from connectors.models import Organization
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
@@ -32,6 +31,7 @@ from dashboard.selectors.common import (
 )
 from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import EmailCampaign
+from tenancy.models import Organization
 
 EMAIL_PLATFORMS = ("mailchimp",)
 

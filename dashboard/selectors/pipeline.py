@@ -13,6 +13,10 @@ the UTM source (``linkedin``, ``google``, ...) picks the platform; leads that st
 campaigns are counted as ambiguous rather than twice. Leads are those created in the period; spend
 is the matched campaign's spend in the same period, in its own currency.
 
+Leads and deals by campaign are grouped by the CRM campaign, else the UTM campaign. A UTM campaign
+often holds an ad campaign's id (a marketer's UTM template writes it so); such a group is shown by
+the ad campaign's name, with the id and platform beside it (on hover and in the CSV).
+
 What Zoho did not send is never counted as zero. A deal without an amount adds nothing to a total
 and the total says how many of its deals have none; a total whose deals all lack an amount is
 ``None`` ("—"). A lead without a conversion status (``converted`` NULL) is neither converted nor
@@ -24,19 +28,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce, NullIf, Round
 
-from connectors.models import Organization
 from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
-from dashboard.selectors.ads import campaign_totals
+from dashboard.selectors.ads import AdCampaignName, ad_campaign_names, campaign_totals
 from dashboard.selectors.common import (
     Restatement,
     organization_platforms,
@@ -47,6 +50,7 @@ from dashboard.selectors.common import (
 )
 from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import CrmDeal, CrmLead
+from tenancy.models import Organization
 
 CRM_PLATFORMS = ("zoho_crm",)
 NONE_LABEL = "(not set)"
@@ -83,6 +87,8 @@ class LeadGroup:
     leads: int
     converted: int | None  # None: no lead of the group has a conversion status
     unknown: int = 0  # leads without a conversion status
+    ad_campaign_id: str = ""  # the group named an ad campaign by this id; ``label`` is its name
+    ad_platform_name: str = ""  # that ad campaign's platform
 
     @property
     def conversion_percent(self) -> Decimal | None:
@@ -97,6 +103,11 @@ class DealGroup:
     deals: int
     amount: Decimal | None  # None: no deal of the group has an amount
     without_amount: int = 0  # deals of the group without an amount
+    ad_campaign_id: str = ""  # the group named an ad campaign by this id; ``label`` is its name
+    ad_platform_name: str = ""
+
+
+Group = TypeVar("Group", LeadGroup, DealGroup)
 
 
 @dataclass(frozen=True)
@@ -221,11 +232,17 @@ def leads_grouped(rows: QuerySet[CrmLead], label: Any, limit: int = TOP_GROUPS) 
     return [LeadGroup(row["group_label"], row["leads"], _converted(row), row["unknown"]) for row in grouped]
 
 
+def _amount_sum() -> Sum:
+    """Deal amounts added up in cents: each deal rounded to the cent first (half away from zero), so
+    the amounts by stage add up to the total to the cent. NULL stays NULL."""
+    return Sum(Round("amount", 2))
+
+
 def deals_grouped(rows: QuerySet[CrmDeal], label: Any, limit: int = TOP_GROUPS) -> list[DealGroup]:
     grouped = (
         rows.annotate(group_label=label)
         .values("group_label", "currency")
-        .annotate(deals=Count("id"), total=Sum("amount"), without=Count("id", filter=Q(amount__isnull=True)))
+        .annotate(deals=Count("id"), total=_amount_sum(), without=Count("id", filter=Q(amount__isnull=True)))
         .order_by("currency", F("total").desc(nulls_last=True), "group_label")[:limit]
     )
     return [
@@ -237,10 +254,30 @@ def deals_grouped(rows: QuerySet[CrmDeal], label: Any, limit: int = TOP_GROUPS) 
 def deal_totals(rows: QuerySet[CrmDeal]) -> list[DealTotals]:
     grouped = (
         rows.values("currency")
-        .annotate(deals=Count("id"), total=Sum("amount"), without=Count("id", filter=Q(amount__isnull=True)))
+        .annotate(deals=Count("id"), total=_amount_sum(), without=Count("id", filter=Q(amount__isnull=True)))
         .order_by("currency")
     )
     return [DealTotals(row["currency"] or "", row["deals"], row["total"], row["without"]) for row in grouped]
+
+
+def named_by_ad_campaign(groups: list[Group], names: dict[str, list[AdCampaignName]]) -> list[Group]:
+    """Groups labelled with an ad campaign's id, labelled with that campaign's name instead (the id
+    and platform kept beside it). ``names`` is ``ad_campaign_names`` of the labels."""
+    found = []
+    for group in groups:
+        campaigns = names.get(group.label.strip())
+        if not campaigns:
+            found.append(group)
+            continue
+        found.append(
+            replace(
+                group,
+                label=" / ".join(sorted({c.name for c in campaigns})),
+                ad_campaign_id=group.label.strip(),
+                ad_platform_name=", ".join(sorted({c.platform_name for c in campaigns})),
+            )
+        )
+    return found
 
 
 def leads_per_day(rows: QuerySet[CrmLead]) -> dict[date, int]:
@@ -431,6 +468,15 @@ def pipeline_report(*, organization: Organization, period: Period, page: int = 1
         deals = _deals(organization, date_range)
         counts = leads.aggregate(**_LEAD_COUNTS)
         _, match = _cost_per_lead_cached(organization, date_range, scope)
+        leads_by_campaign = leads_grouped(leads, _campaign_label())
+        deals_by_campaign = deals_grouped(deals, _campaign_label())
+        names = ad_campaign_names(
+            organization=organization,
+            campaign_ids=[
+                *(g.label.strip() for g in leads_by_campaign),
+                *(g.label.strip() for g in deals_by_campaign),
+            ],
+        )
         return {
             "leads": counts["leads"],
             "converted": _converted(counts),
@@ -438,10 +484,10 @@ def pipeline_report(*, organization: Organization, period: Period, page: int = 1
             "previous_leads": _leads(organization, period.previous).count() if period.comparable else None,
             "deals": deal_totals(deals),
             "leads_by_source": leads_grouped(leads, _label("lead_source")),
-            "leads_by_campaign": leads_grouped(leads, _campaign_label()),
+            "leads_by_campaign": named_by_ad_campaign(leads_by_campaign, names),
             "deals_by_stage": deals_grouped(deals, _label("stage"), limit=100),
             "deals_by_source": deals_grouped(deals, _label("lead_source")),
-            "deals_by_campaign": deals_grouped(deals, _campaign_label()),
+            "deals_by_campaign": named_by_ad_campaign(deals_by_campaign, names),
             "match": match,
             "per_day": leads_per_day(leads),
         }

@@ -17,12 +17,13 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from dashboard.ids import id_in_range
 from dashboard.selectors.common import connection_list_for_organization, platform_name
 from etl.lease import clock, stale_reason
 from etl.models import SyncRun
 from etl.selectors import sync_run_in_flight_for
+from tenancy.models import Organization
 
 RUN_HISTORY_LIMIT = 50
 

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 from django import template
 
+from dashboard.selectors.common import connection_label as _connection_label
+
 register = template.Library()
 
 DASH = "—"
@@ -91,3 +93,9 @@ def query(*bases: Mapping[str, Any] | None, **overrides: Any) -> str:
 @register.filter
 def get(mapping: Mapping[str, Any], key: str) -> Any:
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def connection_label(connection: Any) -> str:
+    """A connection with its platform and account, so two of the same name are told apart."""
+    return _connection_label(connection)

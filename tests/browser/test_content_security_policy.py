@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from connectors.models import Membership, Organization
 from dashboard.services import periodic_tasks_install
+from tenancy.models import Membership, Organization
 from tests.dashboard import make_connection, make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

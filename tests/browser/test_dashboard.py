@@ -9,23 +9,24 @@ from __future__ import annotations
 import csv
 import re
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
 from django.utils import timezone
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import AdPerformanceDaily, SyncRun
+from tenancy.models import Membership, Organization
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ACCOUNT = "508000001"  # the LinkedIn sandbox's "Northwind – Demand Gen", in USD
 USERNAME, PASSWORD = "marketer", "a-long-browser-password"
+CENT = Decimal("0.01")
 
 
 @pytest.fixture
@@ -41,11 +42,13 @@ def shot(page: Any, artifacts: Path, name: str) -> None:
 
 
 def spend_last_30_days(organization: Organization) -> Decimal:
+    """The spend of the last 30 days as the dashboard counts it: each campaign's day to the cent
+    (half away from zero, as the platforms show it), then added up exactly."""
     since = timezone.now().date() - timedelta(days=29)
-    total = AdPerformanceDaily.objects.filter(organization=organization, date__gte=since).aggregate(
-        s=Sum("spend")
+    spends = AdPerformanceDaily.objects.filter(organization=organization, date__gte=since).values_list(
+        "spend", flat=True
     )
-    return total["s"] or Decimal("0")
+    return sum((spend.quantize(CENT, rounding=ROUND_HALF_UP) for spend in spends), Decimal("0"))
 
 
 def test_connect_sync_read_and_export(
@@ -85,6 +88,9 @@ def test_connect_sync_read_and_export(
     row = page.locator(f"#connections-table tr[data-connection='{connection.pk}']")
     row.locator("button:has-text('Sync now')").click()
     page.wait_for_selector(".message--success:has-text('Sync started')")
+    # The message names the platform and account: two connections may share a name.
+    started = page.locator(".message--success").inner_text()
+    assert "LinkedIn Ads" in started and ACCOUNT in started, started
     assert SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED).count() == 2
     assert page.locator("#runs-table tbody tr").count() == 2
     assert page.locator("#runs-table .badge--run-succeeded").count() == 2
@@ -110,7 +116,7 @@ def test_connect_sync_read_and_export(
         [line] = list(csv.DictReader(handle))
     assert line["platform"] == "LinkedIn Ads"
     assert line["currency"] == "USD"
-    assert Decimal(line["spend"]) == expected.quantize(Decimal("0.01"))
+    assert Decimal(line["spend"]) == expected
 
     # A shorter period, then every other page.
     page.click("a.segmented__item:has-text('Last 7 days')")

@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.utils import timezone
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from etl.models import AdPerformanceDaily, SyncRun
+from tenancy.models import Membership, Organization
 
 TODAY = date(2025, 3, 31)
 PASSWORD = "a-long-test-password"

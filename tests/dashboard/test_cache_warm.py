@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from freezegun import freeze_time
 
-from connectors.models import Organization
 from dashboard.cache_warm import dashboard_cache_warm, dashboard_in_use, dashboard_viewed
 from dashboard.selectors.paging import ROWS_PER_PAGE
 from dashboard.services import dashboard_cache_warm_schedule
 from etl.data_version import data_version_bump
+from tenancy.models import Organization
 from tests.dashboard import (
     PASSWORD,
     TODAY,

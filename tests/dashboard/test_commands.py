@@ -12,11 +12,12 @@ from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
 from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.registry import platforms
 from connectors.sandbox import SandboxServer, serve_sandboxes
 from connectors.services import connection_credentials
 from etl.models import AdPerformanceDaily, SyncRun
+from tenancy.models import Organization
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

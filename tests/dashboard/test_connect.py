@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors.crypto import decrypt_json
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import SyncRun
+from tenancy.models import Membership, Organization
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 
 ACCOUNT = "508000001"

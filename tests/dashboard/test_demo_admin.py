@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from connectors.models import Organization
 from dashboard.management.commands.demo_setup import DEMO_PASSWORD, DEMO_USER, demo_user_setup
+from tenancy.models import Organization
 from tests.dashboard import make_connection, make_org, make_run
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ def test_the_demo_user_sees_what_the_readme_points_to(demo_client: Client, demo_
     connection = make_connection(demo_org)
     run = make_run(connection)
     for url in (
-        reverse("admin:connectors_organization_change", args=[demo_org.pk]),
+        reverse("admin:tenancy_organization_change", args=[demo_org.pk]),
         reverse("admin:connectors_connection_change", args=[connection.pk]),
         reverse("admin:etl_syncrun_change", args=[run.pk]),
         reverse("admin:etl_quarantinedrecord_changelist"),

@@ -22,11 +22,12 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from dashboard.charts import ChartPoint, bar_chart
 from dashboard.exports import EXPORTS
 from dashboard.periods import period_from_params
 from dashboard.selectors import accounts_report, email_report, overview_get, pipeline_report
+from tenancy.models import Organization
 from tests.dashboard import (
     PASSWORD,
     TODAY,

@@ -94,9 +94,11 @@ class TestCampaignList:
         AdRow.objects.filter(campaign_id="a").update(campaign_status="ACTIVE")
         return org
 
-    def test_default_sort_is_spend_descending(self, org: Any) -> None:
+    def test_default_sort_is_spend_descending_within_each_currency(self, org: Any) -> None:
+        # 99 EUR is not "more" than 31 USD: USD (4 campaign days) comes first, then EUR (1 day).
         page = campaign_list(organization=org, period=MONTH, filters=filters())
-        assert [r.campaign_id for r in page.rows] == ["e", "b", "c", "a"]
+        assert [r.campaign_id for r in page.rows] == ["b", "c", "a", "e"]
+        assert page.by_currency
         assert page.total == 4
         assert {p for p, _ in page.platforms} == {"linkedin_ads", "google_ads"}
         assert page.currencies == ["EUR", "USD"]
@@ -118,7 +120,7 @@ class TestCampaignList:
             for r in campaign_list(
                 organization=org, period=MONTH, filters=filters(platform="google_ads")
             ).rows
-        ] == ["e", "c"]
+        ] == ["c", "e"]
         assert [
             r.campaign_id
             for r in campaign_list(organization=org, period=MONTH, filters=filters(currency="eur")).rows
@@ -134,7 +136,7 @@ class TestCampaignList:
         assert [
             r.campaign_id
             for r in campaign_list(organization=org, period=MONTH, filters=filters(q="search")).rows
-        ] == ["e", "c"]  # account name
+        ] == ["c", "e"]  # account name
 
     def test_status_is_the_latest_days_status(self, org: Any) -> None:
         page = campaign_list(organization=org, period=MONTH, filters=filters(status="PAUSED"))
@@ -146,8 +148,27 @@ class TestCampaignList:
     def test_paging(self, org: Any) -> None:
         page = campaign_list(organization=org, period=MONTH, filters=filters(page="2"), per_page=3)
         assert (page.page, page.pages, page.total) == (2, 2, 4)
-        assert [r.campaign_id for r in page.rows] == ["a"]
+        assert [r.campaign_id for r in page.rows] == ["e"]
         assert (page.first_index, page.last_index) == (4, 4)
+
+    @pytest.mark.parametrize("sort", ["spend", "cpc", "cost_per_conversion", "conversion_value"])
+    @pytest.mark.parametrize("direction", ["asc", "desc"])
+    def test_amounts_are_sorted_within_each_currency(self, org: Any, sort: str, direction: str) -> None:
+        page = campaign_list(organization=org, period=MONTH, filters=filters(sort=sort, dir=direction))
+        currencies = [r.currency for r in page.rows]
+        assert currencies == ["USD", "USD", "USD", "EUR"]  # one block per currency, whatever the order
+        assert page.by_currency
+        exported = campaign_list_all(
+            organization=org, period=MONTH, filters=filters(sort=sort, dir=direction)
+        )
+        assert [r.campaign_id for r in exported] == [r.campaign_id for r in page.rows]
+
+    def test_counts_and_ratios_are_ranked_across_currencies(self, org: Any) -> None:
+        page = campaign_list(organization=org, period=MONTH, filters=filters(sort="impressions"))
+        assert [r.campaign_id for r in page.rows] == ["a", "b", "c", "e"]
+        assert not page.by_currency
+        one_currency = campaign_list(organization=org, period=MONTH, filters=filters(currency="USD"))
+        assert not one_currency.by_currency
 
     def test_sort_links_toggle_the_direction(self, org: Any) -> None:
         page = campaign_list(organization=org, period=MONTH, filters=filters(sort="clicks", dir="desc"))

@@ -14,8 +14,9 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from dashboard.exports import EXPORTS
+from tenancy.models import Membership, Organization
 from tests.dashboard import (
     PASSWORD,
     TODAY,

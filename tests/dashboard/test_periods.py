@@ -80,6 +80,51 @@ def test_unknown_preset_falls_back_to_thirty_days() -> None:
     assert period_from_params({"days": "9"}, today=TODAY).preset == 30
 
 
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"days": "90"}, ["last 90 days are not offered", "7, 14 or 30 days"]),
+        ({"days": "abc"}, ["number of days “abc” is not a whole number"]),
+        ({"days": "-7"}, ["last -7 days are not offered"]),
+        ({"start": "garbage", "end": "2025-03-10"}, ["start date “garbage” is not a date"]),
+        ({"start": "2025-03-10", "end": "2025-02-30"}, ["end date “2025-02-30” is not a date"]),
+        ({"start": "2025-03-10"}, ["end date is missing"]),
+        ({"end": "2025-03-10"}, ["start date is missing"]),
+        ({"start": "2020-01-01", "end": "2020-01-05"}, ["end before", "oldest day kept"]),
+    ],
+)
+def test_every_fallback_says_what_was_shown_instead(params: dict[str, str], words: list[str]) -> None:
+    period = period_from_params(params, today=TODAY)
+    assert (period.preset, period.current.days) == (30, 30)
+    for word in words:
+        assert word in period.notice, period.notice
+    assert period.notice.endswith("so the last 30 days are shown instead.")
+    assert period.notice[0].isupper()
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"days": "7"}, {"days": " 14 "}, {"days": ""}, {"start": "", "end": ""}]
+)
+def test_what_is_shown_as_asked_has_no_notice(params: dict[str, str]) -> None:
+    assert not period_from_params(params, today=TODAY).notice
+
+
+def test_custom_dates_win_over_a_number_of_days_and_say_so() -> None:
+    period = period_from_params({"days": "7", "start": "2025-03-10", "end": "2025-03-20"}, today=TODAY)
+    assert period.is_custom and period.current.days == 11
+    assert "custom dates were used instead of the number of days" in period.notice
+
+
+def test_a_preset_cut_by_retention_says_so(settings: Any) -> None:
+    settings.RETENTION_DAYS = 10
+    asked = period_from_params({"days": "30"}, today=TODAY)
+    assert asked.current.days == 10
+    assert asked.notice == "Only the last 10 days are kept, so the last 10 days are shown instead of 30."
+    assert not period_from_params({}, today=TODAY).notice  # nothing asked: the default, cut quietly
+    fallback = period_from_params({"days": "90"}, today=TODAY)
+    assert fallback.notice.endswith("so the last 10 days are shown instead.")
+
+
 def test_shorter_retention_shortens_the_presets(settings: Any) -> None:
     settings.RETENTION_DAYS = 10
     period = period_from_params({"days": "30"}, today=TODAY)

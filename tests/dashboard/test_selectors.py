@@ -138,12 +138,25 @@ class TestOverviewTotals:
         assert eur_total.conversions is None  # not reported: not shown as zero
         assert eur_total.cost_per_conversion is None
 
-    def test_sorted_by_spend(self) -> None:
+    def test_currencies_are_not_ranked_by_their_amounts(self) -> None:
+        # The currency with the most campaign days first (the organization's main currency), then
+        # by code: 500 EUR is neither more nor less than 50 USD.
         org = make_org("Northwind")
         conn = make_connection(org)
-        add_row(conn, day=TODAY, campaign_id="a", currency="EUR", spend="5")
+        add_row(conn, day=TODAY, campaign_id="a", currency="EUR", spend="500")
         add_row(conn, day=TODAY, campaign_id="b", currency="USD", spend="50")
-        assert [t.currency for t in overview_totals(organization=org, date_range=RANGE)] == ["USD", "EUR"]
+        add_row(conn, day=TODAY, campaign_id="c", currency="USD", spend="5")
+        add_row(conn, day=TODAY, campaign_id="d", currency="GBP", spend="1")
+        assert [t.currency for t in overview_totals(organization=org, date_range=RANGE)] == [
+            "USD",
+            "EUR",
+            "GBP",
+        ]
+        assert [s.currency for s in overview_daily(organization=org, date_range=RANGE)] == [
+            "USD",
+            "EUR",
+            "GBP",
+        ]
 
     def test_other_organizations_and_other_days_are_left_out(self) -> None:
         org = make_org("Northwind")
@@ -247,8 +260,8 @@ class TestOverviewCampaigns:
 
         assert [(r.campaign_id, r.currency) for r in rows] == [
             ("big", "USD"),
-            ("eur", "EUR"),
             ("small", "USD"),
+            ("eur", "EUR"),  # after USD, whatever its spend: amounts are ranked within a currency
         ]
         big = rows[0]
         assert (big.platform, big.platform_name, big.account_id, big.account_name) == (
@@ -260,7 +273,7 @@ class TestOverviewCampaigns:
         assert big.campaign_name == "Big"
         assert big.cpc == Decimal("25")
         assert big.cost_per_conversion == Decimal("100")
-        small = rows[2]
+        small = rows[1]
         assert small.spend == Decimal("11")
         assert small.clicks == 2
         assert small.platform_name == "LinkedIn Ads"

@@ -19,11 +19,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from dashboard.selectors.sync import live_run, overview_connections, sync_health_get, time_ago
 from etl.lease import clock, process_started_at, queued_timeout, this_host
 from etl.models import SyncRun
 from etl.services import sync_run_cancel
+from tenancy.models import Membership, Organization
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 
 # Nothing here is specific to PostgreSQL: `make test` runs it on the embedded default (SQLite) too.
@@ -399,7 +400,10 @@ class TestSyncNow:
 
         response = logged_in("ann", org).post(sync_now_url(conn), {"next": SYNC_HEALTH}, follow=True)
 
-        assert f"Sync started for {CONNECTION_NAME}." in response.content.decode()
+        assert (
+            f"Sync started for {CONNECTION_NAME} (LinkedIn Ads, account {conn.account_id})."
+            in response.content.decode()
+        )
         assert SyncRun.objects.filter(connection=conn).count() == 2
 
 

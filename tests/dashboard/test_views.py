@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from etl.models import SyncRun
+from tenancy.models import Organization
 from tests.dashboard import PASSWORD, TODAY, add_row, make_connection, make_org, make_run, make_user
 
 OVERVIEW = reverse("dashboard:overview")
@@ -261,7 +262,7 @@ class TestAdmin:
     def test_organization_page_has_membership_inline(self, admin_client_: Client) -> None:
         org = make_org("Northwind")
         make_user("ann", organization=org)
-        response = admin_client_.get(reverse("admin:connectors_organization_change", args=[org.pk]))
+        response = admin_client_.get(reverse("admin:tenancy_organization_change", args=[org.pk]))
         assert response.status_code == 200
         assert "memberships-TOTAL_FORMS" in response.content.decode()
 

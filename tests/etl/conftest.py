@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_create
 from connectors.zoho_crm.sandbox import DEMO_ORG, DEMO_REFRESH_TOKEN, ZohoCrmSandbox, create_app
+from tenancy.models import Organization
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from etl.load import LoadResult, SystemValues, WindowScope, load_rows
 from etl.models import AdPerformanceDaily
 from etl.schema import AD_PERFORMANCE_DAILY
+from tenancy.models import Organization
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 

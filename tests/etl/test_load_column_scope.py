@@ -12,10 +12,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from etl.load import ColumnScope, LoadResult, SystemValues, WindowScope, load_rows
 from etl.models import AbmEngagementDaily
 from etl.schema import ABM_ENGAGEMENT_DAILY
+from tenancy.models import Organization
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 

@@ -16,11 +16,12 @@ from connectors.demandbase.sandbox import (
     DemandbaseSandbox,
     create_app,
 )
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import AbmAccount, AbmEngagementDaily, QuarantinedRecord, SyncRun
 from etl.pipeline import sync_start
 from etl.services import today_utc
+from tenancy.models import Organization
 from tests.connectors.demandbase.truth import account_truth, engagement_truth, intent_truth
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

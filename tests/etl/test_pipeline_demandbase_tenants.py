@@ -28,10 +28,11 @@ from connectors.demandbase.sandbox import (
     create_app,
     expected_accounts,
 )
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import AbmAccount, AbmEngagementDaily, SyncRun
 from etl.pipeline import sync_start
+from tenancy.models import Organization
 from tests.connectors.demandbase.truth import engagement_truth, intent_truth
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from connectors.google_ads.sandbox import GoogleAdsSandbox, expected_daily_rows
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import AdPerformanceDaily, QuarantinedRecord, SyncRun
 from etl.pipeline import sync_start
 from etl.services import retention_start, today_utc
+from tenancy.models import Organization
 from tests.connectors.google_ads.support import (
     CANCELLED_CLIENT,
     DACH_CLIENT,

@@ -16,12 +16,13 @@ from connectors.mailchimp.sandbox import (
     create_app,
     expected_campaign_rows,
 )
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_create
 from etl.models import EmailCampaign, QuarantinedRecord, RawPage, SyncRun
 from etl.pipeline import sync_start
 from etl.services import today_utc
+from tenancy.models import Organization
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 

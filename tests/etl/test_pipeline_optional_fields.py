@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_create
 from etl.models import CrmDeal, CrmLead, SyncRun
 from etl.pipeline import sync_start
+from tenancy.models import Organization
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 

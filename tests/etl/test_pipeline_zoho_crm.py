@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_create, connection_tokens
 from connectors.zoho_crm.sandbox import (
@@ -19,6 +19,7 @@ from connectors.zoho_crm.sandbox import (
 )
 from etl.models import CrmDeal, CrmLead, QuarantinedRecord, SyncRun
 from etl.pipeline import sync_start
+from tenancy.models import Organization
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 

@@ -11,9 +11,10 @@ import pytest
 from django.apps import apps
 from django.db import connection as db
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from etl.schema import DATASETS, Dataset
 from etl.services import prune_warehouse, retention_start
+from tenancy.models import Organization
 from tests.dashboard import add_account, add_deal, add_email, add_engagement, add_lead, add_row
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

@@ -9,11 +9,12 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from etl import background_writer
 from etl.background_writer import BackgroundWriter, InlineWriter, staging_writes
 from etl.models import RawPage, SyncRun
 from etl.staging import stage_row
+from tenancy.models import Organization
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,9 +22,10 @@ from django.urls import reverse
 from connectors.auth import TokenSet
 from connectors.errors import PermanentError
 from connectors.linkedin_ads.connector import Connector as LinkedInConnector
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.registry import connector_classes, get_connector_class
 from connectors.services import connection_create
+from tenancy.models import Membership, Organization
 from tests.dashboard import PASSWORD, make_org, make_user
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db]

@@ -20,9 +20,10 @@ import pytest
 from django.conf import settings
 from django.db import connection as db
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.registry import platforms
 from connectors.sandbox import SandboxServer
+from tenancy.models import Organization
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from connectors.models import Connection, Membership
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import SyncRun
+from tenancy.models import Membership
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 
 pytestmark = pytest.mark.django_db

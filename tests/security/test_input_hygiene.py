@@ -26,8 +26,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.services import connection_create, connection_credentials
+from tenancy.models import Membership, Organization
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db]

@@ -18,11 +18,12 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from dashboard.exports import export_names
 from dashboard.urls import urlpatterns
 from etl.models import SyncRun
+from tenancy.models import Membership, Organization
 from tests.dashboard import (
     PASSWORD,
     TODAY,

@@ -29,7 +29,7 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from connectors.models import Organization
+from tenancy.models import Organization
 from tests.dashboard import PASSWORD, add_row, make_connection, make_org, make_user
 
 LOGIN = reverse("login")

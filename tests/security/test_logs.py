@@ -154,7 +154,7 @@ def test_a_refused_callback_logs_no_code() -> None:
     logger = logging.getLogger("django.request")
     logger.addHandler(handler)
     try:
-        from connectors.models import Membership
+        from tenancy.models import Membership
         from tests.dashboard import PASSWORD, make_org, make_user
 
         make_user("reader", organization=make_org("Northwind"))

@@ -21,12 +21,13 @@ from django.urls import reverse
 
 from connectors.crypto import encrypt_json
 from connectors.errors import AuthError, PermanentError
-from connectors.models import Connection, Membership
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from connectors.services import connection_mark_failing, connection_mark_needs_reauth
 from etl.models import SyncRun
 from etl.pipeline import sync_start
 from etl.services import readable_error, sync_run_fail
+from tenancy.models import Membership
 from tests.dashboard import PASSWORD, make_connection, make_org, make_run, make_user
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db]

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from connectors.models import Membership
+from tenancy.models import Membership
 from tests.dashboard import PASSWORD, make_connection, make_org, make_run, make_user
 
 ROOT = Path(__file__).resolve().parents[2]

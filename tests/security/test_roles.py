@@ -15,9 +15,10 @@ import requests
 from django.test import Client
 from django.urls import reverse
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from etl.models import SyncRun
+from tenancy.models import Membership, Organization
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 
 pytestmark = pytest.mark.django_db

@@ -136,7 +136,7 @@ def test_the_admin_never_shows_a_token(
     pages = [
         reverse("admin:connectors_connection_changelist"),
         reverse("admin:connectors_connection_change", args=[linkedin_connection.pk]),
-        reverse("admin:connectors_organization_change", args=[linkedin_connection.organization_id]),
+        reverse("admin:tenancy_organization_change", args=[linkedin_connection.organization_id]),
         reverse("admin:etl_syncrun_changelist"),
         *(reverse("admin:etl_syncrun_change", args=[run.pk]) for run in runs),
     ]

@@ -31,13 +31,14 @@ from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.models import Connection, Membership, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
 from dashboard.exports import export_names
 from dashboard.urls import urlpatterns
 from etl.models import AdPerformanceDaily, SyncRun
 from etl.pipeline import sync_start
 from etl.services import today_utc
+from tenancy.models import Membership, Organization
 from tests.dashboard import (
     PASSWORD,
     TODAY,

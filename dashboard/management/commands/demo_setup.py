@@ -30,10 +30,10 @@ from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.errors import ConnectorError
-from connectors.models import Membership, Organization
 from connectors.registry import platforms
 from connectors.services import connection_create, organization_get_or_create
 from dashboard.management.quiet import quiet_logs
+from tenancy.models import Membership, Organization
 
 DEMO_ORG = "demo"
 DEMO_USER = "demo"
@@ -47,8 +47,8 @@ DEMO_ADMIN_PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("django_celery_beat", "intervalschedule"): ("view", "add", "change"),
     ("django_celery_beat", "clockedschedule"): ("view", "add", "change"),
     ("django_celery_beat", "solarschedule"): ("view",),
-    ("connectors", "organization"): ("view", "change"),
-    ("connectors", "membership"): ("view", "add", "change", "delete"),
+    ("tenancy", "organization"): ("view", "change"),
+    ("tenancy", "membership"): ("view", "add", "change", "delete"),
     ("connectors", "connection"): ("view", "change"),
     ("auth", "user"): ("view",),
 }

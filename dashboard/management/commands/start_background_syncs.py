@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.selectors import connection_list_syncable
 from dashboard.management.progress import Progress, progress
@@ -39,6 +39,7 @@ from etl.selectors import (
     sync_run_owned_by_this_process,
 )
 from etl.services import SyncRunNotInFlight, sync_run_cancel
+from tenancy.models import Organization
 
 STEPS = [s.value for s in SyncRun.Step]
 

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from connectors.google_ads.sandbox import DEMO_REFRESH_TOKEN, GoogleAdsSandbox, create_app
-from connectors.models import Connection, Organization
+from connectors.models import Connection
 from connectors.sandbox import SandboxServer
+from tenancy.models import Organization
 
 MANAGER = "5550001000"
 US_CLIENT = "5550001001"
