@@ -62,28 +62,46 @@ def _float_or_none(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class OAuthSpec:
-    """How a platform authorizes and refreshes. URLs and app credentials are setting names."""
+    """How a platform authorizes and refreshes.
 
-    token_url_setting: str
-    authorize_url_setting: str
-    client_id_setting: str
-    client_secret_setting: str
+    Its URLs and app credentials are the platform's settings (``connectors/<platform>/settings.py``):
+    ``<PREFIX>_TOKEN_URL``, ``<PREFIX>_CLIENT_ID``, ``<PREFIX>_CLIENT_SECRET`` and, for a platform with a
+    consent page, ``<PREFIX>_AUTHORIZE_URL``. The prefix is the connector's platform in capitals,
+    filled in when the connector class is defined.
+    """
+
     scopes: tuple[str, ...] = ()
     refreshable: bool = True
     rotates_refresh_token: bool = False
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
+    settings_prefix: str = ""
+
+    def setting_name(self, name: str) -> str:
+        return f"{self.settings_prefix}_{name}"
+
+    def _setting(self, name: str) -> str:
+        return str(getattr(settings, self.setting_name(name), "") or "")
 
     @property
     def token_url(self) -> str:
-        return str(getattr(settings, self.token_url_setting))
+        return self._setting("TOKEN_URL")
 
     @property
     def client_id(self) -> str:
-        return str(getattr(settings, self.client_id_setting))
+        return self._setting("CLIENT_ID")
 
     @property
     def client_secret(self) -> str:
-        return str(getattr(settings, self.client_secret_setting))
+        return self._setting("CLIENT_SECRET")
+
+    @property
+    def has_consent_page(self) -> bool:
+        """Whether accounts are connected through the platform's consent page (else: API credentials)."""
+        return hasattr(settings, self.setting_name("AUTHORIZE_URL"))
+
+    @property
+    def authorize_url(self) -> str:
+        return self._setting("AUTHORIZE_URL")
 
 
 def _check_token_response(response: requests.Response) -> requests.Response:
@@ -223,9 +241,9 @@ def authorization_url(
     ``authorize_url`` overrides the spec's setting (a platform whose accounts server depends on
     the customer's data centre passes its own).
     """
-    url = authorize_url or str(getattr(settings, spec.authorize_url_setting, "") or "")
+    url = authorize_url or spec.authorize_url
     if not url:
-        raise PermanentError(f"No authorization URL is configured ({spec.authorize_url_setting}).")
+        raise PermanentError(f"No authorization URL is configured ({spec.setting_name('AUTHORIZE_URL')}).")
     require_secure_url(url)
     session = OAuth2Session(
         client_id=spec.client_id, redirect_uri=redirect_uri, scope=list(spec.scopes) or None, state=state

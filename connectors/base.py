@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
@@ -27,6 +27,7 @@ from connectors.concurrency import ConcurrencyLimit
 from connectors.errors import MalformedResponse
 from connectors.http import ApiClient, ErrorPolicy
 from connectors.paginators import Paginator, dig
+from connectors.platform_settings import prefix
 from connectors.redaction import redact
 
 ACCOUNT_ID_MAX_LENGTH = 64  # Connection.account_id
@@ -106,7 +107,6 @@ class BaseConnector(ABC):
     display_name: ClassVar[str]
     oauth: ClassVar[OAuthSpec | None] = None
     streams: ClassVar[tuple[StreamSpec, ...]]
-    restatement_days_setting: ClassVar[str]
     # The longest restatement window that makes sense for the platform (a connection's own
     # setting is capped to it); None: no cap beyond the retention window.
     max_restatement_days: ClassVar[int | None] = None
@@ -285,6 +285,27 @@ class BaseConnector(ABC):
                 return spec
         raise KeyError(f"{cls.platform} has no stream {name!r}")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("oauth") is not None and "platform" in cls.__dict__:
+            cls.oauth = replace(cls.__dict__["oauth"], settings_prefix=prefix(cls.platform))
+
+    @classmethod
+    def setting(cls, name: str) -> Any:
+        """One of the platform's settings (``connectors/<platform>/settings.py``), by its short name."""
+        return getattr(settings, f"{prefix(cls.platform)}_{name}")
+
     @classmethod
     def restatement_days(cls) -> int:
-        return int(getattr(settings, cls.restatement_days_setting))
+        """Days every sync re-reads: the platform's ``RESTATEMENT_DAYS`` setting."""
+        return int(cls.setting("RESTATEMENT_DAYS"))
+
+    def authorize_url(self) -> str | None:
+        """The consent page for this account; None where the platform has none (API credentials).
+
+        A platform whose accounts live in several data centres decides per account (Zoho CRM)."""
+        return (self.oauth.authorize_url or None) if self.oauth and self.oauth.has_consent_page else None
+
+    def token_url(self) -> str | None:
+        """The token endpoint for this account; None where the platform has no OAuth."""
+        return self.oauth.token_url if self.oauth else None

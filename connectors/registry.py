@@ -10,6 +10,7 @@ from functools import cache
 import connectors
 from connectors.base import BaseConnector
 
+
 PLATFORM_NAMES = {
     "google_ads": "Google Ads",
     "linkedin_ads": "LinkedIn Ads",
@@ -42,6 +43,16 @@ def connector_classes() -> dict[str, type[BaseConnector]]:
 
 def platforms() -> list[str]:
     return list(connector_classes())
+
+
+def platforms_feeding(*datasets: str) -> tuple[str, ...]:
+    """The platforms with a stream feeding one of these datasets (``"email_campaign"``...): which
+    platforms a page about that data speaks of, derived from the connectors' streams."""
+    return tuple(
+        platform
+        for platform, cls in connector_classes().items()
+        if any(stream.dataset in datasets for stream in cls.streams)
+    )
 
 
 def get_connector_class(platform: str) -> type[BaseConnector]:

@@ -107,7 +107,7 @@ class ConnectIntent:
 def connect_uses_oauth(platform: str) -> bool:
     """Whether the platform connects through a consent page (else: a credentials form)."""
     spec = get_connector_class(platform).oauth
-    return spec is not None and bool(spec.authorize_url_setting)
+    return spec is not None and spec.has_consent_page
 
 
 def connect_missing_settings(platform: str) -> list[str]:
@@ -117,21 +117,16 @@ def connect_missing_settings(platform: str) -> list[str]:
         return []
     return [
         name
-        for name in (spec.client_id_setting, spec.client_secret_setting)
+        for name in (spec.setting_name("CLIENT_ID"), spec.setting_name("CLIENT_SECRET"))
         if not getattr(settings, name, "")
     ]
 
 
 def _oauth_urls(platform: str, account_id: str, options: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """The authorize and token URLs for this account when its connector decides them (a Zoho data
-    centre), else None for the OAuthSpec's settings."""
-    cls = get_connector_class(platform)
-    if not callable(getattr(cls, "authorize_url", None)) and not callable(getattr(cls, "token_url", None)):
-        return None, None
-    connector: Any = cls(account_id=account_id, tokens=TokenSet(), options=dict(options))
-    authorize = connector.authorize_url() if callable(getattr(connector, "authorize_url", None)) else None
-    token = connector.token_url() if callable(getattr(connector, "token_url", None)) else None
-    return authorize, token
+    """The authorize and token URLs for this account, as its connector decides them (a Zoho data
+    centre decides them per account)."""
+    connector = get_connector_class(platform)(account_id=account_id, tokens=TokenSet(), options=dict(options))
+    return connector.authorize_url(), connector.token_url()
 
 
 def connect_start(

@@ -37,8 +37,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from django.conf import settings
-
 from connectors.auth import OAuthSpec, TokenSet
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.demandbase import activity, mapping
@@ -97,10 +95,6 @@ class Connector(BaseConnector):
     display_name = "Demandbase"
     # Client credentials: no authorization page, no refresh token; "refreshing" re-runs the exchange.
     oauth = OAuthSpec(
-        token_url_setting="DEMANDBASE_TOKEN_URL",
-        authorize_url_setting="",
-        client_id_setting="DEMANDBASE_CLIENT_ID",
-        client_secret_setting="DEMANDBASE_CLIENT_SECRET",
         refreshable=True,
     )
     streams = (
@@ -120,7 +114,6 @@ class Connector(BaseConnector):
             shared=mapping.DAILY_SHARED_COLUMNS,
         ),
     )
-    restatement_days_setting = "DEMANDBASE_RESTATEMENT_DAYS"
     # Only a label of the tenant (the key set is what identifies it); never sent to the API.
     account_id_pattern = r"[A-Za-z0-9][A-Za-z0-9._-]*"
     account_id_format = "a label of letters, digits, '.', '_' and '-', starting with a letter or digit"
@@ -139,7 +132,7 @@ class Connector(BaseConnector):
     export_timing: ClassVar[ExportTiming] = ExportTiming()
 
     def base_url(self) -> str:
-        return str(settings.DEMANDBASE_API_BASE_URL).rstrip("/")
+        return str(self.setting("API_BASE_URL")).rstrip("/")
 
     def refresher(self) -> Callable[[TokenSet], TokenSet] | None:
         return exchange_key_set

@@ -13,12 +13,11 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from django.conf import settings
-
 from connectors.auth import TokenSet
 from connectors.demandbase.policy import KeySetPolicy
 from connectors.errors import AuthError, MalformedResponse
 from connectors.http import ApiClient, require_secure_url
+from connectors.platform_settings import value
 
 GRANT_TYPE = "client_credentials"
 
@@ -37,7 +36,7 @@ def key_set(tokens: TokenSet) -> tuple[str, str]:
 def exchange_key_set(tokens: TokenSet, *, token_url: str | None = None) -> TokenSet:
     """Run the client-credentials exchange; retries throttling and 5xx, maps a refusal to AuthError."""
     client_id, client_secret = key_set(tokens)
-    url = token_url or str(settings.DEMANDBASE_TOKEN_URL)
+    url = token_url or str(value("demandbase", "TOKEN_URL"))
     require_secure_url(url)
     client = ApiClient(
         base_url=url,

@@ -52,8 +52,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.conf import settings
-
 from connectors import progress
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
@@ -94,15 +92,10 @@ class Connector(BaseConnector):
     platform = "google_ads"
     display_name = "Google Ads"
     oauth = OAuthSpec(
-        token_url_setting="GOOGLE_ADS_TOKEN_URL",
-        authorize_url_setting="GOOGLE_ADS_AUTHORIZE_URL",
-        client_id_setting="GOOGLE_ADS_CLIENT_ID",
-        client_secret_setting="GOOGLE_ADS_CLIENT_SECRET",
         scopes=(mapping.ADWORDS_SCOPE,),
         extra_authorize_params={"access_type": "offline", "prompt": "consent"},
     )
     streams = (StreamSpec(mapping.STREAM, "ad_performance_daily", mapping.AD_PERFORMANCE_DAILY),)
-    restatement_days_setting = "GOOGLE_ADS_RESTATEMENT_DAYS"
     # Stored as the 10 digits the API wants, however it was typed (123-456-7890 is the same account).
     account_id_pattern = r"[0-9]{10}"
     account_id_format = "10 digits, shown as 123-456-7890 in Google Ads"
@@ -122,7 +115,7 @@ class Connector(BaseConnector):
 
     # -- set-up -------------------------------------------------------------------------------------
     def base_url(self) -> str:
-        return str(settings.GOOGLE_ADS_API_BASE_URL)
+        return str(self.setting("API_BASE_URL"))
 
     def build_client(self) -> ApiClient:
         """The library's gRPC session carries every Google Ads call; the shared client wraps each in

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
-
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
@@ -63,14 +61,9 @@ class Connector(BaseConnector):
     platform = "linkedin_ads"
     display_name = "LinkedIn Ads"
     oauth = OAuthSpec(
-        token_url_setting="LINKEDIN_ADS_TOKEN_URL",
-        authorize_url_setting="LINKEDIN_ADS_AUTHORIZE_URL",
-        client_id_setting="LINKEDIN_ADS_CLIENT_ID",
-        client_secret_setting="LINKEDIN_ADS_CLIENT_SECRET",
         scopes=("r_ads", "r_ads_reporting"),
     )
     streams = (StreamSpec("ad_analytics", "ad_performance_daily", mapping.AD_PERFORMANCE_DAILY),)
-    restatement_days_setting = "LINKEDIN_ADS_RESTATEMENT_DAYS"
     account_id_pattern = r"[0-9]{1,19}"
     account_id_format = "digits only, as Campaign Manager shows it (e.g. 508123456)"
     policy = LinkedInErrorPolicy()
@@ -80,13 +73,13 @@ class Connector(BaseConnector):
     }
 
     def base_url(self) -> str:
-        base = str(settings.LINKEDIN_ADS_API_BASE_URL).rstrip("/")
+        base = str(self.setting("API_BASE_URL")).rstrip("/")
         return base.removesuffix("/rest")
 
     def default_headers(self) -> dict[str, str]:
         return {
             "Accept": "application/json",
-            "LinkedIn-Version": str(settings.LINKEDIN_ADS_API_VERSION),
+            "LinkedIn-Version": str(self.setting("API_VERSION")),
             "X-Restli-Protocol-Version": "2.0.0",
         }
 
@@ -165,7 +158,7 @@ class Connector(BaseConnector):
         account = self.account(campaigns)
         # One shared view per campaign: a page of 15,000 rows adds references, not copies.
         views = {cid: {k: c.get(k) for k in ("name", "status", "type")} for cid, c in campaigns.items()}
-        cap = int(settings.LINKEDIN_ADS_ANALYTICS_ROW_CAP)
+        cap = int(self.setting("ANALYTICS_ROW_CAP"))
         days_per_call = max(1, min(30, (cap - 1) // max(1, len(campaigns))))
         lacking: set[str] = set()
         for part in window.split(days_per_call):

@@ -28,14 +28,13 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
-from django.conf import settings
-
 from connectors.auth import OAuthSpec
 from connectors.base import BaseConnector, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, safe_json
 from connectors.mailchimp import mapping
 from connectors.paginators import OffsetPaginator
+from connectors.platform_settings import value
 
 DEFAULT_API_BASE_URL = "https://{dc}.api.mailchimp.com"
 MAX_PAGE_SIZE = 1000
@@ -46,7 +45,7 @@ SMALL_BODY_BYTES = 4096
 
 def api_base_url(dc: str) -> str:
     """The API host for a data centre, from MAILCHIMP_API_BASE_URL (literal or ``{dc}`` template)."""
-    template = str(settings.MAILCHIMP_API_BASE_URL or DEFAULT_API_BASE_URL)
+    template = str(value("mailchimp", "API_BASE_URL") or DEFAULT_API_BASE_URL)
     return template.replace("{dc}", dc).rstrip("/").removesuffix("/3.0")
 
 
@@ -198,10 +197,6 @@ class Connector(BaseConnector):
     platform = "mailchimp"
     display_name = "Mailchimp"
     oauth = OAuthSpec(
-        token_url_setting="MAILCHIMP_TOKEN_URL",
-        authorize_url_setting="MAILCHIMP_AUTHORIZE_URL",
-        client_id_setting="MAILCHIMP_CLIENT_ID",
-        client_secret_setting="MAILCHIMP_CLIENT_SECRET",
         refreshable=False,
     )
     streams = (
@@ -215,7 +210,6 @@ class Connector(BaseConnector):
             paginator=report_pages,
         ),
     )
-    restatement_days_setting = "MAILCHIMP_RESTATEMENT_DAYS"
     account_id_pattern = r"[0-9]{1,20}"
     account_id_format = "the account's user id: digits only (user_id in Mailchimp's OAuth metadata)"
     policy = MailchimpErrorPolicy()
@@ -246,7 +240,7 @@ class Connector(BaseConnector):
 
     def _metadata(self) -> dict[str, Any]:
         body = self.client.get_json(
-            str(settings.MAILCHIMP_METADATA_URL),
+            str(self.setting("METADATA_URL")),
             headers={"Authorization": f"OAuth {self.auth.tokens.access_token}"},
         )
         dc = body.get("dc") if isinstance(body, dict) else None

@@ -30,12 +30,11 @@ from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
-
 from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
 from connectors.base import BaseConnector, Field, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, require_secure_url, safe_json
+from connectors.platform_settings import value
 from connectors.zoho_crm import mapping
 from connectors.zoho_crm.paging import ZohoRecordsPaginator
 
@@ -124,10 +123,6 @@ class Connector(BaseConnector):
     platform = "zoho_crm"
     display_name = "Zoho CRM"
     oauth = OAuthSpec(
-        token_url_setting="ZOHO_CRM_TOKEN_URL",
-        authorize_url_setting="ZOHO_CRM_AUTHORIZE_URL",
-        client_id_setting="ZOHO_CRM_CLIENT_ID",
-        client_secret_setting="ZOHO_CRM_CLIENT_SECRET",
         scopes=(
             "ZohoCRM.modules.leads.READ",
             "ZohoCRM.modules.deals.READ",
@@ -140,7 +135,6 @@ class Connector(BaseConnector):
         records_stream("leads", "crm_lead", mapping.CRM_LEAD),
         records_stream("deals", "crm_deal", mapping.CRM_DEAL),
     )
-    restatement_days_setting = "ZOHO_CRM_RESTATEMENT_DAYS"
     account_id_pattern = r"[0-9]{1,20}"
     account_id_format = "the org id (zgid): digits only, as Setup > Company Details shows it"
     auth_scheme = "Zoho-oauthtoken"
@@ -168,7 +162,7 @@ class Connector(BaseConnector):
 
     # -- hosts ----------------------------------------------------------------------------------
     def accounts_url(self) -> str:
-        configured = str(settings.ZOHO_CRM_ACCOUNTS_URL or self.options.get("accounts_server") or "")
+        configured = str(self.setting("ACCOUNTS_URL") or self.options.get("accounts_server") or "")
         url = (configured or DEFAULT_ACCOUNTS_SERVER).strip().rstrip("/")
         if "://" not in url:
             url = "https://" + url
@@ -177,17 +171,17 @@ class Connector(BaseConnector):
         return url
 
     def token_url(self) -> str:
-        return str(settings.ZOHO_CRM_TOKEN_URL or f"{self.accounts_url()}/oauth/v2/token")
+        return str(self.setting("TOKEN_URL") or f"{self.accounts_url()}/oauth/v2/token")
 
     def authorize_url(self) -> str:
-        return str(getattr(settings, "ZOHO_CRM_AUTHORIZE_URL", "") or f"{self.accounts_url()}/oauth/v2/auth")
+        return str(self.setting("AUTHORIZE_URL") or f"{self.accounts_url()}/oauth/v2/auth")
 
     def base_url(self) -> str:
         return self._api_base(self.auth.tokens)
 
     @staticmethod
     def _api_base(tokens: TokenSet) -> str:
-        override = str(settings.ZOHO_CRM_API_BASE_URL or "")
+        override = str(value("zoho_crm", "API_BASE_URL") or "")
         if override:
             return override.rstrip("/")
         domain = str(tokens.extra.get("api_domain") or "").rstrip("/")
@@ -240,7 +234,7 @@ class Connector(BaseConnector):
 
     def _ensure_api_domain(self) -> None:
         """Before the first call: without a known api_domain the API host is unknown, so refresh."""
-        if not settings.ZOHO_CRM_API_BASE_URL and not self.auth.tokens.extra.get("api_domain"):
+        if not self.setting("API_BASE_URL") and not self.auth.tokens.extra.get("api_domain"):
             self.refresh_tokens(force=True)
 
     # -- endpoints ------------------------------------------------------------------------------

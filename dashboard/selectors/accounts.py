@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 
+from connectors.registry import platforms_feeding
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
@@ -27,7 +28,7 @@ from dashboard.selectors.common import Restatement, organization_platforms, rest
 from etl.models import AbmAccount, AbmEngagementDaily
 from tenancy.models import Organization
 
-ABM_PLATFORMS = ("demandbase",)
+ABM_PLATFORMS = platforms_feeding("abm_account", "abm_engagement_daily")
 TOP_ACCOUNTS = 25
 TOP_KEYWORDS = 30
 STRENGTH_ORDER = {"HIGH": 3, "MED": 2, "MEDIUM": 2, "LOW": 1}

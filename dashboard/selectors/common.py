@@ -11,7 +11,7 @@ from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast, Substr
 
 from connectors.models import Connection
-from connectors.registry import PLATFORM_NAMES, UnknownPlatform, get_connector_class
+from connectors.registry import UnknownPlatform, connector_classes, get_connector_class
 from dashboard.ids import id_in_range
 from dashboard.periods import DateRange
 from tenancy.models import Membership, Organization
@@ -37,7 +37,8 @@ def parse_day(value: str | date | None) -> date | None:
 
 
 def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform.replace("_", " ").title())
+    known = connector_classes().get(platform)
+    return known.display_name if known else platform.replace("_", " ").title()
 
 
 def connection_label(connection: Connection) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
+from connectors.registry import platforms_feeding
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
@@ -33,7 +34,7 @@ from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import EmailCampaign
 from tenancy.models import Organization
 
-EMAIL_PLATFORMS = ("mailchimp",)
+EMAIL_PLATFORMS = platforms_feeding("email_campaign")
 
 
 COUNTS = ("emails_sent", "bounces", "unique_opens", "unique_clicks", "unsubscribes")

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, Round
 
+from connectors.registry import platforms_feeding
 from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
@@ -52,7 +53,7 @@ from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import CrmDeal, CrmLead
 from tenancy.models import Organization
 
-CRM_PLATFORMS = ("zoho_crm",)
+CRM_PLATFORMS = platforms_feeding("crm_lead", "crm_deal")
 NONE_LABEL = "(not set)"
 TOP_GROUPS = 25
 

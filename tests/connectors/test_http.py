@@ -152,14 +152,14 @@ def test_a_call_made_by_a_platform_library_gets_the_same_refresh_once_and_retrie
 
 @responses.activate
 def test_refresh_keeps_old_refresh_token_and_persists_a_rotated_one(settings: Any) -> None:
-    spec = OAuthSpec("T_URL", "A_URL", "C_ID", "C_SECRET")
-    settings.T_URL, settings.C_ID, settings.C_SECRET = "https://auth.example.test/token", "cid", "csecret"
-    responses.post(settings.T_URL, json={"access_token": "a1", "expires_in": 3600})
+    spec = OAuthSpec(settings_prefix="TOY")
+    settings.TOY_TOKEN_URL, settings.TOY_CLIENT_ID, settings.TOY_CLIENT_SECRET = "https://auth.example.test/token", "cid", "csecret"
+    responses.post(settings.TOY_TOKEN_URL, json={"access_token": "a1", "expires_in": 3600})
     kept = refresh_token_set(spec, TokenSet(refresh_token="r0"))
     assert kept.access_token == "a1" and kept.refresh_token == "r0" and kept.expires_at is not None
     body = str(responses.calls[0].request.body)
     assert "grant_type=refresh_token" in body and "client_secret=csecret" in body and "refresh_token=r0" in body
-    responses.post(settings.T_URL, json={"access_token": "a2", "expires_in": 3600, "refresh_token": "r1"})
+    responses.post(settings.TOY_TOKEN_URL, json={"access_token": "a2", "expires_in": 3600, "refresh_token": "r1"})
     assert refresh_token_set(spec, kept).refresh_token == "r1"
 
 
@@ -175,17 +175,17 @@ def test_refresh_keeps_old_refresh_token_and_persists_a_rotated_one(settings: An
 )
 def test_token_endpoint_failures_map_to_shared_errors(settings: Any, status: int, body: Any, error: type) -> None:
     settings.HTTP_MAX_ATTEMPTS = 1
-    spec = OAuthSpec("T_URL", "A_URL", "C_ID", "C_SECRET")
-    settings.T_URL, settings.C_ID, settings.C_SECRET = "https://auth.example.test/token", "cid", "csecret"
+    spec = OAuthSpec(settings_prefix="TOY")
+    settings.TOY_TOKEN_URL, settings.TOY_CLIENT_ID, settings.TOY_CLIENT_SECRET = "https://auth.example.test/token", "cid", "csecret"
     kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
-    responses.post(settings.T_URL, status=status, **kwargs)
+    responses.post(settings.TOY_TOKEN_URL, status=status, **kwargs)
     with pytest.raises(error):
         refresh_token_set(spec, TokenSet(refresh_token="r0"))
 
 
 def test_credentials_are_never_sent_over_plain_http_to_remote_hosts(settings: Any) -> None:
-    spec = OAuthSpec("T_URL", "A_URL", "C_ID", "C_SECRET")
-    settings.T_URL, settings.C_ID, settings.C_SECRET = "http://auth.example.test/token", "cid", "csecret"
+    spec = OAuthSpec(settings_prefix="TOY")
+    settings.TOY_TOKEN_URL, settings.TOY_CLIENT_ID, settings.TOY_CLIENT_SECRET = "http://auth.example.test/token", "cid", "csecret"
     with pytest.raises(PermanentError, match="HTTPS"):
         refresh_token_set(spec, TokenSet(refresh_token="r0"))
 

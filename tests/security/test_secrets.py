@@ -19,6 +19,7 @@ from django.urls import reverse
 from connectors.crypto import decrypt_json
 from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, LinkedInAdsSandbox
 from connectors.models import Connection
+from connectors.platform_settings import value
 from etl.models import SyncRun
 from etl.pipeline import sync_start
 from sales_dashboard.logging import RedactSecretsFilter, StructuredFormatter
@@ -51,7 +52,7 @@ def secret_values(app: LinkedInAdsSandbox) -> set[str]:
     """Every access and refresh token the sandbox issued, and the OAuth client secret."""
     with app._token_lock:
         issued = set(app._access) | set(app._refresh)
-    values = {DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, settings.LINKEDIN_ADS_CLIENT_SECRET, *issued}
+    values = {DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, value("linkedin_ads", "CLIENT_SECRET"), *issued}
     assert len(issued) >= 3  # the demo refresh token and at least two access tokens (one expired mid-run)
     return values
 
