@@ -51,6 +51,25 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Option:
+    """A credential or an option a connection of the platform takes, as the connect form shows it.
+
+    ``choices`` (value, label) limit it to a fixed set (an empty value means the default); a
+    ``secret`` one is typed in a password field and never shown again; a ``primary`` option is shown
+    up front, the others under "Advanced settings".
+    """
+
+    help: str
+    label: str = ""  # default: the key in words ("login_customer_id" → "Login customer id")
+    choices: tuple[tuple[str, str], ...] = ()
+    secret: bool = False
+    primary: bool = False
+
+    def label_for(self, key: str) -> str:
+        return self.label or key.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """A stream: the canonical dataset it feeds, the mapping of its records to that dataset's columns,
     and, where the API allows, its endpoint declared as data.
@@ -112,12 +131,12 @@ class BaseConnector(ABC):
     max_restatement_days: ClassVar[int | None] = None
     auth_scheme: ClassVar[str] = "Bearer"
     policy: ClassVar[ErrorPolicy] = ErrorPolicy()
-    # Keys accepted by ``add_connection --credential key=value`` and what each one is.
-    credential_keys: ClassVar[Mapping[str, str]] = {}
-    option_keys: ClassVar[Mapping[str, str]] = {}
-    # Options that take one of a fixed set of values (value, label): anything else is refused where
-    # a connection is entered. An empty value means the option's default.
-    option_choices: ClassVar[Mapping[str, tuple[tuple[str, str], ...]]] = {}
+    # What a connection of the platform brings: its credentials (``add_connection --credential
+    # key=value``, or the connect form for platforms without a consent page) and its options.
+    credential_specs: ClassVar[Mapping[str, Option]] = {}
+    option_specs: ClassVar[Mapping[str, Option]] = {}
+    # What to type as the account id, in the words of the platform's own screens.
+    account_id_help: ClassVar[str] = ""
     # Simultaneous requests allowed per account across all workers (None: no limit).
     max_concurrent_requests: ClassVar[int | None] = None
     # What an account id of the platform looks like, once ``clean_account_id`` has put it in its

@@ -10,7 +10,6 @@ from functools import cache
 import connectors
 from connectors.base import BaseConnector
 
-
 PLATFORM_NAMES = {
     "google_ads": "Google Ads",
     "linkedin_ads": "LinkedIn Ads",

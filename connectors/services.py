@@ -106,9 +106,9 @@ def connection_input_clean(
 
     clean_options: dict[str, Any] = {}
     option_problems = []
-    unknown = sorted(set(options or {}) - set(cls.option_keys))
+    unknown = sorted(set(options or {}) - set(cls.option_specs))
     if unknown:
-        accepted = ", ".join(sorted(cls.option_keys)) or "none"
+        accepted = ", ".join(sorted(cls.option_specs)) or "none"
         option_problems.append(f"{cls.platform} does not take option(s) {unknown}; accepted: {accepted}")
     for key, value in (options or {}).items():
         if key in unknown:
@@ -120,8 +120,8 @@ def connection_input_clean(
             if len(value) > OPTION_VALUE_MAX_LENGTH:
                 option_problems.append(f"Option {key} has at most {OPTION_VALUE_MAX_LENGTH} characters.")
                 continue
-        choices = cls.option_choices.get(key)
-        if choices is not None and isinstance(value, str):
+        choices = cls.option_specs[key].choices
+        if choices and isinstance(value, str):
             value = value.rstrip("/")
             if "://" not in value and f"https://{value}" in dict(choices):
                 value = f"https://{value}"
@@ -137,9 +137,9 @@ def connection_input_clean(
     if credentials is not None:
         clean_credentials = {}
         problems = []
-        unknown = sorted(set(credentials) - set(cls.credential_keys))
+        unknown = sorted(set(credentials) - set(cls.credential_specs))
         if unknown:
-            accepted = ", ".join(sorted(cls.credential_keys)) or "none"
+            accepted = ", ".join(sorted(cls.credential_specs)) or "none"
             problems.append(f"{cls.platform} does not take credential(s) {unknown}; accepted: {accepted}")
         for key, value in credentials.items():
             if key in unknown:
@@ -150,7 +150,7 @@ def connection_input_clean(
             else:
                 clean_credentials[key] = text
         if not credentials:
-            problems.append(f"Give at least one credential; {cls.platform} takes: {', '.join(cls.credential_keys)}")
+            problems.append(f"Give at least one credential; {cls.platform} takes: {', '.join(cls.credential_specs)}")
         if problems:
             errors["credentials"] = problems
 

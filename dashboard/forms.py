@@ -1,8 +1,9 @@
 """The form that connects an account: its id, the platform's extra settings and, for platforms
 connected with API credentials instead of a sign-in page, those credentials.
 
-Fields come from the connector (``option_keys``, ``credential_keys``), so a new platform gets a
-working form without changes here; the hints below only make known fields friendlier.
+Fields come from the connector (``account_id_help``, ``option_specs``, ``credential_specs``: help,
+label, choices, which are secret, which are shown up front), so a new platform gets its form without
+changes here.
 """
 
 from __future__ import annotations
@@ -22,23 +23,6 @@ from dashboard.login_throttle import (
     login_success_record,
 )
 
-ACCOUNT_ID_HELP = {
-    "google_ads": "The Google Ads customer id (123-456-7890 or digits only).",
-    "linkedin_ads": "The ad account id, as shown in Campaign Manager (digits).",
-    "mailchimp": "The Mailchimp user id of the account; it is checked against the account you sign in to.",
-    "zoho_crm": "The Zoho CRM organization id (Setup > Company Details).",
-    "demandbase": "A name for this Demandbase tenant (for your own reference).",
-}
-
-OPTION_LABELS = {
-    ("google_ads", "login_customer_id"): "Manager account id (optional)",
-    ("zoho_crm", "accounts_server"): "Data centre",
-}
-
-# Options shown up front; the others sit under "Advanced settings".
-PRIMARY_OPTIONS = {("google_ads", "login_customer_id"), ("zoho_crm", "accounts_server")}
-SECRET_HINTS = ("secret", "token", "password", "key")
-
 
 class ConnectForm(forms.Form):
     account_id = forms.CharField(label="Account id", max_length=64)
@@ -47,34 +31,30 @@ class ConnectForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.platform = platform
         cls = get_connector_class(platform)
-        self.fields["account_id"].help_text = ACCOUNT_ID_HELP.get(platform, "")
+        self.fields["account_id"].help_text = cls.account_id_help
         self.option_names: list[str] = []
         self.credential_names: list[str] = []
-        for key, description in cls.option_keys.items():
+        for key, option in cls.option_specs.items():
             name = f"option_{key}"
-            label = OPTION_LABELS.get((platform, key), key.replace("_", " ").capitalize())
-            choices = cls.option_choices.get(key)
-            if choices:
+            label = option.label_for(key)
+            if option.choices:
                 self.fields[name] = forms.ChoiceField(
-                    label=label, choices=choices, required=False, help_text=description
+                    label=label, choices=option.choices, required=False, help_text=option.help
                 )
             else:
                 self.fields[name] = forms.CharField(
-                    label=label, required=False, max_length=500, help_text=description
+                    label=label, required=False, max_length=500, help_text=option.help
                 )
-            self.fields[name].widget.attrs["data-advanced"] = (
-                "0" if (platform, key) in PRIMARY_OPTIONS else "1"
-            )
+            self.fields[name].widget.attrs["data-advanced"] = "0" if option.primary else "1"
             self.option_names.append(name)
         if with_credentials:
-            for key, description in cls.credential_keys.items():
+            for key, credential in cls.credential_specs.items():
                 name = f"credential_{key}"
-                secret = any(hint in key for hint in SECRET_HINTS)
                 self.fields[name] = forms.CharField(
-                    label=key.replace("_", " ").capitalize(),
+                    label=credential.label_for(key),
                     max_length=2000,
-                    help_text=description,
-                    widget=forms.PasswordInput(render_value=False) if secret else forms.TextInput(),
+                    help_text=credential.help,
+                    widget=forms.PasswordInput(render_value=False) if credential.secret else forms.TextInput(),
                 )
                 self.credential_names.append(name)
 

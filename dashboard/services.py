@@ -149,7 +149,7 @@ def connect_start(
             f"This installation has no OAuth app for {cls.display_name} yet: set {' and '.join(missing)}."
         )
     if connection_id is not None:  # a re-authorization keeps only the options the platform reads
-        options = {k: v for k, v in options.items() if k in cls.option_keys}
+        options = {k: v for k, v in options.items() if k in cls.option_specs}
     try:
         entered = connection_input_clean(platform=platform, account_id=account_id, options=options)
     except ValidationError as exc:

@@ -38,7 +38,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from connectors.auth import OAuthSpec, TokenSet
-from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
 from connectors.demandbase import activity, mapping
 from connectors.demandbase.catalogue import (
     FIELD_NOT_ENTITLED,
@@ -118,15 +118,18 @@ class Connector(BaseConnector):
     account_id_pattern = r"[A-Za-z0-9][A-Za-z0-9._-]*"
     account_id_format = "a label of letters, digits, '.', '_' and '-', starting with a letter or digit"
     policy = DemandbaseErrorPolicy()
-    credential_keys = {
-        "client_id": "Client ID of a Demandbase API key set (Demandbase One > Settings > API keys)",
-        "client_secret": "Client secret of the same API key set",
+    account_id_help = "A name for this Demandbase tenant (for your own reference)."
+    credential_specs = {
+        "client_id": Option("Client ID of a Demandbase API key set (Demandbase One > Settings > API keys)"),
+        "client_secret": Option("Client secret of the same API key set", secret=True),
     }
-    option_keys = {
-        "keyword_set_ids": "Intent keyword set ids to sync, comma-separated "
-        "(default: every keyword set of the tenant)",
-        "account_list_ids": "Export only the accounts of these account lists, comma-separated ids "
-        "(default: all accounts)",
+    option_specs = {
+        "keyword_set_ids": Option(
+            "Intent keyword set ids to sync, comma-separated (default: every keyword set of the tenant)"
+        ),
+        "account_list_ids": Option(
+            "Export only the accounts of these account lists, comma-separated ids (default: all accounts)"
+        ),
     }
     # Export job polling: first wait, longest wait, and how long one attempt waits in all.
     export_timing: ClassVar[ExportTiming] = ExportTiming()

@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 
 from connectors import progress
 from connectors.auth import OAuthSpec
-from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
 from connectors.errors import PermanentError
 from connectors.google_ads import errors, gaql, mapping, records
 from connectors.google_ads.records import Account, format_customer_id
@@ -102,15 +102,24 @@ class Connector(BaseConnector):
     # Conversions are credited for up to 90 days (the longest conversion window); a connection's
     # restatement_days beyond that gains nothing. Not yet read by the pipeline.
     max_restatement_days = 90
-    credential_keys = {
-        "refresh_token": "OAuth refresh token of a Google user with access to the account "
-        "(scope adwords, offline access); Google does not rotate it",
-        "access_token": "OAuth access token (1 hour); optional, a fresh one is obtained from "
-        "the refresh token",
+    account_id_help = "The Google Ads customer id (123-456-7890 or digits only)."
+    credential_specs = {
+        "refresh_token": Option(
+            "OAuth refresh token of a Google user with access to the account (scope adwords, offline "
+            "access); Google does not rotate it",
+            secret=True,
+        ),
+        "access_token": Option(
+            "OAuth access token (1 hour); optional, a fresh one is obtained from the refresh token", secret=True
+        ),
     }
-    option_keys = {
-        "login_customer_id": "Manager (MCC) account id the account is reached through, digits or "
-        "123-456-7890; a connection to a manager account syncs every enabled client account under it",
+    option_specs = {
+        "login_customer_id": Option(
+            "Manager (MCC) account id the account is reached through, digits or 123-456-7890; a connection "
+            "to a manager account syncs every enabled client account under it",
+            label="Manager account id (optional)",
+            primary=True,
+        ),
     }
 
     # -- set-up -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connectors.auth import OAuthSpec
-from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
 from connectors.http import ErrorPolicy, Response, path_segment, safe_json
 from connectors.linkedin_ads import mapping, restli
@@ -67,9 +67,14 @@ class Connector(BaseConnector):
     account_id_pattern = r"[0-9]{1,19}"
     account_id_format = "digits only, as Campaign Manager shows it (e.g. 508123456)"
     policy = LinkedInErrorPolicy()
-    credential_keys = {
-        "refresh_token": "OAuth refresh token (Marketing Developer Platform apps receive one)",
-        "access_token": "OAuth access token (60 days); enough on its own for apps without refresh tokens",
+    account_id_help = "The ad account id, as shown in Campaign Manager (digits)."
+    credential_specs = {
+        "refresh_token": Option(
+            "OAuth refresh token (Marketing Developer Platform apps receive one)", secret=True
+        ),
+        "access_token": Option(
+            "OAuth access token (60 days); enough on its own for apps without refresh tokens", secret=True
+        ),
     }
 
     def base_url(self) -> str:

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from connectors.auth import OAuthSpec
-from connectors.base import BaseConnector, Page, StreamSpec, Window
+from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, safe_json
 from connectors.mailchimp import mapping
@@ -213,9 +213,14 @@ class Connector(BaseConnector):
     account_id_pattern = r"[0-9]{1,20}"
     account_id_format = "the account's user id: digits only (user_id in Mailchimp's OAuth metadata)"
     policy = MailchimpErrorPolicy()
-    credential_keys = {
-        "access_token": "OAuth access token of the Mailchimp account (it never expires; there is no "
-        "refresh token)",
+    account_id_help = (
+        "The Mailchimp user id of the account; it is checked against the account you sign in to."
+    )
+    credential_specs = {
+        "access_token": Option(
+            "OAuth access token of the Mailchimp account (it never expires; there is no refresh token)",
+            secret=True,
+        ),
     }
     max_concurrent_requests = 10
     # Reports per page (Mailchimp allows up to 1000); tests lower it to force many pages.

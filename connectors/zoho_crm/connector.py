@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
-from connectors.base import BaseConnector, Field, Page, StreamSpec, Window
+from connectors.base import BaseConnector, Field, Option, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, require_secure_url, safe_json
 from connectors.platform_settings import value
@@ -140,19 +140,28 @@ class Connector(BaseConnector):
     auth_scheme = "Zoho-oauthtoken"
     policy = ZohoErrorPolicy()
     max_concurrent_requests = DEFAULT_MAX_CONCURRENT
-    credential_keys = {
-        "refresh_token": "OAuth refresh token issued by the org's data centre (valid until revoked)",
-        "access_token": "OAuth access token (optional; it lasts one hour)",
+    account_id_help = "The Zoho CRM organization id (Setup > Company Details)."
+    credential_specs = {
+        "refresh_token": Option(
+            "OAuth refresh token issued by the org's data centre (valid until revoked)", secret=True
+        ),
+        "access_token": Option("OAuth access token (optional; it lasts one hour)", secret=True),
     }
-    option_choices = {"accounts_server": DATA_CENTRES}
-    option_keys = {
-        "accounts_server": "The org's Zoho accounts server, e.g. https://accounts.zoho.eu "
-        "(default https://accounts.zoho.com; ZOHO_CRM_ACCOUNTS_URL overrides it)",
-        "utm_source_field": "API name of the custom field with the UTM source (default UTM_Source)",
-        "utm_medium_field": "API name of the custom field with the UTM medium (default UTM_Medium)",
-        "utm_campaign_field": "API name of the custom field with the UTM campaign (default UTM_Campaign)",
-        "max_concurrent_requests": "Simultaneous API calls allowed by the org's edition "
-        "(Free 5, Standard 10, Professional 15, Enterprise 20, Ultimate 25; default 5)",
+    option_specs = {
+        "accounts_server": Option(
+            "The org's Zoho accounts server, e.g. https://accounts.zoho.eu (default https://accounts.zoho.com; "
+            "ZOHO_CRM_ACCOUNTS_URL overrides it)",
+            label="Data centre",
+            choices=DATA_CENTRES,
+            primary=True,
+        ),
+        "utm_source_field": Option("API name of the custom field with the UTM source (default UTM_Source)"),
+        "utm_medium_field": Option("API name of the custom field with the UTM medium (default UTM_Medium)"),
+        "utm_campaign_field": Option("API name of the custom field with the UTM campaign (default UTM_Campaign)"),
+        "max_concurrent_requests": Option(
+            "Simultaneous API calls allowed by the org's edition (Free 5, Standard 10, Professional 15, "
+            "Enterprise 20, Ultimate 25; default 5)"
+        ),
     }
 
     def __init__(self, **kwargs: Any) -> None:

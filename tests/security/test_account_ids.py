@@ -76,7 +76,7 @@ def test_connection_create_refuses_a_malformed_account_id(platform: str) -> None
         with pytest.raises(ValidationError) as refused:
             connection_create(
                 organization=organization, platform=platform, account_id=raw,
-                credentials={next(iter(get_connector_class(platform).credential_keys)): "x"}, check=False,
+                credentials={next(iter(get_connector_class(platform).credential_specs)): "x"}, check=False,
             )  # fmt: skip
         assert "account_id" in refused.value.message_dict
     assert not Connection.objects.exists()

@@ -74,7 +74,7 @@ class Command(BaseCommand):
         credentials = _pairs(options["credential"], "credential")
         if not credentials:
             raise CommandError(
-                f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_keys)}",
+                f"Give at least one --credential; {cls.platform} takes: {', '.join(cls.credential_specs)}",
                 returncode=BAD_INPUT,
             )
         connection_options = _pairs(options["option"], "option")
