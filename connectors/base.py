@@ -121,6 +121,19 @@ class Window:
         return Window(self.start, middle), Window(middle + timedelta(days=1), self.end)
 
 
+@dataclass(frozen=True)
+class ApiVersion:
+    """The version of the platform's API a connector speaks, and when the platform stops serving it.
+
+    ``sunset`` is the published end of service, or the projected one where the platform publishes a
+    rule rather than a date (``source`` says which); None when none is announced.
+    """
+
+    name: str
+    sunset: date | None
+    source: str
+
+
 class BaseConnector(ABC):
     platform: ClassVar[str]
     display_name: ClassVar[str]
@@ -318,6 +331,11 @@ class BaseConnector(ABC):
     def restatement_days(cls) -> int:
         """Days every sync re-reads: the platform's ``RESTATEMENT_DAYS`` setting."""
         return int(cls.setting("RESTATEMENT_DAYS"))
+
+    @classmethod
+    def api_version(cls) -> ApiVersion:
+        """The API version this connector is pinned to (a platform with versions overrides it)."""
+        return ApiVersion("unversioned", None, f"{cls.display_name} publishes no API versions")
 
     def authorize_url(self) -> str | None:
         """The consent page for this account; None where the platform has none (API credentials).

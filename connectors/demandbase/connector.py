@@ -38,7 +38,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from connectors.auth import OAuthSpec, TokenSet
-from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
 from connectors.demandbase import activity, mapping
 from connectors.demandbase.catalogue import (
     FIELD_NOT_ENTITLED,
@@ -133,6 +133,11 @@ class Connector(BaseConnector):
     }
     # Export job polling: first wait, longest wait, and how long one attempt waits in all.
     export_timing: ClassVar[ExportTiming] = ExportTiming()
+
+
+    @classmethod
+    def api_version(cls) -> ApiVersion:
+        return ApiVersion("v1", None, "Demandbase has announced no end of service for the uapi v1 endpoints")
 
     def base_url(self) -> str:
         return str(self.setting("API_BASE_URL")).rstrip("/")

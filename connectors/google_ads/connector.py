@@ -50,13 +50,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 from connectors import progress
 from connectors.auth import OAuthSpec
-from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
 from connectors.errors import PermanentError
-from connectors.google_ads import errors, gaql, mapping, records
+from connectors.google_ads import API_VERSION, errors, gaql, mapping, records
 from connectors.google_ads.records import Account, format_customer_id
 from connectors.google_ads.session import AdsSession
 from connectors.http import ApiClient
@@ -123,6 +124,14 @@ class Connector(BaseConnector):
     }
 
     # -- set-up -------------------------------------------------------------------------------------
+
+    @classmethod
+    def api_version(cls) -> ApiVersion:
+        # Versions live about a year; v26's sunset is projected, not yet published.
+        return ApiVersion(
+            API_VERSION, date(2027, 11, 1), "projected: developers.google.com/google-ads/api/docs/sunset-dates"
+        )
+
     def base_url(self) -> str:
         return str(self.setting("API_BASE_URL"))
 

@@ -11,10 +11,11 @@ trusted.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from connectors.auth import OAuthSpec
-from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
 from connectors.http import ErrorPolicy, Response, path_segment, safe_json
 from connectors.linkedin_ads import mapping, restli
@@ -76,6 +77,14 @@ class Connector(BaseConnector):
             "OAuth access token (60 days); enough on its own for apps without refresh tokens", secret=True
         ),
     }
+
+
+    @classmethod
+    def api_version(cls) -> ApiVersion:
+        """The LinkedIn-Version in use (a setting, YYYYMM): LinkedIn serves a version for one year."""
+        name = str(cls.setting("API_VERSION"))
+        year, month = int(name[:4]), int(name[4:6])
+        return ApiVersion(name, date(year + 1, month, 1), "LinkedIn supports each monthly version for a year")
 
     def base_url(self) -> str:
         base = str(self.setting("API_BASE_URL")).rstrip("/")

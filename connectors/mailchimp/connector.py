@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from connectors.auth import OAuthSpec
-from connectors.base import BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, safe_json
 from connectors.mailchimp import mapping
@@ -225,6 +225,11 @@ class Connector(BaseConnector):
     max_concurrent_requests = 10
     # Reports per page (Mailchimp allows up to 1000); tests lower it to force many pages.
     page_size: ClassVar[int] = MAX_PAGE_SIZE
+
+
+    @classmethod
+    def api_version(cls) -> ApiVersion:
+        return ApiVersion("3.0", None, "Mailchimp has announced no end of service for Marketing API 3.0")
 
     def base_url(self) -> str:
         """The data centre's API host once it is known (it is learnt from the metadata endpoint)."""

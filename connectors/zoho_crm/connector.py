@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
-from connectors.base import BaseConnector, Field, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, Field, Option, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, require_secure_url, safe_json
 from connectors.platform_settings import value
@@ -184,6 +184,11 @@ class Connector(BaseConnector):
 
     def authorize_url(self) -> str:
         return str(self.setting("AUTHORIZE_URL") or f"{self.accounts_url()}/oauth/v2/auth")
+
+
+    @classmethod
+    def api_version(cls) -> ApiVersion:
+        return ApiVersion(mapping.API_VERSION, None, "Zoho has announced no end of service for CRM API v8")
 
     def base_url(self) -> str:
         return self._api_base(self.auth.tokens)
