@@ -31,6 +31,7 @@ RUN touch README.md \
 # Then the project itself.
 COPY README.md manage.py ./
 COPY sales_dashboard ./sales_dashboard
+COPY tenancy ./tenancy
 COPY connectors ./connectors
 COPY etl ./etl
 COPY dashboard ./dashboard

@@ -278,8 +278,8 @@ def retention_spanning_dst() -> dict[str, str]:
 def dst_one_row_per_campaign_day(chaos: Chaos) -> str | None:
     """Around the change, each campaign the sandbox serves has exactly one row a day, and every row
     carries the account's zone."""
-    from connectors.google_ads.sandbox.catalogue import expected_daily_rows
     from etl.models import AdPerformanceDaily
+    from sandbox.google_ads.catalogue import expected_daily_rows
 
     days = dst_days()
     run = chaos.runs()[-1]

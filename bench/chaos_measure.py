@@ -54,13 +54,13 @@ def ad_rows(rows: list[dict[str, Any]]) -> dict[Key, Values]:
 
 
 def linkedin_served(app: Any, account_id: str, start: date, end: date) -> dict[Key, Values]:
-    from connectors.linkedin_ads.sandbox import expected_daily_rows
+    from sandbox.linkedin_ads import expected_daily_rows
 
     return ad_rows(expected_daily_rows(account_id, start, end))
 
 
 def google_served(app: Any, account_id: str, start: date, end: date) -> dict[Key, Values]:
-    from connectors.google_ads.sandbox.catalogue import expected_daily_rows
+    from sandbox.google_ads.catalogue import expected_daily_rows
 
     return ad_rows(expected_daily_rows(account_id, start, end))
 
@@ -78,7 +78,7 @@ EMAIL_COUNTS = ("emails_sent", "opens", "unique_opens", "clicks", "unique_clicks
 
 
 def mailchimp_served(app: Any, account_id: str, start: date, end: date) -> dict[Key, Values]:
-    from connectors.mailchimp.sandbox import expected_campaign_rows
+    from sandbox.mailchimp import expected_campaign_rows
 
     rows = expected_campaign_rows(account_id, start, end, now=app.moment())
     return {
@@ -110,7 +110,7 @@ def mailchimp_loaded(connection_id: int, using: str) -> list[tuple[Key, Values]]
 
 
 def zoho_served(app: Any, account_id: str, start: date, end: date) -> dict[Key, Values]:
-    from connectors.zoho_crm.sandbox import expected_records
+    from sandbox.zoho_crm import expected_records
 
     since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     leads: dict[Key, Values] = {
@@ -211,17 +211,17 @@ MAILCHIMP_REPORTS = "/us19/3.0/reports"
 
 PLATFORMS: dict[str, Platform] = {
     "linkedin_ads": Platform(
-        "508000001", "connectors.linkedin_ads.sandbox", "/rest/adAnalytics", linkedin_served, ad_loaded
+        "508000001", "sandbox.linkedin_ads", "/rest/adAnalytics", linkedin_served, ad_loaded
     ),
     "google_ads": Platform(
-        "5550003001", "connectors.google_ads.sandbox", GOOGLE_ADS_STREAM, google_served, ad_loaded
+        "5550003001", "sandbox.google_ads", GOOGLE_ADS_STREAM, google_served, ad_loaded
     ),
     "mailchimp": Platform(
-        "40118001", "connectors.mailchimp.sandbox", MAILCHIMP_REPORTS, mailchimp_served, mailchimp_loaded
+        "40118001", "sandbox.mailchimp", MAILCHIMP_REPORTS, mailchimp_served, mailchimp_loaded
     ),
     "zoho_crm": Platform(
         "810004517",
-        "connectors.zoho_crm.sandbox",
+        "sandbox.zoho_crm",
         "/crm/v8/Leads",
         zoho_served,
         zoho_loaded,
@@ -229,7 +229,7 @@ PLATFORMS: dict[str, Platform] = {
     ),
     "demandbase": Platform(
         "northwind",
-        "connectors.demandbase.sandbox",
+        "sandbox.demandbase",
         "/data/intent/v1/companies/intent/query",
         demandbase_served,
         demandbase_loaded,

@@ -246,7 +246,8 @@ def database_dsn() -> str:
 
 
 def start_sandbox(platform: str) -> Any:
-    from connectors.sandbox import SandboxServer, create_sandbox
+    from sandbox.core import SandboxServer
+    from sandbox.serve import create_sandbox
 
     return SandboxServer(create_sandbox(platform))
 

@@ -42,10 +42,10 @@ ROW_CAP = 40_000
 
 def add_bench_accounts(accounts: dict[str, int]) -> None:
     """Extend the LinkedIn sandbox's catalogue with {account id: campaign count}."""
-    from connectors.linkedin_ads import sandbox
+    from sandbox import linkedin_ads
 
-    sandbox.add_accounts(
-        sandbox.SandboxAccount(int(account_id), f"Bench {account_id}", "USD", campaigns)
+    linkedin_ads.add_accounts(
+        linkedin_ads.SandboxAccount(int(account_id), f"Bench {account_id}", "USD", campaigns)
         for account_id, campaigns in accounts.items()
     )
 
@@ -59,19 +59,19 @@ def serve_analytics_in_bulk(app: Any) -> None:
     LinkedIn's response shape, with the query's dates and campaign facets honoured. OAuth, the
     account and the campaign listing still come from the sandbox itself.
     """
-    from connectors.linkedin_ads import sandbox
-    from connectors.sandbox import SandboxResponse
+    from sandbox import linkedin_ads
+    from sandbox.core import SandboxResponse
 
     handle = app.handle
 
     def answer(request: Any) -> Any:
         if request.method != "GET" or not request.path.startswith("/rest/adAnalytics"):
             return handle(request)
-        query = sandbox.parse_analytics_query(request.query_string, app.today())
+        query = linkedin_ads.parse_analytics_query(request.query_string, app.today())
         ids = sorted(
             campaign.id
             for account in query.facets.get("accounts", ())
-            for campaign in sandbox.campaigns_for(str(account))
+            for campaign in linkedin_ads.campaigns_for(str(account))
             if "campaigns" not in query.facets or campaign.id in query.facets["campaigns"]
         )
         # Assembled from pre-rendered pieces (the bytes orjson makes of the same dicts): the fake
@@ -132,8 +132,8 @@ def worker_env(sandbox_env: dict[str, str], database_url: str, var_dir: Path) ->
 
 
 def connect(slug: str, account_ids: list[str]) -> list[int]:
-    from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN
     from connectors.services import connection_create
+    from sandbox.linkedin_ads import DEMO_REFRESH_TOKEN
     from tenancy.models import Organization
 
     org = Organization.objects.create(name=slug, slug=slug)
@@ -242,7 +242,8 @@ def main() -> None:
     django_setup()
     import redis
 
-    from connectors.sandbox import SandboxServer, create_sandbox
+    from sandbox.core import SandboxServer
+    from sandbox.serve import create_sandbox
 
     throughput_ids = [str(508_900_001 + i) for i in range(args.connections)]
     big_id, small_id = "508990001", "508990002"

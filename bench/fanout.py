@@ -80,8 +80,8 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sales_dashboard"
 
 def _serve_sandbox(pipe: Pipe) -> None:
     """Child process: serve the LinkedIn sandbox until told to stop; answer its request counters."""
-    from connectors.linkedin_ads.sandbox import create_app
-    from connectors.sandbox import SandboxServer
+    from sandbox.core import SandboxServer
+    from sandbox.linkedin_ads import create_app
 
     with SandboxServer(create_app()) as server:
         pipe.send(server.env())
@@ -205,9 +205,9 @@ def create_connections(count: int) -> list[int]:
     sandbox (a real token refresh), the others share its fresh access token."""
     from django.utils import timezone
 
-    from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN
     from connectors.models import Connection
     from connectors.services import connection_create
+    from sandbox.linkedin_ads import DEMO_REFRESH_TOKEN
     from tenancy.models import Organization
 
     organizations = Organization.objects.bulk_create(

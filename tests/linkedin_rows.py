@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from connectors.linkedin_ads.sandbox import expected_daily_rows
 from connectors.models import Connection
 from etl.models import AdPerformanceDaily, SyncRun
+from sandbox.linkedin_ads import expected_daily_rows
 
 
 def warehouse(connection: Connection) -> set[tuple[Any, ...]]:

@@ -18,8 +18,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from etl.models import AdPerformanceDaily, SyncRun
+from sandbox.core import SandboxServer
 from tenancy.models import Membership, Organization
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -18,12 +18,12 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from connectors.services import connection_create
 from etl.models import SyncRun
 from etl.services import sync_run_create_if_idle
+from sandbox.core import SandboxServer
+from sandbox.linkedin_ads import DEMO_REFRESH_TOKEN
 from tenancy.models import Organization
 from tests.browser.test_dashboard import PASSWORD, USERNAME, marketer, shot
 

@@ -13,9 +13,9 @@ import grpc
 import pytest
 import requests
 
-from connectors.google_ads.sandbox import create_app as create_google_ads
-from connectors.google_ads.sandbox import grpc_service as wire
-from connectors.sandbox import FakeApi, SandboxRequest, SandboxResponse, SandboxServer, json_response, route
+from sandbox.core import FakeApi, SandboxRequest, SandboxResponse, SandboxServer, json_response, route
+from sandbox.google_ads import create_app as create_google_ads
+from sandbox.google_ads import grpc_service as wire
 
 pytestmark = pytest.mark.embedded
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from io import StringIO
 from typing import Any
@@ -11,12 +10,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
-from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox
 from connectors.models import Connection
 from connectors.registry import platforms
-from connectors.sandbox import SandboxServer, serve_sandboxes
 from connectors.services import connection_credentials
 from etl.models import AdPerformanceDaily, SyncRun
+from sandbox.core import SandboxServer
+from sandbox.linkedin_ads import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox
+from sandbox.serve import demo_connections, serve_sandboxes
 from tenancy.models import Organization
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,5 +133,5 @@ def test_demo_setup_is_idempotent(db: None, settings: Any) -> None:
             server.stop()
     assert Organization.objects.filter(slug="demo").count() == 1
     for platform in servers:
-        demo = importlib.import_module(f"connectors.{platform}.sandbox").DEMO_CONNECTIONS
+        demo = demo_connections(platform)
         assert Connection.objects.filter(platform=platform).count() == len(demo), platform

@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from connectors.crypto import decrypt_json
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from etl.models import SyncRun
+from sandbox.core import SandboxServer
 from tenancy.models import Membership, Organization
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 

@@ -11,16 +11,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import requests
+from django.core.management import CommandError, call_command
 
-from connectors.registry import PLATFORM_NAMES
-from dashboard.management.commands.run_sandbox import DEFAULT_PORT_BASE
+from connectors.registry import platforms
+from sandbox.serve import sandbox_ports
+from tenancy.models import Organization
 
 ROOT = Path(__file__).resolve().parents[2]
-LINKEDIN_PORT = DEFAULT_PORT_BASE + list(PLATFORM_NAMES).index("linkedin_ads")
+LINKEDIN_PORT = sandbox_ports(platforms())["linkedin_ads"]
 
 
 def sandbox_command(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -133,3 +136,16 @@ def test_a_sandbox_that_cannot_start_leaves_no_pid_file(var_dir: Path) -> None:
     assert "The sandbox did not start: Could not listen on the sandbox ports" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert not (var_dir / "sandbox.pid").exists() and not (var_dir / "sandbox.env").exists()
+
+
+@pytest.mark.parametrize("command", ["run_sandbox", "demo_setup"])
+def test_without_the_sandbox_installed_the_commands_say_so(
+    command: str, monkeypatch: pytest.MonkeyPatch, db: None
+) -> None:
+    """An installed package has no sandbox (the wheel does not ship it): one clear line, no traceback."""
+    for name in [name for name in sys.modules if name == "sandbox" or name.startswith("sandbox.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sandbox", None)  # as if it were not there
+    with pytest.raises(CommandError, match="The sandbox is not installed: .* source checkout"):
+        call_command(command, stdout=StringIO(), stderr=StringIO())
+    assert not Organization.objects.exists()  # demo_setup stopped before creating anything

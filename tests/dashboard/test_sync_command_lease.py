@@ -16,11 +16,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from etl.models import AdPerformanceDaily, RawPage, SyncRun
 from etl.services import sync_run_create_if_idle
+from sandbox.core import SandboxServer
+from sandbox.linkedin_ads import LinkedInAdsSandbox
 from tests.linkedin_rows import served, warehouse
 from tests.security.test_command_input import ROOT, assert_one_line_error, manage
 

@@ -20,12 +20,12 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox
 from connectors.models import Connection
 from etl.lease import owner_is_gone, stale_reason
 from etl.models import AdPerformanceDaily, RawPage, SyncRun
 from etl.pipeline import sync_start
 from etl.services import sync_run_cancel, sync_run_create_if_idle
+from sandbox.linkedin_ads import LinkedInAdsSandbox
 from tests.linkedin_rows import served, warehouse
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]

@@ -15,22 +15,15 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from connectors.models import Connection
-from connectors.zoho_crm.sandbox import ZohoCrmSandbox
 from dashboard.selectors.sync import overview_connections
 from etl.models import CrmDeal, CrmLead, RawPage, SyncRun
-from etl.pipeline import sync_start
 from etl.services import retention_start
+from sandbox.zoho_crm import ZohoCrmSandbox
+from tests.sandboxes import run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
 DEALS = "/crm/v8/Deals"
-
-
-def sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
 
 
 def test_a_stream_without_permission_fails_alone_and_is_read_again_next_time(
@@ -38,7 +31,7 @@ def test_a_stream_without_permission_fails_alone_and_is_read_again_next_time(
 ) -> None:
     zoho_app.faults.add("server_error", times=50, path=DEALS, status=403)
 
-    partial = sync(zoho_connection)
+    partial = run_sync(zoho_connection)
 
     assert partial.status == SyncRun.Status.PARTIAL and partial.step == SyncRun.Step.DONE
     assert set(partial.failed_streams) == {"deals"}
@@ -53,7 +46,7 @@ def test_a_stream_without_permission_fails_alone_and_is_read_again_next_time(
     assert overview.problem.startswith("The last sync loaded everything but deals (deals: ")
 
     zoho_app.faults.clear()
-    complete = sync(zoho_connection)
+    complete = run_sync(zoho_connection)
 
     assert complete.status == SyncRun.Status.SUCCEEDED and not complete.failed_streams
     assert complete.window_start == partial.window_start  # the whole gap is read
@@ -61,7 +54,7 @@ def test_a_stream_without_permission_fails_alone_and_is_read_again_next_time(
 
 
 def test_the_rows_of_a_stream_that_failed_are_left_as_they_were(zoho_connection: Connection, zoho_app: ZohoCrmSandbox) -> None:
-    first = sync(zoho_connection)
+    first = run_sync(zoho_connection)
     assert first.status == SyncRun.Status.SUCCEEDED
     long_ago = timezone.now() - timedelta(days=400)
     assert long_ago.date() < retention_start()
@@ -73,7 +66,7 @@ def test_the_rows_of_a_stream_that_failed_are_left_as_they_were(zoho_connection:
     deals_before = CrmDeal.objects.filter(connection=zoho_connection).count()
     zoho_app.faults.add("server_error", times=50, path=DEALS, status=403)
 
-    partial = sync(zoho_connection)
+    partial = run_sync(zoho_connection)
 
     assert partial.status == SyncRun.Status.PARTIAL
     assert CrmDeal.objects.filter(connection=zoho_connection).count() == deals_before  # not pruned, not replaced
@@ -83,7 +76,7 @@ def test_the_rows_of_a_stream_that_failed_are_left_as_they_were(zoho_connection:
 
 def test_a_run_whose_every_stream_fails_still_fails(zoho_connection: Connection, zoho_app: ZohoCrmSandbox) -> None:
     zoho_app.faults.add("server_error", times=50, path="/crm/v8/", status=403)
-    run = sync(zoho_connection)
+    run = run_sync(zoho_connection)
     assert run.status == SyncRun.Status.FAILED
     assert not CrmLead.objects.exists() and not CrmDeal.objects.exists()
 

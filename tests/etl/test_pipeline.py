@@ -8,20 +8,14 @@ from typing import Any
 
 import pytest
 
-from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox, expected_daily_rows
 from connectors.models import Connection
 from etl.models import AdPerformanceDaily, QuarantinedRecord, RawPage, SyncRun
 from etl.pipeline import sync_start
 from etl.services import sync_run_create_if_idle, today_utc
+from sandbox.linkedin_ads import LinkedInAdsSandbox, expected_daily_rows
+from tests.sandboxes import run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
-
-
-def run_sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
 
 
 def warehouse(connection: Connection) -> set[tuple[Any, ...]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -10,19 +9,16 @@ import pytest
 
 from connectors.demandbase.connector import Connector
 from connectors.demandbase.export import ExportTiming
-from connectors.demandbase.sandbox import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    DemandbaseSandbox,
-    create_app,
-)
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from etl.models import AbmAccount, AbmEngagementDaily, QuarantinedRecord, SyncRun
 from etl.pipeline import sync_start
 from etl.services import today_utc
+from sandbox.demandbase import (
+    DemandbaseSandbox,
+)
 from tenancy.models import Organization
 from tests.connectors.demandbase.truth import account_truth, engagement_truth, intent_truth
+from tests.sandboxes import run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -30,35 +26,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 @pytest.fixture(autouse=True)
 def fast_export_polling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Connector, "export_timing", ExportTiming(0.01, 0.05, 10.0))
-
-
-@pytest.fixture
-def demandbase_app(settings: Any) -> Iterator[DemandbaseSandbox]:
-    with SandboxServer(create_app()) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        assert isinstance(server.app, DemandbaseSandbox)
-        yield server.app
-
-
-@pytest.fixture
-def demandbase_connection(organization: Organization, demandbase_app: DemandbaseSandbox) -> Connection:
-    from connectors.services import connection_create
-
-    return connection_create(
-        organization=organization,
-        platform="demandbase",
-        account_id="northwind",
-        credentials={"client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET},
-        check=False,
-    )
-
-
-def run_sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
 
 
 def accounts(connection: Connection) -> dict[str, tuple[Any, ...]]:
@@ -242,8 +209,8 @@ def test_malformed_records_are_quarantined_and_the_rest_loads(
 def test_a_tenant_without_intent_access_loads_its_accounts_and_says_what_to_fix(
     organization: Organization, demandbase_app: DemandbaseSandbox
 ) -> None:
-    from connectors.demandbase.sandbox import EXPORT_ONLY_CLIENT_ID, EXPORT_ONLY_CLIENT_SECRET
     from connectors.services import connection_create
+    from sandbox.demandbase import EXPORT_ONLY_CLIENT_ID, EXPORT_ONLY_CLIENT_SECRET
 
     connection = connection_create(
         organization=organization,

@@ -4,7 +4,6 @@ a small field catalogue, and one without the Intent product."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,9 @@ from connectors.demandbase import mapping
 from connectors.demandbase.activity import ACTIVITY_EXPORT_FIELDS
 from connectors.demandbase.connector import Connector
 from connectors.demandbase.export import ExportTiming
-from connectors.demandbase.sandbox import (
+from connectors.models import Connection
+from etl.models import AbmAccount, AbmEngagementDaily, SyncRun
+from sandbox.demandbase import (
     NO_INTENT_CLIENT_ID,
     NO_INTENT_CLIENT_SECRET,
     NO_INTENT_TENANT,
@@ -25,15 +26,12 @@ from connectors.demandbase.sandbox import (
     SMALL_CATALOGUE_CLIENT_SECRET,
     SMALL_CATALOGUE_TENANT,
     DemandbaseSandbox,
-    create_app,
     expected_accounts,
 )
-from connectors.models import Connection
-from connectors.sandbox import SandboxServer
-from etl.models import AbmAccount, AbmEngagementDaily, SyncRun
-from etl.pipeline import sync_start
 from tenancy.models import Organization
 from tests.connectors.demandbase.truth import engagement_truth, intent_truth
+from tests.sandboxes import connect as sandbox_connect
+from tests.sandboxes import run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -56,38 +54,14 @@ def fast_export_polling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Connector, "export_timing", ExportTiming(0.01, 0.05, 10.0))
 
 
-@pytest.fixture
-def demandbase_app(settings: Any) -> Iterator[DemandbaseSandbox]:
-    with SandboxServer(create_app()) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        assert isinstance(server.app, DemandbaseSandbox)
-        yield server.app
-
-
 def connect(organization: Organization, label: str, client_id: str, secret: str) -> Connection:
-    from connectors.services import connection_create
-
+    """A connection on the running sandbox with another key set (another tenant)."""
+    credentials = {"client_id": client_id, "client_secret": secret}
     # Nothing read for this tenant yet (the catalogue is cached per tenant for a day).
-    reader = Connector(
-        account_id=label, tokens=TokenSet(extra={"client_id": client_id, "client_secret": secret})
-    )
+    reader = Connector(account_id=label, tokens=TokenSet(extra=credentials))
     reader.field_catalogue("account").forget()
     reader.field_catalogue("activity").forget()
-    return connection_create(
-        organization=organization,
-        platform="demandbase",
-        account_id=label,
-        credentials={"client_id": client_id, "client_secret": secret},
-        check=False,
-    )
-
-
-def run_sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
+    return sandbox_connect("demandbase", organization, account_id=label, credentials=credentials)
 
 
 def test_a_small_catalogue_loads_the_accounts_with_empty_columns_and_a_note(

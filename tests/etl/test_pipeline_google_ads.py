@@ -4,31 +4,26 @@ restated conversions corrected in place; revoked authorization."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from connectors.google_ads.sandbox import GoogleAdsSandbox, expected_daily_rows
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from etl.models import AdPerformanceDaily, QuarantinedRecord, SyncRun
 from etl.pipeline import sync_start
 from etl.services import retention_start, today_utc
+from sandbox.google_ads import GoogleAdsSandbox, expected_daily_rows
 from tenancy.models import Organization
 from tests.connectors.google_ads.support import (
     CANCELLED_CLIENT,
     DACH_CLIENT,
-    MANAGER,
     STANDALONE,
     STREAM_PATH,
     US_CLIENT,
-    app_of,
-    connect,
-    serving,
 )
+from tests.sandboxes import Sandboxes, run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
@@ -36,32 +31,14 @@ STREAM = "campaign_performance"
 
 
 @pytest.fixture
-def google_ads_sandbox(settings: Any) -> Iterator[SandboxServer]:
-    with serving(settings) as server:
-        yield server
-
-
-@pytest.fixture
-def google_ads_app(google_ads_sandbox: SandboxServer) -> GoogleAdsSandbox:
-    return app_of(google_ads_sandbox)
-
-
-@pytest.fixture
-def manager_connection(organization: Organization, google_ads_sandbox: SandboxServer) -> Connection:
+def manager_connection(sandboxes: Sandboxes, organization: Organization) -> Connection:
     """The demo's manager connection: two enabled clients (USD, EUR) and a cancelled one."""
-    return connect(organization, MANAGER, login_customer_id="555-000-1000")
+    return sandboxes.connect("google_ads", organization)
 
 
 @pytest.fixture
-def standalone_connection(organization: Organization, google_ads_sandbox: SandboxServer) -> Connection:
-    return connect(organization, STANDALONE)
-
-
-def run_sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
+def standalone_connection(sandboxes: Sandboxes, organization: Organization) -> Connection:
+    return sandboxes.connect("google_ads", organization, account_id=STANDALONE)
 
 
 def warehouse(connection: Connection) -> set[tuple[Any, ...]]:

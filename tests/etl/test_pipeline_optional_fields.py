@@ -7,77 +7,30 @@ sandbox option that makes its tenant differ.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
-from connectors.services import connection_create
 from etl.models import CrmDeal, CrmLead, SyncRun
-from etl.pipeline import sync_start
 from tenancy.models import Organization
+from tests.connectors.google_ads.support import STANDALONE as FABRIKAM_UK
+from tests.sandboxes import Sandboxes, app_of, run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
-
-
-@pytest.fixture
-def organization(db: None) -> Organization:
-    return Organization.objects.create(name="Northwind", slug="northwind")
-
-
-def serve(settings: Any, app: Any) -> Iterator[SandboxServer]:
-    with SandboxServer(app) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        yield server
-
-
-def run_sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
 
 
 # =========================================================================== Zoho CRM
 
 
-def zoho_connection(organization: Organization) -> Connection:
-    from connectors.zoho_crm.sandbox import DEMO_ORG, DEMO_REFRESH_TOKEN
-
-    return connection_create(
-        organization=organization,
-        platform="zoho_crm",
-        account_id=DEMO_ORG,
-        credentials={"refresh_token": DEMO_REFRESH_TOKEN},
-        options={"accounts_server": "https://accounts.zoho.in"},
-        check=False,
-    )
-
-
-@pytest.fixture
-def zoho_without_attribution(settings: Any) -> Iterator[SandboxServer]:
-    from connectors.zoho_crm.sandbox import create_app
+def test_zoho_org_without_attribution_fields_loads_them_empty_with_a_note(
+    sandboxes: Sandboxes, organization: Organization
+) -> None:
+    from sandbox.zoho_crm import DEMO_ORG, expected_records
 
     removed = ["Lead_Source", "Campaign_Source", "UTM_Source", "UTM_Medium", "UTM_Campaign"]
-    yield from serve(settings, create_app(removed_fields=removed))
-
-
-@pytest.fixture
-def zoho_without_modified_time(settings: Any) -> Iterator[SandboxServer]:
-    from connectors.zoho_crm.sandbox import create_app
-
-    yield from serve(settings, create_app(removed_fields=["Modified_Time"]))
-
-
-def test_zoho_org_without_attribution_fields_loads_them_empty_with_a_note(
-    organization: Organization, zoho_without_attribution: SandboxServer
-) -> None:
-    from connectors.zoho_crm.sandbox import DEMO_ORG, expected_records
-
-    connection = zoho_connection(organization)
+    sandboxes.serve("zoho_crm", removed_fields=removed)
+    connection = sandboxes.connect("zoho_crm", organization)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     leads = CrmLead.objects.filter(connection=connection)
@@ -97,9 +50,10 @@ def test_zoho_org_without_attribution_fields_loads_them_empty_with_a_note(
 
 
 def test_zoho_org_without_a_key_field_fails_with_its_name(
-    organization: Organization, zoho_without_modified_time: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
-    connection = zoho_connection(organization)
+    sandboxes.serve("zoho_crm", removed_fields=["Modified_Time"])
+    connection = sandboxes.connect("zoho_crm", organization)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.FAILED  # both streams need it: nothing could be read
     assert "Modified_Time" in run.error_message and "layout" in run.error_message
@@ -109,26 +63,13 @@ def test_zoho_org_without_a_key_field_fails_with_its_name(
 # =========================================================================== Mailchimp
 
 
-@pytest.fixture
-def mailchimp_plaintext_without_counts(settings: Any) -> Iterator[SandboxServer]:
-    from connectors.mailchimp.sandbox import create_app
-
-    yield from serve(settings, create_app(reports_without={"plaintext": ["opens", "clicks"]}))
-
-
 def test_mailchimp_reports_without_open_and_click_counts_load_them_empty_with_a_note(
-    organization: Organization, mailchimp_plaintext_without_counts: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
-    from connectors.mailchimp.sandbox import DEMO_ACCESS_TOKEN
     from etl.models import EmailCampaign
 
-    connection = connection_create(
-        organization=organization,
-        platform="mailchimp",
-        account_id="40118001",
-        credentials={"access_token": DEMO_ACCESS_TOKEN},
-        check=False,
-    )
+    sandboxes.serve("mailchimp", reports_without={"plaintext": ["opens", "clicks"]})
+    connection = sandboxes.connect("mailchimp", organization)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     rows = EmailCampaign.objects.filter(connection=connection)
@@ -148,27 +89,16 @@ def test_mailchimp_reports_without_open_and_click_counts_load_them_empty_with_a_
 # =========================================================================== LinkedIn Ads
 
 
-@pytest.fixture
-def linkedin_without_conversions(settings: Any) -> Iterator[SandboxServer]:
-    from connectors.linkedin_ads.sandbox import create_app
-
-    unreturned = ["externalWebsiteConversions", "conversionValueInLocalCurrency"]
-    yield from serve(settings, create_app(unreturned_metrics=unreturned))
-
-
 def test_linkedin_metrics_not_returned_load_empty_with_a_note(
-    organization: Organization, linkedin_without_conversions: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
-    from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, expected_daily_rows
     from etl.models import AdPerformanceDaily
+    from sandbox.linkedin_ads import expected_daily_rows
 
-    connection = connection_create(
-        organization=organization,
-        platform="linkedin_ads",
-        account_id="508000001",
-        credentials={"refresh_token": DEMO_REFRESH_TOKEN},
-        check=False,
+    sandboxes.serve(
+        "linkedin_ads", unreturned_metrics=["externalWebsiteConversions", "conversionValueInLocalCurrency"]
     )
+    connection = sandboxes.connect("linkedin_ads", organization)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     rows = AdPerformanceDaily.objects.filter(connection=connection)
@@ -193,53 +123,32 @@ def test_a_tenant_like_the_sandbox_gets_no_such_note(linkedin_connection: Connec
 # =========================================================================== Google Ads
 
 
-def google_ads_sandbox(settings: Any, **options: Any) -> Iterator[SandboxServer]:
-    from tests.connectors.google_ads.support import serving
+def fabrikam_uk(sandboxes: Sandboxes, organization: Organization, **options: Any) -> tuple[Connection, Any]:
+    """Fabrikam UK (Search, Performance Max and Display campaigns) on a Google Ads sandbox served with
+    these options, and the sandbox."""
+    from sandbox.google_ads import GoogleAdsSandbox
 
-    with serving(settings, **options) as server:
-        yield server
-
-
-@pytest.fixture
-def google_ads_pmax_without_view_through(settings: Any) -> Iterator[SandboxServer]:
-    yield from google_ads_sandbox(
-        settings, unreported_metrics={"PERFORMANCE_MAX": ["view_through_conversions"]}
-    )
+    app = app_of(sandboxes.serve("google_ads", **options), GoogleAdsSandbox)
+    return sandboxes.connect("google_ads", organization, account_id=FABRIKAM_UK), app
 
 
-@pytest.fixture
-def google_ads_account_refusing_conversion_value(settings: Any) -> Iterator[SandboxServer]:
-    yield from google_ads_sandbox(settings, refused_metrics={"5550003001": ["conversions_value"]})
+def google_ads_served(app: Any, run: SyncRun) -> list[dict[str, Any]]:
+    from sandbox.google_ads import expected_daily_rows
 
-
-@pytest.fixture
-def google_ads_account_refusing_clicks(settings: Any) -> Iterator[SandboxServer]:
-    yield from google_ads_sandbox(settings, refused_metrics={"5550003001": ["clicks"]})
-
-
-def google_ads_connection(organization: Organization) -> Connection:
-    from tests.connectors.google_ads.support import STANDALONE, connect
-
-    return connect(organization, STANDALONE)  # Fabrikam UK: Search, Performance Max and Display campaigns
-
-
-def google_ads_served(server: SandboxServer, run: SyncRun) -> list[dict[str, Any]]:
-    from connectors.google_ads.sandbox import expected_daily_rows
-    from tests.connectors.google_ads.support import STANDALONE, app_of
-
-    today = app_of(server).today_for(STANDALONE)
-    return expected_daily_rows(STANDALONE, run.window_start, run.window_end, today=today)
+    today = app.today_for(FABRIKAM_UK)
+    return expected_daily_rows(FABRIKAM_UK, run.window_start, run.window_end, today=today)
 
 
 def test_google_ads_campaign_type_without_view_through_loads_it_empty_with_a_note(
-    organization: Organization, google_ads_pmax_without_view_through: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
     from etl.models import AdPerformanceDaily
 
-    connection = google_ads_connection(organization)
+    unreported = {"PERFORMANCE_MAX": ["view_through_conversions"]}
+    connection, app = fabrikam_uk(sandboxes, organization, unreported_metrics=unreported)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
-    served = google_ads_served(google_ads_pmax_without_view_through, run)
+    served = google_ads_served(app, run)
     rows = AdPerformanceDaily.objects.filter(connection=connection)
     assert rows.count() == len(served) > 0 and run.rows["campaign_performance"].get("quarantined", 0) == 0
     pmax, other = rows.filter(campaign_type="PERFORMANCE_MAX"), rows.exclude(campaign_type="PERFORMANCE_MAX")
@@ -259,14 +168,15 @@ def test_google_ads_campaign_type_without_view_through_loads_it_empty_with_a_not
 
 
 def test_google_ads_account_refusing_a_metric_loads_the_rest_with_a_note(
-    organization: Organization, google_ads_account_refusing_conversion_value: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
     from etl.models import AdPerformanceDaily
 
-    connection = google_ads_connection(organization)
+    refused = {FABRIKAM_UK: ["conversions_value"]}
+    connection, app = fabrikam_uk(sandboxes, organization, refused_metrics=refused)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
-    served = google_ads_served(google_ads_account_refusing_conversion_value, run)
+    served = google_ads_served(app, run)
     rows = AdPerformanceDaily.objects.filter(connection=connection)
     assert rows.count() == len(served) > 0
     assert not rows.exclude(conversion_value=None).exists()  # NULL, not 0
@@ -282,28 +192,23 @@ def test_google_ads_account_refusing_a_metric_loads_the_rest_with_a_note(
 
 
 def test_google_ads_account_refusing_a_required_metric_fails_with_its_name(
-    organization: Organization, google_ads_account_refusing_clicks: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
     from etl.models import AdPerformanceDaily
 
-    connection = google_ads_connection(organization)
+    connection, _ = fabrikam_uk(sandboxes, organization, refused_metrics={FABRIKAM_UK: ["clicks"]})
     run = run_sync(connection)
     assert run.status == SyncRun.Status.FAILED  # its one stream could not be read
     assert "clicks (metrics.clicks)" in run.error_message and "555-000-3001" in run.error_message
     assert not AdPerformanceDaily.objects.filter(connection=connection).exists()
 
 
-@pytest.fixture
-def google_ads_like_the_demo(settings: Any) -> Iterator[SandboxServer]:
-    yield from google_ads_sandbox(settings)
-
-
 def test_a_google_ads_tenant_like_the_sandbox_gets_no_such_note(
-    organization: Organization, google_ads_like_the_demo: SandboxServer
+    sandboxes: Sandboxes, organization: Organization
 ) -> None:
     from etl.models import AdPerformanceDaily
 
-    connection = google_ads_connection(organization)
+    connection, _ = fabrikam_uk(sandboxes, organization)
     run = run_sync(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert not [note for note in run.notes if note.startswith("Google Ads:")], run.notes

@@ -9,28 +9,22 @@ from typing import Any
 import pytest
 
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from connectors.services import connection_create, connection_tokens
-from connectors.zoho_crm.sandbox import (
+from etl.models import CrmDeal, CrmLead, QuarantinedRecord, SyncRun
+from etl.pipeline import sync_start
+from sandbox.core import SandboxServer
+from sandbox.zoho_crm import (
     DEMO_ORG,
     GMBH_REFRESH_TOKEN,
     ZohoCrmSandbox,
     expected_records,
 )
-from etl.models import CrmDeal, CrmLead, QuarantinedRecord, SyncRun
-from etl.pipeline import sync_start
 from tenancy.models import Organization
+from tests.sandboxes import run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.embedded]
 
 GMBH_ORG = "820017733"
-
-
-def run_sync(connection: Connection) -> SyncRun:
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
-    return run
 
 
 def since(day: date) -> datetime:

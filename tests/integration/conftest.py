@@ -17,7 +17,7 @@ import redis
 from celery import Celery
 from django.conf import settings as django_settings
 
-from connectors.sandbox import SandboxServer
+from sandbox.core import SandboxServer
 
 BROKER_URL = "redis://127.0.0.1:6379/13"
 ROOT = Path(__file__).resolve().parents[2]

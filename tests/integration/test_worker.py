@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from connectors.linkedin_ads.sandbox import LinkedInAdsSandbox, expected_daily_rows
 from connectors.models import Connection
 from dashboard.cache_warm import dashboard_viewed
 from etl.models import AdPerformanceDaily, SyncRun
+from sandbox.linkedin_ads import LinkedInAdsSandbox, expected_daily_rows
 from tests.integration.conftest import BROKER_URL, CeleryProcesses, wait_for
 
 pytestmark = pytest.mark.worker

@@ -7,7 +7,6 @@ No command takes dates, so there are no bad dates to give them.
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 import subprocess
@@ -22,7 +21,8 @@ from django.db import connection as db
 
 from connectors.models import Connection
 from connectors.registry import platforms
-from connectors.sandbox import SandboxServer
+from sandbox.core import SandboxServer
+from sandbox.serve import create_sandbox, has_sandbox
 from tenancy.models import Organization
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,12 +120,10 @@ def test_start_background_syncs_refuses_unknown_names(args: list[str], message: 
 
 def test_demo_setup_without_the_sandbox_says_what_to_do(closed_port: int) -> None:
     env: dict[str, Any] = {}
-    for platform in platforms():
-        try:
-            sandbox = importlib.import_module(f"connectors.{platform}.sandbox")
-        except ModuleNotFoundError:
-            continue
-        env.update(sandbox.create_app().env(f"http://127.0.0.1:{closed_port}"))
+    for platform in filter(has_sandbox, platforms()):
+        app = create_sandbox(platform)
+        env.update(app.env(f"http://127.0.0.1:{closed_port}"))
+        app.close()
     assert_one_line_error(manage("demo_setup", env=env), "is the sandbox running")
     assert not Connection.objects.exists()
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 from freezegun import freeze_time
 
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from etl.models import SyncRun
+from sandbox.core import SandboxServer
 from tenancy.models import Membership
 from tests.dashboard import PASSWORD, make_connection, make_org, make_user
 

@@ -19,10 +19,10 @@ from django.urls import reverse
 from freezegun import freeze_time
 
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from dashboard.exports import export_names
 from dashboard.urls import urlpatterns
 from etl.models import SyncRun
+from sandbox.core import SandboxServer
 from tenancy.models import Membership, Organization
 from tests.dashboard import (
     PASSWORD,

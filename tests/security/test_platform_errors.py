@@ -22,13 +22,13 @@ from django.urls import reverse
 from connectors.crypto import encrypt_json
 from connectors.errors import AuthError, PermanentError
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from connectors.services import connection_mark_failing, connection_mark_needs_reauth
 from etl.models import SyncRun
-from etl.pipeline import sync_start
 from etl.services import readable_error, sync_run_fail
+from sandbox.core import SandboxServer
 from tenancy.models import Membership
 from tests.dashboard import PASSWORD, make_connection, make_org, make_run, make_user
+from tests.sandboxes import run_sync
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db]
 
@@ -63,9 +63,7 @@ def test_an_echoed_token_is_redacted_wherever_the_error_is_shown(echoing_linkedi
     connection = make_connection(make_org("Northwind"), account_id="508000001", name="LinkedIn main")
     Connection.objects.filter(pk=connection.pk).update(credentials_encrypted=encrypt_json({"access_token": TOKEN}))
 
-    run = sync_start(connection_id=connection.pk)
-    assert run is not None
-    run.refresh_from_db()
+    run = run_sync(connection)
     connection.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED and run.error_class == "PermanentError"
     assert "Not enough permissions" in run.error_message and "[redacted]" in run.error_message

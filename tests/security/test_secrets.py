@@ -17,13 +17,13 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors.crypto import decrypt_json
-from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, LinkedInAdsSandbox
 from connectors.models import Connection
 from connectors.platform_settings import value
 from etl.models import SyncRun
-from etl.pipeline import sync_start
 from sales_dashboard.logging import RedactSecretsFilter, StructuredFormatter
+from sandbox.linkedin_ads import DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, LinkedInAdsSandbox
 from tests.dashboard import PASSWORD, make_user
+from tests.sandboxes import run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,16 +33,12 @@ def run_syncs_with_faults(connection: Connection, app: LinkedInAdsSandbox) -> li
     app.faults.add("rate_limit", times=2, path="/rest/adAnalytics")
     app.faults.add("server_error", times=1, path="/rest/adAccounts")
     app.faults.add("expire_token", times=1, after=2, path="/rest/")
-    first = sync_start(connection_id=connection.pk)
-    assert first is not None
-    first.refresh_from_db()
+    first = run_sync(connection)
     assert first.status == SyncRun.Status.SUCCEEDED, first.error_message
 
     app.faults.add("expire_token", times=1, path="/rest/")
     app.faults.add("revoke_refresh", times=1)
-    second = sync_start(connection_id=connection.pk)
-    assert second is not None
-    second.refresh_from_db()
+    second = run_sync(connection)
     assert second.status == SyncRun.Status.FAILED and second.error_class == "AuthError"
     assert app.faults.pending() == []
     return [first, second]
@@ -50,8 +46,8 @@ def run_syncs_with_faults(connection: Connection, app: LinkedInAdsSandbox) -> li
 
 def secret_values(app: LinkedInAdsSandbox) -> set[str]:
     """Every access and refresh token the sandbox issued, and the OAuth client secret."""
-    with app._token_lock:
-        issued = set(app._access) | set(app._refresh)
+    with app._lock:
+        issued = set(app.access) | set(app.refresh)
     values = {DEMO_REFRESH_TOKEN, SANDBOX_CLIENT_SECRET, value("linkedin_ads", "CLIENT_SECRET"), *issued}
     assert len(issued) >= 3  # the demo refresh token and at least two access tokens (one expired mid-run)
     return values

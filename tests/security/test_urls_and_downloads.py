@@ -32,12 +32,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.models import Connection
-from connectors.sandbox import SandboxServer
 from dashboard.exports import export_names
 from dashboard.urls import urlpatterns
 from etl.models import AdPerformanceDaily, SyncRun
-from etl.pipeline import sync_start
 from etl.services import today_utc
+from sandbox.core import SandboxServer
 from tenancy.models import Membership, Organization
 from tests.dashboard import (
     PASSWORD,
@@ -53,6 +52,7 @@ from tests.dashboard import (
     make_run,
     make_user,
 )
+from tests.sandboxes import run_sync
 
 EVIL_ID = "x\"; filename*=UTF-8''evil.html; a=\""
 # Ids a platform could send: every character a URL or a header treats specially, and unicode.
@@ -338,9 +338,7 @@ def fuzz_path(template: str, site: Site, values: dict[str, str], *, raw: bool) -
 
 @pytest.fixture
 def site(linkedin_connection: Connection, linkedin_sandbox: SandboxServer) -> Iterator[Site]:
-    run = sync_start(connection_id=linkedin_connection.pk)
-    assert run is not None
-    run.refresh_from_db()
+    run = run_sync(linkedin_connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert AdPerformanceDaily.objects.filter(connection=linkedin_connection).exists()
     org = linkedin_connection.organization

@@ -19,7 +19,6 @@ A production installation makes its administrators with ``manage.py createsuperu
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -32,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 from connectors.errors import ConnectorError
 from connectors.registry import platforms
 from connectors.services import connection_create, organization_get_or_create
+from dashboard.management.commands.run_sandbox import sandbox_serve
 from dashboard.management.quiet import quiet_logs
 from tenancy.models import Membership, Organization
 
@@ -93,15 +93,12 @@ class Command(BaseCommand):
             self._setup(options)
 
     def _setup(self, options: dict[str, Any]) -> None:
+        serve = sandbox_serve()  # the demo's accounts are the sandbox's
         organization = organization_get_or_create(slug=DEMO_ORG, name="Demo Marketing Team")
         demo_user_setup(organization)
 
         for platform in platforms():
-            try:
-                sandbox = importlib.import_module(f"connectors.{platform}.sandbox")
-            except ModuleNotFoundError:
-                continue
-            for spec in getattr(sandbox, "DEMO_CONNECTIONS", []):
+            for spec in serve.demo_connections(platform):
                 try:
                     connection = connection_create(
                         organization=organization,

@@ -1,6 +1,9 @@
 """Serve every platform's sandbox API on loopback and print how to point the app at them.
 
-Each platform has a fixed port (8701 and up, in the order of ``PLATFORM_NAMES``), so the URLs stay
+The sandbox (``sandbox/``, the fakes of the platform APIs) is a test and demo tool of the source
+checkout: the installed package does not ship it, and this command says so when it is missing.
+
+Each platform has a fixed port (8701 and up, in the sandbox's ``PORT_ORDER``), so the URLs stay
 the same from one demo to the next. A fixed port that something else already uses is replaced by a
 free one, and the command says which; ``--port-base`` (``make demo SANDBOX_PORT_BASE=...``) asks for
 other ports, and those are used exactly or not at all. Whatever was chosen is written to
@@ -20,16 +23,33 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.registry import PLATFORM_NAMES, platforms
-from connectors.sandbox import serve_sandboxes
 
-DEFAULT_PORT_BASE = 8701
+if TYPE_CHECKING:
+    from types import ModuleType
+
 STOP_WAIT_SECONDS = 10.0
+NOT_INSTALLED = (
+    "The sandbox is not installed: it is a test and demo tool that comes with a source checkout of "
+    "the project (the sandbox/ folder beside manage.py), not with the installed package. Run this "
+    "command from a source checkout (`make demo` does)."
+)
+
+
+def sandbox_serve() -> ModuleType:
+    """``sandbox.serve``, or a clear error where the sandbox is not installed."""
+    try:
+        from sandbox import serve
+    except ModuleNotFoundError as exc:
+        if exc.name != "sandbox":
+            raise
+        raise CommandError(NOT_INSTALLED) from None
+    return serve
 
 
 def _alive(pid: int) -> bool:
@@ -89,8 +109,8 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help=(
-                f"First port, one port per platform, used exactly (default {DEFAULT_PORT_BASE}, where a port "
-                "already in use is replaced by a free one)."
+                "First port, one port per platform, used exactly (default: the sandbox's fixed ports, 8701 "
+                "and up, where a port already in use is replaced by a free one)."
             ),
         )
         parser.add_argument(
@@ -111,11 +131,12 @@ class Command(BaseCommand):
         if options["detach"]:
             self._detach(pid_file, options)
             return
+        serve = sandbox_serve()
         explicit = options["port_base"] is not None
-        base = options["port_base"] if explicit else DEFAULT_PORT_BASE
-        ports = {p: base + i for i, p in enumerate(PLATFORM_NAMES)}
+        base = options["port_base"] if explicit else serve.DEFAULT_PORT_BASE
+        ports = serve.sandbox_ports(platforms(), base)
         try:
-            servers = serve_sandboxes(
+            servers = serve.serve_sandboxes(
                 platforms(), host=options["host"], ports=ports, free_port_when_taken=not explicit
             )
         except OSError as exc:
@@ -150,6 +171,7 @@ class Command(BaseCommand):
                 server.stop()
 
     def _detach(self, pid_file: Path, options: dict[str, Any]) -> None:
+        sandbox_serve()  # missing: say so here, not from the background
         env_file = Path(options["env_file"])
         running = _sandbox_pid(pid_file)
         if running is not None and env_file.is_file():

@@ -13,7 +13,10 @@ from connectors.base import Window
 from connectors.demandbase.activity import ACTIVITY_EXPORT_FIELDS, MINUTES, TYPE, daily_engagement
 from connectors.demandbase.connector import Connector
 from connectors.demandbase.mapping import ABM_ENGAGEMENT
-from connectors.demandbase.sandbox import (
+from etl.normalize import normalize
+from etl.schema import ABM_ENGAGEMENT_DAILY as DAILY_DATASET
+from etl.services import today_utc
+from sandbox.demandbase import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SMALL_CATALOGUE_CLIENT_ID,
@@ -23,9 +26,6 @@ from connectors.demandbase.sandbox import (
     day_activities,
     engagement_minutes,
 )
-from etl.normalize import normalize
-from etl.schema import ABM_ENGAGEMENT_DAILY as DAILY_DATASET
-from etl.services import today_utc
 from tests.connectors.demandbase.truth import engagement_truth, intent_truth
 
 pytestmark = pytest.mark.embedded

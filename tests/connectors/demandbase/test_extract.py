@@ -14,7 +14,10 @@ from connectors.auth import TokenSet
 from connectors.base import Window
 from connectors.demandbase.connector import Connector
 from connectors.demandbase.export import ExportTiming
-from connectors.demandbase.sandbox import (
+from connectors.errors import AuthError, PermanentError, RateLimited, TransientError
+from etl.services import today_utc
+from sandbox.core import SandboxServer
+from sandbox.demandbase import (
     EMPTY_CLIENT_ID,
     EMPTY_CLIENT_SECRET,
     EXPORT_ONLY_CLIENT_ID,
@@ -22,12 +25,9 @@ from connectors.demandbase.sandbox import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     DemandbaseSandbox,
-    create_app,
 )
-from connectors.errors import AuthError, PermanentError, RateLimited, TransientError
-from connectors.sandbox import SandboxServer
-from etl.services import today_utc
 from tests.connectors.demandbase.truth import RANK, account_truth, intent_truth
+from tests.sandboxes import Sandboxes
 
 pytestmark = pytest.mark.embedded
 
@@ -139,11 +139,9 @@ def test_account_lists_option_narrows_the_export(demandbase_app: DemandbaseSandb
     assert len(records(connector(options={"account_list_ids": "5001"}), "accounts")) == 60
 
 
-def test_json_lines_results_are_read_too(settings: Any) -> None:
-    with SandboxServer(create_app(results_layout="ndjson")) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        assert accounts_as_truth(records(connector(), "accounts")) == account_truth(today_utc())
+def test_json_lines_results_are_read_too(sandboxes: Sandboxes) -> None:
+    sandboxes.serve("demandbase", results_layout="ndjson")
+    assert accounts_as_truth(records(connector(), "accounts")) == account_truth(today_utc())
 
 
 def test_export_polling_survives_throttling_a_5xx_and_an_expired_token(
@@ -425,15 +423,13 @@ def test_check_exchanges_the_key_set_and_names_the_tenant(demandbase_app: Demand
 
 
 @pytest.mark.parametrize("status", [400, 401])
-def test_a_revoked_key_set_is_an_auth_error(settings: Any, status: int) -> None:
-    with SandboxServer(create_app(bad_credentials_status=status)) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        server.app.faults.add("revoke_keyset")
-        with pytest.raises(AuthError, match="reconnect") as caught:
-            connector().refresh_tokens(force=True)
-        assert caught.value.status == status and not caught.value.expired
-        assert server.app.state()["requests"]["token"] == 1  # refused once, not retried
+def test_a_revoked_key_set_is_an_auth_error(sandboxes: Sandboxes, status: int) -> None:
+    server = sandboxes.serve("demandbase", bad_credentials_status=status)
+    server.app.faults.add("revoke_keyset")
+    with pytest.raises(AuthError, match="reconnect") as caught:
+        connector().refresh_tokens(force=True)
+    assert caught.value.status == status and not caught.value.expired
+    assert server.app.state()["requests"]["token"] == 1  # refused once, not retried
 
 
 def test_a_key_set_revoked_mid_sync_is_an_auth_error(demandbase_app: DemandbaseSandbox) -> None:

@@ -20,7 +20,10 @@ from connectors.demandbase.catalogue import (
     missing_fields_note,
 )
 from connectors.demandbase.connector import Connector
-from connectors.demandbase.sandbox import (
+from connectors.errors import PermanentError, RateLimited
+from etl.services import today_utc
+from sandbox.core import SandboxServer
+from sandbox.demandbase import (
     ACCOUNT_FIELDS,
     NO_INTENT_CLIENT_ID,
     NO_INTENT_CLIENT_SECRET,
@@ -32,9 +35,6 @@ from connectors.demandbase.sandbox import (
     DemandbaseSandbox,
     expected_accounts,
 )
-from connectors.errors import PermanentError, RateLimited
-from connectors.sandbox import SandboxServer
-from etl.services import today_utc
 
 pytestmark = pytest.mark.embedded
 

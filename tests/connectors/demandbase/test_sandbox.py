@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.demandbase.sandbox import (
+from sandbox.core import SandboxServer
+from sandbox.demandbase import (
     ACCESS_TOKEN_TTL,
     ACCOUNT_FIELDS,
     DEMO_CONNECTIONS,
@@ -30,12 +30,11 @@ from connectors.demandbase.sandbox import (
     SANDBOX_CLIENT_SECRET,
     DemandbaseSandbox,
     accounts_for,
-    create_app,
     expected_accounts,
     expected_intent_rows,
     page_token,
 )
-from connectors.sandbox import SandboxServer
+from tests.sandboxes import Clock, Sandboxes, app_of
 
 pytestmark = pytest.mark.embedded
 
@@ -50,34 +49,23 @@ EXPORT_401 = {"errorCode": "401-100", "errorMessage": "Authentication credential
 INTENT_401 = {"status": "Authentication Failed - Unauthorized."}
 
 
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
 
 # --------------------------------------------------------------------------- fixtures and helpers
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
+def clock() -> Clock:
+    return Clock(NOW.timestamp())
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> DemandbaseSandbox:
-    return create_app(clock=clock, job_seconds=3600)
+def server(sandboxes: Sandboxes, clock: Clock) -> SandboxServer:
+    return sandboxes.serve("demandbase", clock=clock, job_seconds=3600)
 
 
 @pytest.fixture
-def server(app: DemandbaseSandbox) -> Iterator[SandboxServer]:
-    with SandboxServer(app) as running:
-        yield running
+def app(server: SandboxServer) -> DemandbaseSandbox:
+    return app_of(server, DemandbaseSandbox)
 
 
 @pytest.fixture
@@ -213,15 +201,15 @@ def test_token_exchange_rejects_forms_and_missing_parameters(server: SandboxServ
 
 
 @pytest.mark.parametrize(("status", "code"), [(400, "400-103"), (401, "401-100")])
-def test_wrong_secret_is_refused(clock: FakeClock, status: int, code: str) -> None:
-    with SandboxServer(create_app(clock=clock, bad_credentials_status=status)) as server:
-        body = {"grantType": "client_credentials", "clientId": SANDBOX_CLIENT_ID, "clientSecret": "nope"}
-        assert_envelope(exchange(server, body), status, code)
-        body["clientId"] = "unknown"
-        assert_envelope(exchange(server, body), status, code)
+def test_wrong_secret_is_refused(sandboxes: Sandboxes, clock: Clock, status: int, code: str) -> None:
+    server = sandboxes.serve("demandbase", clock=clock, bad_credentials_status=status)
+    body = {"grantType": "client_credentials", "clientId": SANDBOX_CLIENT_ID, "clientSecret": "nope"}
+    assert_envelope(exchange(server, body), status, code)
+    body["clientId"] = "unknown"
+    assert_envelope(exchange(server, body), status, code)
 
 
-def test_access_token_lives_eight_hours(server: SandboxServer, clock: FakeClock, token: str) -> None:
+def test_access_token_lives_eight_hours(server: SandboxServer, clock: Clock, token: str) -> None:
     clock.advance(ACCESS_TOKEN_TTL - 1)
     assert get(server, f"{EXPORT}/jobs", token).status_code == 200
     clock.advance(1)
@@ -366,7 +354,7 @@ def test_job_moves_from_accepted_to_finished(server: SandboxServer, token: str) 
 
 
 def test_jobs_also_finish_with_time(
-    server: SandboxServer, app: DemandbaseSandbox, clock: FakeClock, token: str
+    server: SandboxServer, app: DemandbaseSandbox, clock: Clock, token: str
 ) -> None:
     job = create_job(server, token)
     clock.advance(app.job_seconds)
@@ -380,13 +368,13 @@ def test_one_export_job_at_a_time(server: SandboxServer, token: str) -> None:
     assert post(server, f"{EXPORT}/job", token, job_body(jobName="second")).status_code == 202
 
 
-def test_daily_job_quota(clock: FakeClock) -> None:
-    with SandboxServer(create_app(clock=clock, daily_job_quota=1)) as server:
-        token = access_token(server)
-        finish(server, token, create_job(server, token)["jobId"])
-        assert_envelope(post(server, f"{EXPORT}/job", token, job_body()), 429, "429-101")
-        clock.advance(86_400)
-        assert post(server, f"{EXPORT}/job", access_token(server), job_body()).status_code == 202
+def test_daily_job_quota(sandboxes: Sandboxes, clock: Clock) -> None:
+    server = sandboxes.serve("demandbase", clock=clock, daily_job_quota=1)
+    token = access_token(server)
+    finish(server, token, create_job(server, token)["jobId"])
+    assert_envelope(post(server, f"{EXPORT}/job", token, job_body()), 429, "429-101")
+    clock.advance(86_400)
+    assert post(server, f"{EXPORT}/job", access_token(server), job_body()).status_code == 202
 
 
 @pytest.mark.parametrize(
@@ -547,7 +535,7 @@ def test_filters_lists_and_limit_narrow_the_export(server: SandboxServer, token:
 
 
 def test_results_link_is_signed_and_refuses_a_bearer(
-    server: SandboxServer, clock: FakeClock, token: str
+    server: SandboxServer, clock: Clock, token: str
 ) -> None:
     url = finish(server, token, create_job(server, token)["jobId"])["resultsUrl"]
     refused = requests.get(url, headers=bearer(token), timeout=TIMEOUT)
@@ -560,14 +548,14 @@ def test_results_link_is_signed_and_refuses_a_bearer(
     assert expired.status_code == 403 and b"Request has expired" in expired.content
 
 
-def test_ndjson_and_csv_layouts(clock: FakeClock) -> None:
-    with SandboxServer(create_app(clock=clock, results_layout="ndjson")) as server:
-        token = access_token(server)
-        lines = results(server, token).text.splitlines()
-        assert [json.loads(line) for line in lines] == expected_accounts(TODAY, fields=FIELDS)
-        table = results(server, token, jobName="csv", format="CSV").text
-        rows = list(csv.reader(io.StringIO(table)))
-        assert rows[0] == FIELDS and len(rows) == 301
+def test_ndjson_and_csv_layouts(sandboxes: Sandboxes, clock: Clock) -> None:
+    server = sandboxes.serve("demandbase", clock=clock, results_layout="ndjson")
+    token = access_token(server)
+    lines = results(server, token).text.splitlines()
+    assert [json.loads(line) for line in lines] == expected_accounts(TODAY, fields=FIELDS)
+    table = results(server, token, jobName="csv", format="CSV").text
+    rows = list(csv.reader(io.StringIO(table)))
+    assert rows[0] == FIELDS and len(rows) == 301
 
 
 # --------------------------------------------------------------------------- faults
@@ -704,7 +692,7 @@ def test_numbers_are_the_same_in_another_process() -> None:
     here = digest([expected_accounts(day), expected_intent_rows(date(2026, 7, 1), day, today=day)])
     script = (
         "import hashlib, json; from datetime import date;"
-        "from connectors.demandbase.sandbox import expected_accounts as a, expected_intent_rows as i;"
+        "from sandbox.demandbase import expected_accounts as a, expected_intent_rows as i;"
         "d = date(2026, 8, 12); rows = [a(d), i(date(2026, 7, 1), d, today=d)];"
         "print(hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest())"
     )

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.demandbase.sandbox import (
+from sandbox.demandbase import (
     DEMO_TENANT,
     expected_accounts,
     expected_activities,

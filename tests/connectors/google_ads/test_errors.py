@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2
 
 from connectors.errors import AuthError, ConnectorError, PermanentError, RateLimited, TransientError
 from connectors.google_ads import errors
-from connectors.google_ads.sandbox.grpc_service import RpcFailure, status_of
+from sandbox.google_ads.grpc_service import RpcFailure, status_of
 
 pytestmark = pytest.mark.embedded
 

@@ -13,7 +13,7 @@ from connectors.auth import TokenSet
 from connectors.base import Window
 from connectors.errors import AuthError, PermanentError, RateLimited, TransientError
 from connectors.google_ads.connector import Connector
-from connectors.google_ads.sandbox import DEMO_REFRESH_TOKEN, GoogleAdsSandbox, expected_daily_rows
+from sandbox.google_ads import DEMO_REFRESH_TOKEN, GoogleAdsSandbox, expected_daily_rows
 from tests.connectors.google_ads.support import (
     BIG_ACCOUNT,
     CANCELLED_CLIENT,

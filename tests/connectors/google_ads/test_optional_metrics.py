@@ -21,11 +21,11 @@ from connectors.errors import PermanentError
 from connectors.google_ads import errors
 from connectors.google_ads.connector import Connector, unreported_notes
 from connectors.google_ads.records import Account
-from connectors.google_ads.sandbox import DEMO_REFRESH_TOKEN, GoogleAdsSandbox, create_app
-from connectors.sandbox import SandboxServer
-from tests.connectors.google_ads.support import DACH_CLIENT, MANAGER, STANDALONE, US_CLIENT, app_of, serving
+from sandbox.google_ads import DEMO_REFRESH_TOKEN, GoogleAdsSandbox, create_app
+from tests.connectors.google_ads.support import DACH_CLIENT, MANAGER, STANDALONE, US_CLIENT
 from tests.connectors.google_ads.test_extract import as_truth, stream_calls, truth
 from tests.connectors.google_ads.test_sandbox import Wire, rejected
+from tests.sandboxes import Sandboxes, app_of
 
 pytestmark = pytest.mark.embedded
 
@@ -74,10 +74,9 @@ def sandbox_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(settings: Any, sandbox_options: dict[str, Any]) -> Iterator[GoogleAdsSandbox]:
+def app(sandboxes: Sandboxes, sandbox_options: dict[str, Any]) -> GoogleAdsSandbox:
     """The sandbox with this test's options (``sandbox_options``, parametrized indirectly)."""
-    with serving(settings, **sandbox_options) as server:
-        yield app_of(server)
+    return app_of(sandboxes.serve("google_ads", **sandbox_options), GoogleAdsSandbox)
 
 
 def options(**given: Any) -> Any:
@@ -302,15 +301,9 @@ BY_TYPE = (
 
 
 @pytest.fixture
-def wire(sandbox_options: dict[str, Any]) -> Iterator[Wire]:
-    app = create_app(stream_batch_rows=50, **sandbox_options)
-    try:
-        with SandboxServer(app) as server:
-            client = Wire(server)
-            yield client
-            client.channel.close()
-    finally:
-        app.close()
+def wire(sandboxes: Sandboxes, sandbox_options: dict[str, Any]) -> Iterator[Wire]:
+    with Wire.on(sandboxes.serve("google_ads", stream_batch_rows=50, **sandbox_options)) as client:
+        yield client
 
 
 def rows(wire: Wire, customer_id: str, query: str) -> list[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,16 +19,15 @@ import requests
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
-from connectors.google_ads.sandbox import (
+from sandbox.core import SandboxServer
+from sandbox.google_ads import (
     DEMO_REFRESH_TOKEN,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     GoogleAdsSandbox,
-    create_app,
     expected_daily_rows,
 )
-from connectors.google_ads.sandbox import grpc_service as wire
-from connectors.sandbox import SandboxServer
+from sandbox.google_ads import grpc_service as wire
 from tests.connectors.google_ads.support import (
     CANCELLED_CLIENT,
     DACH_CLIENT,
@@ -35,6 +35,7 @@ from tests.connectors.google_ads.support import (
     STANDALONE,
     US_CLIENT,
 )
+from tests.sandboxes import Sandboxes
 
 pytestmark = pytest.mark.embedded
 
@@ -47,6 +48,16 @@ REPORT = (
 
 class Wire:
     """Raw gRPC access to the sandbox, and its HTTP side."""
+
+    @classmethod
+    @contextmanager
+    def on(cls, server: SandboxServer) -> Iterator[Wire]:
+        """A client of the running ``server``, its channel closed after."""
+        client = cls(server)
+        try:
+            yield client
+        finally:
+            client.channel.close()
 
     def __init__(self, server: SandboxServer) -> None:
         app = server.app
@@ -96,15 +107,9 @@ class Wire:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Wire]:
-    app = create_app(stream_batch_rows=50, search_page_rows=40)
-    try:
-        with SandboxServer(app) as server:
-            client = Wire(server)
-            yield client
-            client.channel.close()
-    finally:
-        app.close()
+def sandbox(sandboxes: Sandboxes) -> Iterator[Wire]:
+    with Wire.on(sandboxes.serve("google_ads", stream_batch_rows=50, search_page_rows=40)) as client:
+        yield client
 
 
 def failure_of(error: grpc.RpcError) -> tuple[grpc.StatusCode, list[tuple[str, str]], Any]:

@@ -12,8 +12,8 @@ from connectors.auth import TokenSet
 from connectors.base import Window
 from connectors.errors import AuthError, PermanentError, RateLimited
 from connectors.linkedin_ads.connector import Connector
-from connectors.linkedin_ads.sandbox import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox, expected_daily_rows
 from etl.services import today_utc
+from sandbox.linkedin_ads import DEMO_REFRESH_TOKEN, LinkedInAdsSandbox, expected_daily_rows
 
 pytestmark = pytest.mark.embedded
 

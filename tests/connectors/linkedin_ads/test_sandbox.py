@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from connectors.linkedin_ads.sandbox import (
+from sandbox.core import Faults, SandboxServer
+from sandbox.linkedin_ads import (
     ACCESS_TOKEN_TTL,
     ACCOUNTS,
     DEMO_REFRESH_TOKEN,
@@ -27,10 +27,10 @@ from connectors.linkedin_ads.sandbox import (
     SANDBOX_CLIENT_SECRET,
     LinkedInAdsSandbox,
     campaigns_for,
-    create_app,
     expected_daily_rows,
 )
-from connectors.sandbox import Faults, SandboxServer, create_sandbox, serve_sandboxes
+from sandbox.serve import create_sandbox, serve_sandboxes
+from tests.sandboxes import Clock, Sandboxes, app_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
@@ -60,34 +60,23 @@ REPORT_FIELDS = (
 )
 
 
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
 
 # --------------------------------------------------------------------------- fixtures and helpers
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
+def clock() -> Clock:
+    return Clock(NOW.timestamp())
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> LinkedInAdsSandbox:
-    return create_app(clock=clock)
+def server(sandboxes: Sandboxes, clock: Clock) -> SandboxServer:
+    return sandboxes.serve("linkedin_ads", clock=clock)
 
 
 @pytest.fixture
-def server(app: LinkedInAdsSandbox) -> Iterator[SandboxServer]:
-    with SandboxServer(app) as running:
-        yield running
+def app(server: SandboxServer) -> LinkedInAdsSandbox:
+    return app_of(server, LinkedInAdsSandbox)
 
 
 @pytest.fixture
@@ -212,7 +201,7 @@ def sandbox_state(server: SandboxServer) -> dict[str, Any]:
 
 
 def test_refresh_returns_the_same_refresh_token_and_its_life_counts_down(
-    server: SandboxServer, clock: FakeClock
+    server: SandboxServer, clock: Clock
 ) -> None:
     first = refresh(server).json()
     assert first["expires_in"] == ACCESS_TOKEN_TTL == 5_184_000
@@ -228,7 +217,7 @@ def test_refresh_returns_the_same_refresh_token_and_its_life_counts_down(
 
 
 def test_authorization_code_flow_issues_a_fresh_refresh_token(
-    server: SandboxServer, clock: FakeClock
+    server: SandboxServer, clock: Clock
 ) -> None:
     code = authorize(server)
     exchanged = token_request(
@@ -289,7 +278,7 @@ def test_token_endpoint_rejects_a_wrong_client_and_unknown_tokens(server: Sandbo
     assert as_json.status_code == 400
 
 
-def test_access_token_expires_after_its_lifetime(server: SandboxServer, clock: FakeClock, token: str) -> None:
+def test_access_token_expires_after_its_lifetime(server: SandboxServer, clock: Clock, token: str) -> None:
     assert api_get(server, "/rest/adAccounts/508000001", token).status_code == 200
     clock.advance(ACCESS_TOKEN_TTL)
     expired = api_get(server, "/rest/adAccounts/508000001", token)
@@ -297,13 +286,13 @@ def test_access_token_expires_after_its_lifetime(server: SandboxServer, clock: F
     assert api_get(server, "/rest/adAccounts/508000001", access_token(server)).status_code == 200
 
 
-def test_access_token_lifetime_is_configurable(clock: FakeClock) -> None:
-    with SandboxServer(create_app(clock=clock, access_token_ttl=3600)) as server:
-        body = refresh(server).json()
-        assert body["expires_in"] == 3600
-        clock.advance(3600)
-        response = api_get(server, "/rest/adAccounts/508000001", body["access_token"])
-        assert (response.status_code, response.json()) == (401, EXPIRED_BODY)
+def test_access_token_lifetime_is_configurable(sandboxes: Sandboxes, clock: Clock) -> None:
+    server = sandboxes.serve("linkedin_ads", clock=clock, access_token_ttl=3600)
+    body = refresh(server).json()
+    assert body["expires_in"] == 3600
+    clock.advance(3600)
+    response = api_get(server, "/rest/adAccounts/508000001", body["access_token"])
+    assert (response.status_code, response.json()) == (401, EXPIRED_BODY)
 
 
 def test_unknown_or_missing_bearer_token_is_invalid(server: SandboxServer) -> None:
@@ -549,7 +538,7 @@ def test_missing_required_params(server: SandboxServer, token: str, missing: str
     assert body["message"]
 
 
-def test_end_date_is_inclusive_and_optional(server: SandboxServer, token: str, clock: FakeClock) -> None:
+def test_end_date_is_inclusive_and_optional(server: SandboxServer, token: str, clock: Clock) -> None:
     inclusive = analytics(server, token, start=date(2026, 8, 1), end=date(2026, 8, 2))
     assert {(e["dateRange"]["start"]["day"]) for e in inclusive} == {1, 2}
 
@@ -633,9 +622,9 @@ def test_big_reports_are_silently_truncated_at_the_row_cap(server: SandboxServer
     assert counters["analytics_rows_dropped"] == len(expected) - 15_000
 
 
-def test_row_cap_is_configurable(clock: FakeClock) -> None:
-    with SandboxServer(create_app(clock=clock, row_cap=25)) as server:
-        assert len(analytics(server, access_token(server))) == 25
+def test_row_cap_is_configurable(sandboxes: Sandboxes, clock: Clock) -> None:
+    server = sandboxes.serve("linkedin_ads", clock=clock, row_cap=25)
+    assert len(analytics(server, access_token(server))) == 25
 
 
 def test_numbers_are_the_same_in_another_process() -> None:
@@ -645,7 +634,7 @@ def test_numbers_are_the_same_in_another_process() -> None:
     here = digest(expected_daily_rows("508000002", date(2026, 8, 1), date(2026, 8, 30)))
     script = (
         "import hashlib, json; from datetime import date;"
-        "from connectors.linkedin_ads.sandbox import expected_daily_rows as e;"
+        "from sandbox.linkedin_ads import expected_daily_rows as e;"
         "rows = e('508000002', date(2026, 8, 1), date(2026, 8, 30));"
         "print(hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest())"
     )

@@ -20,14 +20,14 @@ from connectors.mailchimp.connector import (
     api_base_url,
     bounces_total,
 )
-from connectors.mailchimp.sandbox import (
+from etl.services import today_utc
+from sandbox.core import SandboxServer
+from sandbox.mailchimp import (
     ACCOUNTS,
     DEMO_ACCESS_TOKEN,
     MailchimpSandbox,
     expected_campaign_rows,
 )
-from connectors.sandbox import SandboxServer
-from etl.services import today_utc
 
 pytestmark = pytest.mark.embedded
 

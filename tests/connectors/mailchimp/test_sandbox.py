@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -21,19 +20,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from connectors.mailchimp.sandbox import (
+from sandbox.core import SandboxServer
+from sandbox.mailchimp import (
     ACCOUNTS,
     DEMO_ACCESS_TOKEN,
     DEMO_CONNECTIONS,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     MailchimpSandbox,
-    create_app,
     expected_campaign_rows,
 )
-from connectors.mailchimp.sandbox_catalogue import campaigns_between, report_numbers
-from connectors.sandbox import SandboxServer, create_sandbox
-from tests.connectors.mailchimp.conftest import Clock
+from sandbox.mailchimp.catalogue import campaigns_between, report_numbers
+from sandbox.serve import create_sandbox
+from tests.sandboxes import Clock, Sandboxes, app_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
@@ -66,14 +65,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(clock: Clock) -> MailchimpSandbox:
-    return create_app(clock=clock)
+def server(sandboxes: Sandboxes, clock: Clock) -> SandboxServer:
+    return sandboxes.serve("mailchimp", clock=clock)
 
 
 @pytest.fixture
-def server(app: MailchimpSandbox) -> Iterator[SandboxServer]:
-    with SandboxServer(app) as running:
-        yield running
+def app(server: SandboxServer) -> MailchimpSandbox:
+    return app_of(server, MailchimpSandbox)
 
 
 def api(
@@ -405,7 +403,7 @@ def test_numbers_are_the_same_in_another_process() -> None:
     here = digest(expected_campaign_rows(DEMO, date(2026, 8, 1), date(2026, 8, 30), now=NOW))
     script = (
         "import hashlib, json; from datetime import UTC, date, datetime;"
-        "from connectors.mailchimp.sandbox import expected_campaign_rows as e;"
+        "from sandbox.mailchimp import expected_campaign_rows as e;"
         "rows = e('40118001', date(2026, 8, 1), date(2026, 8, 30), now=datetime(2026, 9, 15, 12, tzinfo=UTC));"
         "print(hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest())"
     )
@@ -480,31 +478,31 @@ def test_campaign_sorting(server: SandboxServer) -> None:
 # --------------------------------------------------------------------------- limits and faults
 
 
-def test_more_than_ten_simultaneous_connections_are_refused(clock: Clock) -> None:
+def test_more_than_ten_simultaneous_connections_are_refused(sandboxes: Sandboxes, clock: Clock) -> None:
     start = threading.Barrier(15)
 
     def call(_: int) -> Any:
         start.wait()  # all fifteen leave together, so they overlap even on a busy machine
         return api(running, "reports", count=1)
 
-    with SandboxServer(create_app(clock=clock, latency=1.5)) as running:
-        with ThreadPoolExecutor(max_workers=15) as pool:
-            answers = list(pool.map(call, range(15)))
-        refused = [a for a in answers if a.status_code == 429]
-        assert 1 <= len(refused) <= 5 and len(answers) - len(refused) >= 10
-        assert without_instance(refused[0].json()) == TOO_MANY and "Retry-After" not in refused[0].headers
-        state = running.app.state()
-        assert state["peak_connections"][DEMO] == 10
-        assert state["counters"]["connections_refused"] == len(refused)
-        # Other accounts have their own ten.
-        assert api(running, "reports", ACCOUNTS["40118002"].token, dc="us6").status_code == 200
+    running = sandboxes.serve("mailchimp", clock=clock, latency=1.5)
+    with ThreadPoolExecutor(max_workers=15) as pool:
+        answers = list(pool.map(call, range(15)))
+    refused = [a for a in answers if a.status_code == 429]
+    assert 1 <= len(refused) <= 5 and len(answers) - len(refused) >= 10
+    assert without_instance(refused[0].json()) == TOO_MANY and "Retry-After" not in refused[0].headers
+    state = running.app.state()
+    assert state["peak_connections"][DEMO] == 10
+    assert state["counters"]["connections_refused"] == len(refused)
+    # Other accounts have their own ten.
+    assert api(running, "reports", ACCOUNTS["40118002"].token, dc="us6").status_code == 200
 
 
-def test_the_limit_is_configurable(clock: Clock) -> None:
-    with SandboxServer(create_app(clock=clock, latency=0.3, max_connections=2)) as running:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            statuses = sorted(pool.map(lambda _: api(running, "reports").status_code, range(4)))
-        assert statuses.count(200) >= 2 and 429 in statuses
+def test_the_limit_is_configurable(sandboxes: Sandboxes, clock: Clock) -> None:
+    running = sandboxes.serve("mailchimp", clock=clock, latency=0.3, max_connections=2)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(lambda _: api(running, "reports").status_code, range(4)))
+    assert statuses.count(200) >= 2 and 429 in statuses
 
 
 def test_rate_limit_fault(server: SandboxServer) -> None:

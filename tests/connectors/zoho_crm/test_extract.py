@@ -10,18 +10,18 @@ import pytest
 from connectors.auth import TokenSet
 from connectors.base import Window
 from connectors.errors import AuthError, MalformedResponse, PermanentError, RateLimited
-from connectors.sandbox import SandboxServer
 from connectors.zoho_crm.connector import Connector, modified_since
 from connectors.zoho_crm.paging import ZohoRecordsPaginator
-from connectors.zoho_crm.sandbox import (
+from etl.services import today_utc
+from sandbox.core import SandboxServer
+from sandbox.zoho_crm import (
     DEMO_ORG,
     DEMO_REFRESH_TOKEN,
     GMBH_REFRESH_TOKEN,
     ZohoCrmSandbox,
-    create_app,
     expected_records,
 )
-from etl.services import today_utc
+from tests.sandboxes import Clock, Sandboxes
 
 pytestmark = pytest.mark.embedded
 
@@ -185,33 +185,19 @@ def test_token_expiring_mid_pagination_is_refreshed_once_and_saved(zoho_app: Zoh
     assert saved[1].extra["api_domain"] == saved[0].extra["api_domain"]
 
 
-def test_access_token_older_than_an_hour_is_refreshed(settings: Any) -> None:
-    clock = FakeClock()
-    with SandboxServer(create_app(clock=clock)) as server:
-        for key, value in server.env().items():
-            setattr(settings, key, value)
-        saved: list[TokenSet] = []
-        conn = connector(saved=saved)
-        conn.check()
-        clock.advance(3601)
-        win = window(3)
-        assert ids(extracted(conn, "deals", win)) == served(DEMO_ORG, "deals", win)
-        assert len(saved) == 2
-
-
-class FakeClock:
-    """Starts a minute into today (UTC), so moving it on by an hour never crosses midnight: the
-    sandbox serves the data of its own day, which must stay the test's day."""
-
-    def __init__(self) -> None:
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        self.now = midnight.timestamp() + 60
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+def test_access_token_older_than_an_hour_is_refreshed(sandboxes: Sandboxes) -> None:
+    # A minute into today (UTC), so moving on by an hour never crosses midnight: the sandbox serves
+    # the data of its own day, which must stay the test's day.
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    clock = Clock(midnight.timestamp() + 60)
+    sandboxes.serve("zoho_crm", clock=clock)
+    saved: list[TokenSet] = []
+    conn = connector(saved=saved)
+    conn.check()
+    clock.advance(3601)
+    win = window(3)
+    assert ids(extracted(conn, "deals", win)) == served(DEMO_ORG, "deals", win)
+    assert len(saved) == 2
 
 
 def test_revoked_refresh_token_is_an_auth_error(zoho_app: ZohoCrmSandbox) -> None:
@@ -246,8 +232,8 @@ def test_missing_scope_needs_reauthorization(zoho_app: ZohoCrmSandbox) -> None:
     conn = connector()
     conn.refresh_tokens(force=True)
     with zoho_app._lock:
-        for token in zoho_app._access.values():
-            token.scope = frozenset({"zohocrm.modules.leads.read"})
+        for token in zoho_app.access.values():
+            token.scope = "ZohoCRM.modules.leads.READ"
     with pytest.raises(AuthError, match="permission") as caught:
         conn.check()
     assert caught.value.code == "OAUTH_SCOPE_MISMATCH" and not caught.value.expired

@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from connectors.sandbox import SandboxServer, create_sandbox, serve_sandboxes
-from connectors.zoho_crm.sandbox import (
+from sandbox.core import SandboxServer
+from sandbox.serve import create_sandbox, serve_sandboxes
+from sandbox.zoho_crm import (
     DEMO_CONNECTIONS,
     DEMO_ORG,
     DEMO_REFRESH_TOKEN,
@@ -32,6 +32,7 @@ from connectors.zoho_crm.sandbox import (
     credit_limit,
     expected_records,
 )
+from tests.sandboxes import Clock, Sandboxes, app_of
 
 pytestmark = pytest.mark.embedded
 
@@ -41,31 +42,20 @@ LEAD_FIELDS = "Company,Lead_Status,Lead_Source,Campaign_Source,Owner,Created_Tim
 DEAL_FIELDS = "Deal_Name,Account_Name,Stage,Amount,Currency,Closing_Date,Campaign_Source,Owner,Modified_Time"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(hour=12).timestamp()
 
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime.now(UTC).replace(hour=12).timestamp())
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def server(sandboxes: Sandboxes, clock: Clock) -> SandboxServer:
+    return sandboxes.serve("zoho_crm", clock=clock)
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> ZohoCrmSandbox:
-    return create_app(clock=clock)
-
-
-@pytest.fixture
-def server(app: ZohoCrmSandbox) -> Iterator[SandboxServer]:
-    with SandboxServer(app) as running:
-        yield running
+def app(server: SandboxServer) -> ZohoCrmSandbox:
+    return app_of(server, ZohoCrmSandbox)
 
 
 def token_call(server: SandboxServer, **params: str) -> requests.Response:
@@ -174,7 +164,7 @@ def test_revoked_refresh_token_is_invalid_code(server: SandboxServer, app: ZohoC
     assert app.state()["tokens"]["refresh_revoked"] == len(ORGS)
 
 
-def test_more_than_ten_tokens_in_ten_minutes_are_refused(server: SandboxServer, clock: FakeClock) -> None:
+def test_more_than_ten_tokens_in_ten_minutes_are_refused(server: SandboxServer, clock: Clock) -> None:
     for _ in range(10):
         access_token(server)
     refused = token_call(server, grant_type="refresh_token", refresh_token=DEMO_REFRESH_TOKEN)
@@ -238,7 +228,7 @@ def test_the_zoho_oauthtoken_scheme_is_required(server: SandboxServer, token: st
     )
 
 
-def test_access_tokens_expire_after_an_hour(server: SandboxServer, token: str, clock: FakeClock) -> None:
+def test_access_tokens_expire_after_an_hour(server: SandboxServer, token: str, clock: Clock) -> None:
     assert api(server, token, "org").status_code == 200
     clock.advance(3600)
     response = api(server, token, "org")
@@ -341,7 +331,7 @@ def test_page_token_goes_beyond_and_cannot_be_combined_with_page(server: Sandbox
     assert error_of(both) == (400, "AMBIGUITY_DURING_PROCESSING")
 
 
-def test_page_tokens_are_bound_signed_and_expire(server: SandboxServer, token: str, clock: FakeClock) -> None:
+def test_page_tokens_are_bound_signed_and_expire(server: SandboxServer, token: str, clock: Clock) -> None:
     params = {"fields": "Company", "converted": "both"}
     next_token = api(server, token, "Leads", params).json()["info"]["next_page_token"]
     other = api(server, token, "Leads", {**params, "sort_order": "asc", "page_token": next_token})
@@ -371,7 +361,7 @@ def test_walking_every_lead_returns_each_exactly_once(server: SandboxServer, tok
     assert [r["id"] for r in records] == sorted(r["id"] for r in records)
 
 
-def test_converted_leads_are_left_out_by_default(server: SandboxServer, token: str, clock: FakeClock) -> None:
+def test_converted_leads_are_left_out_by_default(server: SandboxServer, token: str, clock: Clock) -> None:
     day = datetime.fromtimestamp(clock(), UTC).date()
     everything = expected_records(DEMO_ORG, "Leads", today=day)
     unconverted = expected_records(DEMO_ORG, "Leads", converted="false", today=day)
@@ -386,7 +376,7 @@ def test_converted_leads_are_left_out_by_default(server: SandboxServer, token: s
 
 
 def test_if_modified_since_filters_and_304_when_nothing_changed(
-    server: SandboxServer, token: str, clock: FakeClock
+    server: SandboxServer, token: str, clock: Clock
 ) -> None:
     day = datetime.fromtimestamp(clock(), UTC).date()
     since = datetime.combine(day - timedelta(days=5), datetime.min.time(), tzinfo=UTC)
@@ -508,7 +498,7 @@ def test_data_is_the_same_in_every_process() -> None:
     day = "2026-09-15"
     code = (
         "import hashlib, json; from datetime import date;"
-        "from connectors.zoho_crm.sandbox import expected_records;"
+        "from sandbox.zoho_crm import expected_records;"
         f"rows = expected_records('{DEMO_ORG}', 'Leads', today=date.fromisoformat('{day}'));"
         "print(hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest())"
     )

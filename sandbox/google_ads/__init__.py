@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from connectors.google_ads.sandbox.app import (
+from sandbox.google_ads.app import (
     DEMO_REFRESH_TOKEN,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     GoogleAdsSandbox,
 )
-from connectors.google_ads.sandbox.catalogue import CUSTOMERS, NORTHWIND_MCC, expected_daily_rows
+from sandbox.google_ads.catalogue import CUSTOMERS, NORTHWIND_MCC, expected_daily_rows
 
 __all__ = [
     "CUSTOMERS",

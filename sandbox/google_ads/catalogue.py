@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from connectors.sandbox import seeded_rng as _rng
+from sandbox.core import seeded_rng as _rng
 
 MATURITY_DAYS: Final = 14
 FIRST_MATURITY_PERCENT: Final = 55  # share of a day's final conversions reported on the day itself
@@ -175,8 +175,6 @@ class SandboxCampaign:
 
     def runs_on(self, day: date) -> bool:
         return self.active and self.start <= day and (self.last_delivery is None or day <= self.last_delivery)
-
-
 
 
 def _between(rng: random.Random, bounds: tuple[float, float]) -> float:

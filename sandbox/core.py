@@ -1,7 +1,7 @@
-"""Shared machinery for the local fakes of the marketing platforms' HTTP APIs.
+"""What every platform's fake is made of.
 
-Each platform keeps its fake in ``connectors/<platform>/sandbox.py`` with a ``create_app()`` that returns
-a :class:`FakeApi`. This module supplies what they have in common: a small request/response model, a
+Each platform keeps its fake in ``sandbox/<platform>/`` with a ``create_app()`` that returns a
+:class:`FakeApi`. This module supplies what they have in common: a small request/response model, a
 WSGI base class with regex routing and ``/_sandbox/*`` control endpoints, a thread-safe fault plan, and
 a loopback server that runs an app in a daemon thread.
 
@@ -10,9 +10,7 @@ Stdlib only. Tests and the demo use it; production code never imports it.
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import importlib
 import json
 import logging
 import random
@@ -117,6 +115,13 @@ class SandboxRequest:
     def json(self) -> Any:
         """The body decoded as JSON; raises ``ValueError`` when it is not JSON."""
         return json.loads(self.body.decode("utf-8")) if self.body else None
+
+    def json_or_none(self) -> Any:
+        """The body decoded as JSON, or None when it is empty or not JSON."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
 
     @classmethod
     def from_environ(cls, environ: WSGIEnvironment) -> SandboxRequest:
@@ -298,15 +303,17 @@ def route(method: str, pattern: str) -> Callable[[H], H]:
 
 @dataclass(frozen=True)
 class _Route:
-    name: str
+    name: str  # what its requests are counted as
     method: str
     regex: re.Pattern[str]
+    handler: str  # the name of the method that answers
 
 
 class FakeApi:
     """Base class of every platform fake: a WSGI app with routing, counters and a fault plan.
 
-    Subclasses add handlers with :func:`route`, may override :meth:`preflight` (checks run before every
+    Subclasses add handlers with :func:`route` (or :meth:`more_routes`, for routes whose paths a shared
+    helper learns from its subclass), may override :meth:`preflight` (checks run before every
     non-control route), :meth:`error_response` (the platform's error shape), :meth:`reset_state` and
     :meth:`env`, and list their extra fault kinds in ``fault_kinds``.
 
@@ -367,6 +374,10 @@ class FakeApi:
     def extra_state(self) -> dict[str, Any]:
         """Platform-specific entries for ``GET /_sandbox/state``."""
         return {}
+
+    def more_routes(self) -> Iterable[tuple[str, str, str, str]]:
+        """Routes besides the :func:`route`-marked ones: ``(name, method, pattern, handler method)``."""
+        return ()
 
     # -- counters and state
 
@@ -449,7 +460,7 @@ class FakeApi:
                 allowed.append(candidate.method)
                 continue
             request.path_params = {k: v for k, v in match.groupdict().items() if v is not None}
-            return candidate.name, getattr(self, candidate.name)
+            return candidate.name, getattr(self, candidate.handler)
         with self._counter_lock:
             self.requests["<unmatched>"] += 1
         if allowed:
@@ -465,10 +476,12 @@ class FakeApi:
                 marks = getattr(attr, _ROUTES_ATTR, None)
                 if marks:
                     handlers[name] = marks
+        marked = [
+            (name, method, pattern, name) for name, marks in handlers.items() for method, pattern in marks
+        ]
         return [
-            _Route(name, method, re.compile(pattern))
-            for name, marks in handlers.items()
-            for method, pattern in marks
+            _Route(name, method, re.compile(pattern), handler)
+            for name, method, pattern, handler in [*marked, *self.more_routes()]
         ]
 
     # -- control endpoints
@@ -476,10 +489,7 @@ class FakeApi:
     @route("POST", r"^/_sandbox/faults$")
     def control_add_fault(self, request: SandboxRequest) -> SandboxResponse:
         """Plan a fault from ``{"kind", "times", "after", "path", ...params}``."""
-        try:
-            spec = request.json()
-        except ValueError:
-            spec = None
+        spec = request.json_or_none()
         if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
             return self.error_response(400, "BAD_FAULT", "The body must be a JSON object with a 'kind'")
         kind = spec.pop("kind")
@@ -583,67 +593,3 @@ class SandboxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-# --------------------------------------------------------------------------- per-platform entry points
-
-
-def _sandbox_module_name(platform: str) -> str:
-    return f"connectors.{platform}.sandbox"
-
-
-def create_sandbox(platform: str, **options: Any) -> FakeApi:
-    """Import ``connectors.<platform>.sandbox`` and return its ``create_app(**options)``."""
-    module = importlib.import_module(_sandbox_module_name(platform))
-    app = module.create_app(**options)
-    if not isinstance(app, FakeApi):
-        raise TypeError(f"{platform}: create_app() returned {type(app).__name__}, not a FakeApi")
-    return app
-
-
-def _has_sandbox(platform: str) -> bool:
-    try:
-        importlib.import_module(_sandbox_module_name(platform))
-    except ModuleNotFoundError as exc:
-        missing = {f"connectors.{platform}", _sandbox_module_name(platform)}
-        if exc.name in missing:
-            return False
-        raise
-    return True
-
-
-def serve_sandboxes(
-    platforms: Iterable[str],
-    host: str = "127.0.0.1",
-    ports: Mapping[str, int] | None = None,
-    *,
-    free_port_when_taken: bool = False,
-) -> dict[str, SandboxServer]:
-    """Start one loopback server per platform that has a sandbox module; others are skipped.
-
-    A platform's port in ``ports`` that is already in use raises ``OSError``, or, with
-    ``free_port_when_taken``, is replaced by a free port (the server's ``port`` says which).
-    """
-    servers: dict[str, SandboxServer] = {}
-    try:
-        for platform in platforms:
-            if not _has_sandbox(platform):
-                logger.info("no sandbox for %s; skipped", platform)
-                continue
-            port = (ports or {}).get(platform, 0)
-            app = create_sandbox(platform)
-            try:
-                try:
-                    servers[platform] = SandboxServer(app, host=host, port=port)
-                except OSError as exc:
-                    if not (free_port_when_taken and port and exc.errno == errno.EADDRINUSE):
-                        raise
-                    servers[platform] = SandboxServer(app, host=host, port=0)
-            except BaseException:
-                app.close()  # a fake may hold more than its HTTP port (Google Ads: a gRPC server)
-                raise
-    except BaseException:
-        for server in servers.values():
-            server.stop()
-        raise
-    return servers

@@ -32,8 +32,8 @@ from typing import Any, Final
 import grpc
 
 from connectors.google_ads import API_VERSION
-from connectors.google_ads.sandbox import catalogue, gaql
-from connectors.google_ads.sandbox.catalogue import SandboxCampaign, SandboxCustomer
+from sandbox.google_ads import catalogue, gaql
+from sandbox.google_ads.catalogue import SandboxCampaign, SandboxCustomer
 
 ROW: Final[Any] = import_module(
     f"google.ads.googleads.{API_VERSION}.services.types.google_ads_service"

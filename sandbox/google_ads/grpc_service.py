@@ -12,7 +12,6 @@ real service); ``query_resource_consumption`` is only in the last one.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 from collections.abc import Iterator
@@ -26,11 +25,12 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
 from connectors.google_ads import API_VERSION
-from connectors.google_ads.sandbox import reports
-from connectors.google_ads.sandbox.tls import SandboxTls
+from sandbox.google_ads import reports
+from sandbox.google_ads.tls import SandboxTls
+from sandbox.paging import offset_token, page_of, token_offset
 
 if TYPE_CHECKING:
-    from connectors.google_ads.sandbox.app import GoogleAdsSandbox
+    from sandbox.google_ads.app import GoogleAdsSandbox
 
 SERVICES: Final = f"google.ads.googleads.{API_VERSION}.services"
 GOOGLE_ADS_SERVICE: Final = f"{SERVICES}.GoogleAdsService"
@@ -122,20 +122,21 @@ def request_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def _query_digest(customer_id: str, query: str) -> str:
+    return hashlib.sha256(f"{customer_id}\n{query}".encode()).hexdigest()[:16]
+
+
 def _page_token(customer_id: str, query: str, offset: int) -> str:
-    digest = hashlib.sha256(f"{customer_id}\n{query}".encode()).hexdigest()[:16]
-    return base64.urlsafe_b64encode(f"{digest}:{offset}".encode()).decode()
+    return offset_token(_query_digest(customer_id, query), offset, padded=True)
 
 
 def _page_offset(token: str, customer_id: str, query: str) -> int:
+    """The offset of a token this server issued for this query, to the letter."""
     if not token:
         return 0
-    try:
-        offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")[2]
-    except ValueError:
-        offset = ""
-    if offset.isdigit() and _page_token(customer_id, query, int(offset)) == token:
-        return int(offset)
+    offset = token_offset(token, _query_digest(customer_id, query))
+    if offset is not None and _page_token(customer_id, query, offset) == token:
+        return offset
     raise RpcFailure(
         grpc.StatusCode.INVALID_ARGUMENT, "Page token is invalid.", "request_error", "INVALID_PAGE_TOKEN"
     )
@@ -196,16 +197,15 @@ class GoogleAdsServicer:
         except RpcFailure as failure:
             _abort(context, failure, rid)
         rows = [] if request.validate_only else report.rows
-        size = self.app.search_page_rows
-        page = rows[offset : offset + size]
+        page = page_of(rows, offset, self.app.search_page_rows)
         response = SearchResponse(query_resource_consumption=50 + len(rows) // 20)
-        response.results.extend(page)
+        response.results.extend(page.items)
         response.field_mask.paths.extend(report.field_paths)
-        if offset + size < len(rows):
-            response.next_page_token = _page_token(request.customer_id, request.query, offset + size)
+        if page.next_offset is not None:
+            response.next_page_token = _page_token(request.customer_id, request.query, page.next_offset)
         if request.search_settings.return_total_results_count:
             response.total_results_count = len(rows)
-        self.app.served(request.customer_id, report.resource, len(page))
+        self.app.served(request.customer_id, report.resource, len(page.items))
         context.set_trailing_metadata((("request-id", rid),))
         return response
 

@@ -1,80 +1,42 @@
-"""A local imitation of Mailchimp's Marketing API v3.0 and its OAuth service, for tests and the demo.
-
-It copies what a connector meets on the real service (docs/platform-apis.md, section 3), all from one
-server:
-
-- the OAuth service (``login.mailchimp.com`` in real life): ``GET /oauth2/authorize`` approves at once
-  and redirects with a code; ``POST /oauth2/token`` (authorization_code only) answers
-  ``{"access_token", "expires_in": 0, "scope": null}``: tokens never expire and there is no refresh
-  token; ``GET /oauth2/metadata`` with ``Authorization: OAuth <token>`` names the account's data centre,
-  and answers a bad token with HTTP 200 ``{"error": "invalid_token"}``;
-- the data centres (``https://<dc>.api.mailchimp.com`` in real life) as path prefixes:
-  ``/<dc>/3.0/...``. A token used on another data centre than its account's gets the 401 "API Key
-  Invalid" problem document, as a wrong host does;
-- ``/3.0/reports``, ``/3.0/reports/{id}`` and ``/3.0/campaigns`` with ``count`` (default 10, at most
-  1000), ``offset``, ``total_items``, send-time filters, and ``fields``/``exclude_fields`` (dot
-  notation) honoured;
-- at most 10 simultaneous connections per account (429 problem document); throttling also as a bare
-  403 or 429 without a body; never a Retry-After header.
-
-Errors are ``application/problem+json`` documents. The data (accounts, campaigns over time and their
-growing reports) is in ``sandbox_catalogue``.
-"""
+"""The Mailchimp fake: the OAuth service, the metadata endpoint and the data centres' Marketing API (see
+the package's docstring for what it imitates)."""
 
 from __future__ import annotations
 
 import base64
+import math
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
-from urllib.parse import urlencode
 
-from connectors.mailchimp.sandbox_catalogue import (
+from sandbox.core import BASE_FAULT_KINDS, SandboxRequest, SandboxResponse, json_response, route
+from sandbox.mailchimp.catalogue import (
     ACCOUNTS,
     DEMO_ACCOUNT_ID,
     SandboxAccount,
     SandboxCampaign,
     campaigns_between,
     drafts,
-    expected_campaign_rows,
     find_campaign,
     links,
     render_campaign,
     render_report,
 )
-from connectors.sandbox import (
-    BASE_FAULT_KINDS,
-    FakeApi,
-    SandboxRequest,
-    SandboxResponse,
-    json_response,
-    route,
-)
-
-__all__ = [
-    "ACCOUNTS",
-    "DEMO_ACCESS_TOKEN",
-    "DEMO_CONNECTIONS",
-    "MailchimpSandbox",
-    "create_app",
-    "expected_campaign_rows",
-]
+from sandbox.mailchimp.queries import BadParam, count_and_offset, moment_param, project
+from sandbox.oauth import AccessToken, OAuthApi, OAuthSpec, RefreshToken, Refusal
+from sandbox.paging import page_of
 
 SANDBOX_CLIENT_ID: Final = "sandbox-mailchimp-client"
 SANDBOX_CLIENT_SECRET: Final = "sandbox-mailchimp-secret"
 DEMO_ACCESS_TOKEN: Final = ACCOUNTS[DEMO_ACCOUNT_ID].token
 
 ERRORS_DOC: Final = "https://mailchimp.com/developer/marketing/docs/errors/"
-DEFAULT_COUNT: Final = 10
-MAX_COUNT: Final = 1000
 MAX_CONNECTIONS: Final = 10
 AUTHORIZATION_CODE_TTL: Final = 600
 
@@ -94,6 +56,33 @@ TOO_MANY_CONNECTIONS: Final = "You have exceeded the limit of 10 simultaneous co
 WRONG_KEY: Final = "Your API key may be invalid, or you've attempted to access the wrong datacenter."
 INTERNAL_ERROR: Final = (
     "An unexpected internal error has occurred. Please contact Support for more information."
+)
+
+# The OAuth service (login.mailchimp.com): the authorization-code grant only; its tokens never expire
+# and come without a refresh token. Codes open the demo account.
+_UNSUPPORTED_GRANT: Final = Refusal(
+    400, "unsupported_grant_type", "Only the authorization_code grant is supported"
+)
+OAUTH: Final = OAuthSpec(
+    client_id=SANDBOX_CLIENT_ID,
+    client_secret=SANDBOX_CLIENT_SECRET,
+    authorize_path=r"^/oauth2/authorize$",
+    token_path=r"^/oauth2/token$",
+    new_code=lambda: secrets.token_hex(16),
+    code_ttl=AUTHORIZATION_CODE_TTL,
+    owner=DEMO_ACCOUNT_ID,
+    grant_types=("authorization_code",),
+    grant_type_checked_first=True,
+    refusals={
+        "missing_parameter": Refusal(400, "invalid_request", "Missing required parameter: {name}"),
+        "unknown_client": Refusal(400, "invalid_client", "Invalid client_id"),
+        "response_type": Refusal(400, "unsupported_response_type", "Only response_type=code is supported"),
+        "not_form": Refusal(400, "invalid_request", "The request must be form-encoded"),
+        "no_grant_type": _UNSUPPORTED_GRANT,
+        "grant_type": _UNSUPPORTED_GRANT,
+        "client_authentication": Refusal(401, "invalid_client", "Invalid client credentials"),
+        "code": Refusal(400, "invalid_grant", "Invalid authorization code"),
+    },
 )
 
 
@@ -117,100 +106,6 @@ def invalid_resource(field: str, message: str) -> SandboxResponse:
     return problem(400, "Invalid Resource", detail, errors=[{"field": field, "message": message}])
 
 
-class BadParam(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# =========================================================================== query parameters
-
-
-def _page(request: SandboxRequest) -> tuple[int, int]:
-    values = {}
-    for name, default, highest in (("count", DEFAULT_COUNT, MAX_COUNT), ("offset", 0, None)):
-        raw = request.arg(name)
-        if raw is None or raw == "":
-            values[name] = default
-            continue
-        if not raw.isdigit() or (highest is not None and int(raw) > highest):
-            limit = f" between 0 and {highest}" if highest is not None else " a non-negative integer"
-            raise BadParam(name, f"The {name} parameter must be{limit}.")
-        values[name] = int(raw)
-    return values["count"], values["offset"]
-
-
-def _moment(request: SandboxRequest, name: str) -> datetime | None:
-    raw = request.arg(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadParam(
-            name, f"{raw!r} is not an ISO 8601 date-time (e.g. 2015-10-21T15:41:36+00:00)."
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-# A selection tree: a name maps to ``True`` (the whole value) or to the tree of its chosen parts.
-Selection = dict[str, Any]
-
-
-def _selection(raw: str | None) -> Selection | None:
-    if raw is None or not raw.strip():
-        return None
-    tree: Selection = {}
-    for path in (part.strip() for part in raw.split(",")):
-        if not path:
-            continue
-        node = tree
-        *parents, leaf = path.split(".")
-        for name in parents:
-            child = node.get(name)
-            if child is True:
-                break
-            node = node.setdefault(name, {})
-        else:
-            node[leaf] = True
-    return tree
-
-
-def keep_fields(value: Any, tree: Selection) -> Any:
-    """Only the selected paths (lists are looked through, as Mailchimp's dot notation does)."""
-    if isinstance(value, list):
-        return [keep_fields(item, tree) for item in value]
-    if not isinstance(value, dict):
-        return value
-    return {
-        name: item if tree[name] is True else keep_fields(item, tree[name])
-        for name, item in value.items()
-        if name in tree
-    }
-
-
-def drop_fields(value: Any, tree: Selection) -> Any:
-    """Everything but the selected paths."""
-    if isinstance(value, list):
-        return [drop_fields(item, tree) for item in value]
-    if not isinstance(value, dict):
-        return value
-    return {
-        name: item if name not in tree else drop_fields(item, tree[name])
-        for name, item in value.items()
-        if tree.get(name) is not True
-    }
-
-
-def project(body: dict[str, Any], request: SandboxRequest) -> dict[str, Any]:
-    included, excluded = _selection(request.arg("fields")), _selection(request.arg("exclude_fields"))
-    if included is not None:
-        body = keep_fields(body, included)
-    if excluded is not None:
-        body = drop_fields(body, excluded)
-    return body
-
-
 # =========================================================================== faults on report pages
 
 
@@ -229,25 +124,13 @@ _MALFORMATIONS: Final[Mapping[str, Callable[[dict[str, Any]], None]]] = {
 NOT_AN_OBJECT: Final = "not_an_object"
 
 
-# =========================================================================== the fake service
-
-
-@dataclass
-class _AuthorizationCode:
-    redirect_uri: str
-    account_id: str
-    expires_at: float
-
-
-def _oauth_error(status: int, error: str, description: str) -> SandboxResponse:
-    return json_response(status, {"error": error, "error_description": description})
-
-
-class MailchimpSandbox(FakeApi):
+class MailchimpSandbox(OAuthApi):
     """The Mailchimp fake. Options are described on :func:`create_app`."""
 
     platform: ClassVar[str] = "mailchimp"
     fault_kinds: ClassVar[frozenset[str]] = FAULT_KINDS
+    oauth: ClassVar[OAuthSpec] = OAUTH
+    access_token_ttl = math.inf  # Mailchimp's access tokens never expire
 
     def __init__(
         self,
@@ -263,10 +146,6 @@ class MailchimpSandbox(FakeApi):
         self._clock = clock
         self.latency = latency
         self.max_connections = max_connections
-        self._lock = threading.Lock()
-        self._tokens: dict[str, str] = {}  # access token -> account (user id)
-        self._revoked: set[str] = set()
-        self._codes: dict[str, _AuthorizationCode] = {}
         self._in_flight: Counter[str] = Counter()
         self.peak_connections: Counter[str] = Counter()
         self.report_queries: list[dict[str, Any]] = []
@@ -290,19 +169,22 @@ class MailchimpSandbox(FakeApi):
             "MAILCHIMP_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
         }
 
+    def seed_tokens(self) -> None:
+        """Every account's own access token (each token opens the account it belongs to)."""
+        self.access.update((a.token, AccessToken(math.inf, owner=a.user_id)) for a in ACCOUNTS.values())
+
     def reset_state(self) -> None:
         with self._lock:
-            self._tokens = {account.token: account.user_id for account in ACCOUNTS.values()}
-            self._revoked.clear()
-            self._codes.clear()
+            super().reset_state()
             self._in_flight.clear()
             self.peak_connections.clear()
             self.report_queries.clear()
 
     def extra_state(self) -> dict[str, Any]:
         with self._lock:
+            revoked = sum(token.expired for token in self.access.values())
             return {
-                "tokens": {"valid": len(self._tokens) - len(self._revoked), "revoked": len(self._revoked)},
+                "tokens": {"valid": len(self.access) - revoked, "revoked": revoked},
                 "peak_connections": dict(self.peak_connections),
                 "report_queries": list(self.report_queries),
             }
@@ -343,7 +225,8 @@ class MailchimpSandbox(FakeApi):
         if API_PATH.match(request.path) is None:
             return None
         with self._lock:
-            return self._tokens.get(self._api_token(request) or "")
+            record = self.access.get(self._api_token(request) or "")
+            return record.owner if record is not None else None
 
     def _enter(self, account_id: str) -> bool:
         with self._lock:
@@ -374,16 +257,14 @@ class MailchimpSandbox(FakeApi):
 
     def _account_of(self, token: str | None) -> SandboxAccount | None:
         with self._lock:
-            if not token or token in self._revoked:
+            record = self.access.get(token or "")
+            if record is None or record.expired:
                 return None
-            account_id = self._tokens.get(token)
-        return ACCOUNTS.get(account_id) if account_id else None
+        return ACCOUNTS.get(record.owner)
 
     def _revoke_if_planned(self, request: SandboxRequest, token: str | None) -> None:
         if self.faults.take("invalid_token", request.path) is not None and token:
-            with self._lock:
-                if token in self._tokens:
-                    self._revoked.add(token)
+            self.expire_access_token(token)
 
     def caller(self, request: SandboxRequest) -> SandboxAccount:
         account = self._account_of(self._api_token(request))
@@ -424,53 +305,15 @@ class MailchimpSandbox(FakeApi):
             return problem(403, "Forbidden", "You are not permitted to access this resource.")
         return None
 
-    # -- OAuth
+    # -- OAuth (the shared authorization server: the authorization-code grant only, no refresh token)
 
-    @route("GET", r"^/oauth2/authorize$")
-    def authorize(self, request: SandboxRequest) -> SandboxResponse:
-        """Approve at once for the demo account, as if its owner had logged in and clicked Allow."""
-        args = {name: request.arg(name) or "" for name in ("response_type", "client_id", "redirect_uri")}
-        missing = [name for name, value in args.items() if not value]
-        if missing:
-            return _oauth_error(400, "invalid_request", f"Missing required parameter: {missing[0]}")
-        if args["client_id"] != SANDBOX_CLIENT_ID:
-            return _oauth_error(400, "invalid_client", "Invalid client_id")
-        if args["response_type"] != "code":
-            return _oauth_error(400, "unsupported_response_type", "Only response_type=code is supported")
-        code = secrets.token_hex(16)
-        with self._lock:
-            self._codes[code] = _AuthorizationCode(
-                args["redirect_uri"], DEMO_ACCOUNT_ID, self.now() + AUTHORIZATION_CODE_TTL
-            )
-        answer = {"code": code}
-        state = request.arg("state")
-        if state is not None:
-            answer["state"] = state
-        separator = "&" if "?" in args["redirect_uri"] else "?"
-        return SandboxResponse(302, b"", {"Location": args["redirect_uri"] + separator + urlencode(answer)})
+    def new_access_token(self) -> str:
+        return secrets.token_hex(16)
 
-    @route("POST", r"^/oauth2/token$")
-    def token(self, request: SandboxRequest) -> SandboxResponse:
-        if not request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-            return _oauth_error(400, "invalid_request", "The request must be form-encoded")
-        form = request.form()
-        if form.get("grant_type") != "authorization_code":
-            return _oauth_error(
-                400, "unsupported_grant_type", "Only the authorization_code grant is supported"
-            )
-        if form.get("client_id") != SANDBOX_CLIENT_ID or form.get("client_secret") != SANDBOX_CLIENT_SECRET:
-            return _oauth_error(401, "invalid_client", "Invalid client credentials")
-        with self._lock:
-            grant = self._codes.pop(form.get("code", ""), None)
-            if (
-                grant is None
-                or grant.redirect_uri != form.get("redirect_uri", "")
-                or self.now() >= grant.expires_at
-            ):
-                return _oauth_error(400, "invalid_grant", "Invalid authorization code")
-            access_token = secrets.token_hex(16)
-            self._tokens[access_token] = grant.account_id
-        self.count("tokens_issued")
+    def grant(
+        self, request: SandboxRequest, record: RefreshToken, refresh_token: str, *, new: bool
+    ) -> SandboxResponse:
+        access_token = self.mint_access_token(owner=record.owner)
         return json_response(200, {"access_token": access_token, "expires_in": 0, "scope": None})
 
     @route("GET", r"^/oauth2/metadata$")
@@ -511,8 +354,11 @@ class MailchimpSandbox(FakeApi):
     def reports(self, request: SandboxRequest) -> SandboxResponse:
         account, now = self.caller(request), self.moment()
         try:
-            count, offset = _page(request)
-            since, before = _moment(request, "since_send_time"), _moment(request, "before_send_time")
+            count, offset = count_and_offset(request)
+            since, before = (
+                moment_param(request, "since_send_time"),
+                moment_param(request, "before_send_time"),
+            )
         except BadParam as exc:
             return invalid_resource(exc.field, str(exc))
         self._note_query(request, count, offset)
@@ -523,7 +369,9 @@ class MailchimpSandbox(FakeApi):
             if campaign.sent_by(now) and (not kind or campaign.type == kind)
         ]
         api = self.api_base(request)
-        page: list[Any] = [self._render_report(c, now.date(), api) for c in sent[offset : offset + count]]
+        page: list[Any] = [
+            self._render_report(c, now.date(), api) for c in page_of(sent, offset, count).items
+        ]
         if page:
             self._maybe_malform(request.path, page)
         self.count("reports_served", len(page))
@@ -550,10 +398,13 @@ class MailchimpSandbox(FakeApi):
     def campaigns(self, request: SandboxRequest) -> SandboxResponse:
         account, now = self.caller(request), self.moment()
         try:
-            count, offset = _page(request)
-            since, before = _moment(request, "since_send_time"), _moment(request, "before_send_time")
-            created_since = _moment(request, "since_create_time")
-            created_before = _moment(request, "before_create_time")
+            count, offset = count_and_offset(request)
+            since, before = (
+                moment_param(request, "since_send_time"),
+                moment_param(request, "before_send_time"),
+            )
+            created_since = moment_param(request, "since_create_time")
+            created_before = moment_param(request, "before_create_time")
             order = self._campaign_order(request)
         except BadParam as exc:
             return invalid_resource(exc.field, str(exc))
@@ -571,7 +422,7 @@ class MailchimpSandbox(FakeApi):
         field, descending = order
         chosen.sort(key=lambda body: (body[field], body["id"]), reverse=descending)
         body = {
-            "campaigns": chosen[offset : offset + count],
+            "campaigns": page_of(chosen, offset, count).items,
             "total_items": len(chosen),
             "_links": links(self.api_base(request), "campaigns", "Campaigns"),
         }
@@ -623,22 +474,3 @@ class MailchimpSandbox(FakeApi):
             page[index] = "report unavailable"
         else:
             _MALFORMATIONS[variant](page[index])
-
-
-def create_app(**options: Any) -> MailchimpSandbox:
-    """Build the Mailchimp fake.
-
-    Options: ``clock`` (a ``time.time``-like callable; reports are read as of its day, and campaigns
-    count as sent once their send time has passed), ``latency`` (seconds every data-centre request
-    takes, to make simultaneous connections observable, default 0) and ``max_connections``
-    (simultaneous data-centre requests allowed per account, default 10); ``reports_without`` (campaign
-    type → top-level report objects its reports leave out, as some campaign types' reports do, e.g.
-    ``{"plaintext": ["opens", "clicks"]}``; default none).
-    """
-    return MailchimpSandbox(**options)
-
-
-# The account `make demo` connects: its OAuth access token never expires.
-DEMO_CONNECTIONS: Final[tuple[dict[str, Any], ...]] = (
-    {"account_id": DEMO_ACCOUNT_ID, "credentials": {"access_token": DEMO_ACCESS_TOKEN}, "options": {}},
-)

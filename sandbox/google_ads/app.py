@@ -35,32 +35,23 @@ INVALID_ARGUMENT / ``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``, the metric q
 
 from __future__ import annotations
 
-import base64
 import secrets
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Final
-from urllib.parse import urlencode
 
 import grpc
 
 from connectors.google_ads.mapping import ADWORDS_SCOPE
-from connectors.google_ads.sandbox import catalogue
-from connectors.google_ads.sandbox.catalogue import SandboxCustomer
-from connectors.google_ads.sandbox.grpc_service import USER_PERMISSION_NOTE, RpcFailure, start_server
-from connectors.google_ads.sandbox.tls import SandboxTls
-from connectors.sandbox import (
-    BASE_FAULT_KINDS,
-    FakeApi,
-    SandboxRequest,
-    SandboxResponse,
-    json_response,
-    route,
-)
+from sandbox.core import BASE_FAULT_KINDS, SandboxRequest, SandboxResponse, json_response
+from sandbox.google_ads import catalogue
+from sandbox.google_ads.catalogue import SandboxCustomer
+from sandbox.google_ads.grpc_service import USER_PERMISSION_NOTE, RpcFailure, start_server
+from sandbox.google_ads.tls import SandboxTls
+from sandbox.oauth import OAuthApi, OAuthSpec, RefreshToken, Refusal, TokenRefused, oauth_error, state_of
 
 SANDBOX_CLIENT_ID: Final = "sandbox-google-ads-client.apps.googleusercontent.com"
 SANDBOX_CLIENT_SECRET: Final = "GOCSPX-sandbox-google-ads-secret"
@@ -84,18 +75,6 @@ SERVER_ERROR_CODES: Final = {
 }
 
 
-@dataclass
-class _AccessToken:
-    expires_at: float
-    expired: bool = False
-
-
-@dataclass
-class _RefreshToken:
-    scope: str
-    revoked: bool = False
-
-
 @dataclass(frozen=True)
 class CallFaults:
     """Faults planned for one call that strike once ``cut_after`` stream messages have gone out."""
@@ -106,13 +85,36 @@ class CallFaults:
     token: str = ""
 
 
-def _oauth_error(status: int, error: str, description: str) -> SandboxResponse:
-    return json_response(status, {"error": error, "error_description": description})
+# Google's token endpoint: the client may come as HTTP Basic authentication; refresh tokens are never
+# rotated (only a redeemed code answers with one).
+_UNKNOWN_CLIENT: Final = Refusal(401, "invalid_client", "The OAuth client was not found.")
+OAUTH: Final = OAuthSpec(
+    client_id=SANDBOX_CLIENT_ID,
+    client_secret=SANDBOX_CLIENT_SECRET,
+    authorize_path=r"^/o/oauth2/v2/auth$",
+    token_path=r"^/token$",
+    new_code=lambda: "4/sandbox-" + secrets.token_urlsafe(24),
+    new_refresh_token=lambda: "1//sandbox-" + secrets.token_urlsafe(32),
+    code_ttl=AUTHORIZATION_CODE_TTL,
+    default_scope=ADWORDS_SCOPE,
+    client_in_basic_auth=True,
+    refusals={
+        "missing_parameter": Refusal(400, "invalid_request", "Required parameter is missing: {name}"),
+        "unknown_client": _UNKNOWN_CLIENT,
+        "not_form": Refusal(400, "invalid_request", "Invalid request: the body must be form-encoded"),
+        "no_grant_type": Refusal(400, "invalid_request", "Required parameter is missing: grant_type"),
+        "grant_type": Refusal(400, "unsupported_grant_type", "Invalid grant_type: {grant_type}"),
+        "client_authentication": _UNKNOWN_CLIENT,
+        "refresh_token": Refusal(400, "invalid_grant", "Token has been expired or revoked."),
+        "code": Refusal(400, "invalid_grant", "Malformed auth code."),
+    },
+)
 
 
-class GoogleAdsSandbox(FakeApi):
+class GoogleAdsSandbox(OAuthApi):
     platform: ClassVar[str] = "google_ads"
     fault_kinds: ClassVar[frozenset[str]] = FAULT_KINDS
+    oauth: ClassVar[OAuthSpec] = OAUTH
 
     def __init__(
         self,
@@ -137,10 +139,6 @@ class GoogleAdsSandbox(FakeApi):
         self.access_token_ttl = access_token_ttl
         self.stream_batch_rows = stream_batch_rows
         self.search_page_rows = search_page_rows
-        self._token_lock = threading.Lock()
-        self._access: dict[str, _AccessToken] = {}
-        self._refresh: dict[str, _RefreshToken] = {}
-        self._codes: dict[str, tuple[str, str, float]] = {}
         self.calls: list[dict[str, str | None]] = []  # the metadata of each gRPC call, for tests
         self.reset_state()
         self.tls = SandboxTls.generate()
@@ -165,20 +163,22 @@ class GoogleAdsSandbox(FakeApi):
         }
 
     def error_response(self, status: int, code: str, message: str) -> SandboxResponse:
-        return _oauth_error(status, code.lower(), message)
+        return oauth_error(status, code.lower(), message)
 
     def reset_state(self) -> None:
         with self._counter_lock:
             self.calls.clear()
-        with self._token_lock:
-            self._access.clear()
-            self._codes.clear()
-            self._refresh.clear()
-            self._refresh[DEMO_REFRESH_TOKEN] = _RefreshToken(ADWORDS_SCOPE)
+        super().reset_state()
+
+    def seed_tokens(self) -> None:
+        self.refresh[DEMO_REFRESH_TOKEN] = RefreshToken(ADWORDS_SCOPE)
+
+    def new_access_token(self) -> str:
+        return "ya29.sandbox-" + secrets.token_urlsafe(40)
 
     def extra_state(self) -> dict[str, Any]:
-        with self._token_lock:
-            live = sum(1 for t in self._access.values() if not t.expired and t.expires_at > self.now())
+        with self._lock:
+            live = sum(1 for t in self.access.values() if not t.expired and t.expires_at > self.now())
         return {"grpc_endpoint": self.grpc_endpoint, "live_access_tokens": live}
 
     def validate_fault(self, kind: str, params: Mapping[str, Any]) -> str | None:
@@ -243,10 +243,7 @@ class GoogleAdsSandbox(FakeApi):
         """The failure a planned fault ends a call with."""
         params = faults.params or {}
         if faults.kind == "expire_token":
-            with self._token_lock:
-                record = self._access.get(faults.token)
-                if record is not None:
-                    record.expired = True
+            self.expire_access_token(faults.token)
             return _token_failure("OAUTH_TOKEN_EXPIRED", "Request had invalid authentication credentials.")
         code = str(params.get("code", "INTERNAL"))
         family, name, message = SERVER_ERROR_CODES[code]
@@ -260,13 +257,11 @@ class GoogleAdsSandbox(FakeApi):
                 grpc.StatusCode.UNAUTHENTICATED,
                 "Request is missing required authentication credential. Expected OAuth 2 access token.",
             )
-        with self._token_lock:
-            record = self._access.get(token)
-            if record is None:
-                raise _token_failure("OAUTH_TOKEN_INVALID", "Request had invalid authentication credentials.")
-            if record.expired or record.expires_at <= self.now():
-                record.expired = True
-                raise _token_failure("OAUTH_TOKEN_EXPIRED", "Request had invalid authentication credentials.")
+        try:
+            self.access_token_check(token)
+        except TokenRefused as refused:
+            name = "OAUTH_TOKEN_EXPIRED" if refused.expired else "OAUTH_TOKEN_INVALID"
+            raise _token_failure(name, "Request had invalid authentication credentials.") from None
         return token
 
     def target(self, customer_id: str, context: grpc.ServicerContext) -> SandboxCustomer:
@@ -302,75 +297,30 @@ class GoogleAdsSandbox(FakeApi):
         else:
             row.segments.ClearField("date")
 
-    # -- OAuth ----------------------------------------------------------------------------------------
-    @route("GET", r"^/o/oauth2/v2/auth$")
-    def authorize(self, request: SandboxRequest) -> SandboxResponse:
-        """Consent at once, as if the user clicked "Allow", and send the browser back with a code."""
-        client_id, redirect_uri = request.arg("client_id") or "", request.arg("redirect_uri") or ""
-        if client_id != SANDBOX_CLIENT_ID:
-            return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        if request.arg("response_type") != "code" or not redirect_uri:
-            return _oauth_error(
-                400, "invalid_request", "Required parameter is missing: response_type or redirect_uri"
-            )
-        scope = request.arg("scope") or ADWORDS_SCOPE
-        code = "4/sandbox-" + secrets.token_urlsafe(24)
-        with self._token_lock:
-            self._codes[code] = (redirect_uri, scope, self.now() + AUTHORIZATION_CODE_TTL)
-        answer = {"code": code, "scope": scope}
-        if request.arg("state") is not None:
-            answer["state"] = request.arg("state") or ""
-        separator = "&" if "?" in redirect_uri else "?"
-        return SandboxResponse(302, b"", {"Location": redirect_uri + separator + urlencode(answer)})
+    # -- OAuth (the shared authorization server) ------------------------------------------------------
+    def authorization_refusal(self, request: SandboxRequest) -> SandboxResponse | None:
+        """Google judges the client first, then wants a code sent to a redirect URI."""
+        if (request.arg("client_id") or "") != SANDBOX_CLIENT_ID:
+            return self.refuse("unknown_client")
+        if request.arg("response_type") != "code" or not request.arg("redirect_uri"):
+            return self.refuse("missing_parameter", name="response_type or redirect_uri")
+        return None
 
-    @route("POST", r"^/token$")
-    def token(self, request: SandboxRequest) -> SandboxResponse:
-        if not request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-            return _oauth_error(400, "invalid_request", "Invalid request: the body must be form-encoded")
-        form = request.form()
-        client_id, client_secret = _client_credentials(request, form)
-        if client_id != SANDBOX_CLIENT_ID or client_secret != SANDBOX_CLIENT_SECRET:
-            return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        grant_type = form.get("grant_type", "")
-        if grant_type == "refresh_token":
-            return self._refresh_grant(request.path, form.get("refresh_token", ""))
-        if grant_type == "authorization_code":
-            return self._code_grant(form.get("code", ""), form.get("redirect_uri", ""))
-        if not grant_type:
-            return _oauth_error(400, "invalid_request", "Required parameter is missing: grant_type")
-        return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+    def authorization_answer(self, request: SandboxRequest, code: str, scope: str) -> dict[str, str]:
+        return {"code": code, "scope": scope, **state_of(request)}
 
-    def _refresh_grant(self, path: str, refresh_token: str) -> SandboxResponse:
-        revoke = self.faults.take("revoke_refresh", path) is not None
-        with self._token_lock:
-            if revoke:
-                for existing in self._refresh.values():
-                    existing.revoked = True
-            record = self._refresh.get(refresh_token)
-            if record is None or record.revoked:
-                return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
-            return json_response(200, self._issue(record.scope))
-
-    def _code_grant(self, code: str, redirect_uri: str) -> SandboxResponse:
-        with self._token_lock:
-            grant = self._codes.pop(code, None)
-            if grant is None or grant[0] != redirect_uri or grant[2] <= self.now():
-                return _oauth_error(400, "invalid_grant", "Malformed auth code.")
-            refresh_token = "1//sandbox-" + secrets.token_urlsafe(32)
-            self._refresh[refresh_token] = _RefreshToken(grant[1])
-            return json_response(200, {**self._issue(grant[1]), "refresh_token": refresh_token})
-
-    def _issue(self, scope: str) -> dict[str, Any]:
-        """Mint an access token; the caller holds the token lock."""
-        token = "ya29.sandbox-" + secrets.token_urlsafe(40)
-        self._access[token] = _AccessToken(self.now() + self.access_token_ttl)
-        self.count("tokens_issued")
-        return {
-            "access_token": token,
+    def grant(
+        self, request: SandboxRequest, record: RefreshToken, refresh_token: str, *, new: bool
+    ) -> SandboxResponse:
+        body = {
+            "access_token": self.mint_access_token(scope=record.scope),
             "expires_in": self.access_token_ttl,
-            "scope": scope,
+            "scope": record.scope,
             "token_type": "Bearer",
         }
+        if new:
+            body["refresh_token"] = refresh_token
+        return json_response(200, body)
 
 
 def _metric_sets(
@@ -438,16 +388,3 @@ def _throttle(params: Mapping[str, Any]) -> RpcFailure:
         rate_name=str(params.get("rate_name", "Number of operations for basic access")),
         rate_scope=str(params.get("rate_scope", "DEVELOPER")),
     )
-
-
-def _client_credentials(request: SandboxRequest, form: Mapping[str, str]) -> tuple[str, str]:
-    """Google takes the client in the form or as HTTP Basic authentication."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            decoded = base64.b64decode(header[6:]).decode()
-        except ValueError:
-            return "", ""
-        client_id, _, secret = decoded.partition(":")
-        return client_id, secret
-    return form.get("client_id", ""), form.get("client_secret", "")

@@ -5,7 +5,7 @@ campaigns go out per week and account (mostly on weekdays); a campaign's report 
 after the send, as Mailchimp's do (opens, clicks and unsubscribes accumulate, soft bounces arrive
 within a day). The numbers depend on the *day* the report is read, never on the hour, so reading a
 report twice on one day gives the same answer; a campaign only gets a report once its send time has
-passed. Only the sandbox and the tests import this module.
+passed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any, Final
 
-from connectors.sandbox import seeded_rng as _rng
-from connectors.sandbox import weighted_pick as _pick
+from sandbox.core import seeded_rng as _rng
+from sandbox.core import weighted_pick as _pick
 
 # Scheduled campaigns are known this many days ahead.
 SCHEDULE_HORIZON_DAYS: Final = 14
