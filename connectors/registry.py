@@ -10,14 +10,6 @@ from functools import cache
 import connectors
 from connectors.base import BaseConnector
 
-PLATFORM_NAMES = {
-    "google_ads": "Google Ads",
-    "linkedin_ads": "LinkedIn Ads",
-    "mailchimp": "Mailchimp",
-    "zoho_crm": "Zoho CRM",
-    "demandbase": "Demandbase",
-}
-
 
 class UnknownPlatform(ValueError):
     pass

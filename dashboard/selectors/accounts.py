@@ -28,7 +28,6 @@ from dashboard.selectors.common import Restatement, organization_platforms, rest
 from etl.models import AbmAccount, AbmEngagementDaily
 from tenancy.models import Organization
 
-ABM_PLATFORMS = platforms_feeding("abm_account", "abm_engagement_daily")
 TOP_ACCOUNTS = 25
 TOP_KEYWORDS = 30
 STRENGTH_ORDER = {"HIGH": 3, "MED": 2, "MEDIUM": 2, "LOW": 1}
@@ -339,7 +338,8 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
         compute=compute,
     )
     windows = restatement_windows(organization=organization, today=period.today)
-    restatement = next((windows[p] for p in ABM_PLATFORMS if p in windows), None)
+    feeding = platforms_feeding("abm_account", "abm_engagement_daily")  # the platforms this page speaks of
+    restatement = next((windows[p] for p in feeding if p in windows), None)
     if restatement is not None and not restatement.overlaps(date_range):
         restatement = None
     since = restatement.since if restatement else None
@@ -357,7 +357,7 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
     platforms = organization_platforms(organization=organization)
     return AccountsReport(
         period=period,
-        connected=any(p in platforms for p in ABM_PLATFORMS) or bool(data["account_count"]),
+        connected=any(p in platforms for p in feeding) or bool(data["account_count"]),
         days=days,
         chart=chart,
         intent_chart=intent_chart,

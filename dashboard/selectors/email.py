@@ -34,9 +34,6 @@ from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import EmailCampaign
 from tenancy.models import Organization
 
-EMAIL_PLATFORMS = platforms_feeding("email_campaign")
-
-
 COUNTS = ("emails_sent", "bounces", "unique_opens", "unique_clicks", "unsubscribes")
 
 
@@ -315,7 +312,8 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
         compute=compute,
     )
     windows = restatement_windows(organization=organization, today=period.today)
-    restatement = next((windows[p] for p in EMAIL_PLATFORMS if p in windows), None)
+    feeding = platforms_feeding("email_campaign")  # the platforms this page speaks of
+    restatement = next((windows[p] for p in feeding if p in windows), None)
     if restatement is not None and not restatement.overlaps(date_range):
         restatement = None
     since = restatement.since if restatement else None
@@ -347,7 +345,7 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
     marked = [replace(row, provisional=True) if settling(row) else row for row in campaigns]
     return EmailReport(
         period=period,
-        connected=any(p in platforms for p in EMAIL_PLATFORMS) or bool(campaigns),
+        connected=any(p in platforms for p in feeding) or bool(campaigns),
         totals=totals,
         previous=previous,
         campaigns=marked,

@@ -53,7 +53,6 @@ from dashboard.selectors.paging import RowsPage, rows_page
 from etl.models import CrmDeal, CrmLead
 from tenancy.models import Organization
 
-CRM_PLATFORMS = platforms_feeding("crm_lead", "crm_deal")
 NONE_LABEL = "(not set)"
 TOP_GROUPS = 25
 
@@ -501,7 +500,8 @@ def pipeline_report(*, organization: Organization, period: Period, page: int = 1
         scope=scope,
     )
     windows = restatement_windows(organization=organization, today=period.today)
-    restatement = next((windows[p] for p in CRM_PLATFORMS if p in windows), None)
+    feeding = platforms_feeding("crm_lead", "crm_deal")  # the platforms this page speaks of
+    restatement = next((windows[p] for p in feeding if p in windows), None)
     if restatement is not None and not restatement.overlaps(date_range):
         restatement = None
     since = restatement.since if restatement else None
@@ -516,7 +516,7 @@ def pipeline_report(*, organization: Organization, period: Period, page: int = 1
     platforms = organization_platforms(organization=organization)
     return PipelineReport(
         period=period,
-        connected=any(p in platforms for p in CRM_PLATFORMS) or bool(data["leads"] or data["deals"]),
+        connected=any(p in platforms for p in feeding) or bool(data["leads"] or data["deals"]),
         chart=chart,
         restatement=restatement,
         cost_per_lead_shown=cost_per_lead_page(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from connectors.registry import PLATFORM_NAMES, platforms
+from connectors.registry import get_connector_class, platforms
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -147,7 +147,7 @@ class Command(BaseCommand):
             ) from None
         lines = []
         for platform, server in servers.items():
-            name = PLATFORM_NAMES.get(platform, platform)
+            name = get_connector_class(platform).display_name
             wanted = ports.get(platform)
             moved = ""
             if wanted and server.port != wanted:
