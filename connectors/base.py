@@ -133,6 +133,10 @@ class ApiVersion:
     sunset: date | None
     source: str
 
+    def days_left(self, today: date) -> int | None:
+        """Days until the platform stops serving this version (negative once it has); None: no end."""
+        return None if self.sunset is None else (self.sunset - today).days
+
 
 class BaseConnector(ABC):
     platform: ClassVar[str]

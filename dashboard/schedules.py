@@ -34,6 +34,13 @@ def periodic_schedules() -> list[Schedule]:
             description="Remove warehouse rows and run history older than RETENTION_DAYS at 02:00 UTC.",
         ),
         Schedule(
+            "check API versions daily",
+            "dashboard.check_api_versions",
+            hour="3",
+            description="Warn (log and mail ADMINS) when a platform API version in use is within "
+            "API_SUNSET_WARNING_DAYS of its sunset, at 03:00 UTC.",
+        ),
+        Schedule(
             "refresh expiring tokens hourly",
             "dashboard.refresh_expired_tokens",
             hour="*",

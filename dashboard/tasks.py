@@ -53,3 +53,10 @@ def refresh_expired_tokens() -> dict[str, int]:
     from connectors.services import tokens_refresh_expiring
 
     return tokens_refresh_expiring(within_seconds=settings.TOKEN_REFRESH_AHEAD_SECONDS)
+
+
+@shared_task(name="dashboard.check_api_versions", acks_late=True, queue="maintenance")
+def check_api_versions() -> list[str]:
+    from connectors.api_versions import api_versions_warn
+
+    return api_versions_warn()

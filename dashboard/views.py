@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
@@ -213,7 +214,14 @@ def accounts(request: HttpRequest, membership: Membership) -> HttpResponse:
 def sync_health(request: HttpRequest, membership: Membership) -> HttpResponse:
     connection_id = id_from_param(request.GET.get("connection"))
     health = sync_health_get(organization=membership.organization, connection_id=connection_id)
-    return _render(request, membership, "dashboard/sync_health.html", section="sync", health=health)
+    return _render(
+        request,
+        membership,
+        "dashboard/sync_health.html",
+        section="sync",
+        health=health,
+        api_sunset_warning_days=settings.API_SUNSET_WARNING_DAYS,
+    )
 
 
 @require_safe

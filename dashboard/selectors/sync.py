@@ -17,6 +17,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from connectors.api_versions import VersionStatus, api_version_statuses
 from connectors.models import Connection
 from dashboard.ids import id_in_range
 from dashboard.selectors.common import connection_list_for_organization, platform_name
@@ -474,6 +475,13 @@ class SyncHealth:
     connections: list[ConnectionOverview]
     runs: list[RunRow]
     connection_filter: Connection | None = None
+    api_versions: list[VersionStatus] = field(default_factory=list)
+
+    @property
+    def api_version_warnings(self) -> list[str]:
+        """Warnings about the API versions of the platforms this organization has connected."""
+        connected = {c.connection.platform for c in self.connections}
+        return [v.warning for v in self.api_versions if v.warning and v.platform in connected]
 
     @property
     def any_in_flight(self) -> bool:
@@ -515,4 +523,5 @@ def sync_health_get(
             organization=organization, connection_id=selected.pk if selected else None, now=now
         ),
         connection_filter=selected,
+        api_versions=api_version_statuses(today=(now or timezone.now()).date()),
     )

@@ -168,6 +168,8 @@ SYNC_RUN_LEASE_SECONDS = positive_number("SYNC_RUN_LEASE_SECONDS", default=300)
 SYNC_RUN_QUEUED_TIMEOUT_MINUTES = positive_number("SYNC_RUN_QUEUED_TIMEOUT_MINUTES", default=60)
 TOKEN_REFRESH_MARGIN_SECONDS = env.int("TOKEN_REFRESH_MARGIN_SECONDS", default=900)
 TOKEN_REFRESH_AHEAD_SECONDS = env.int("TOKEN_REFRESH_AHEAD_SECONDS", default=7200)
+# A platform API version this close to its sunset is warned about (Sync health, a daily check, a test).
+API_SUNSET_WARNING_DAYS = env.int("API_SUNSET_WARNING_DAYS", default=60)
 PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)
 LOAD_CHUNK_ROWS = env.int("LOAD_CHUNK_ROWS", default=50000)
 # After a sync, the organization's default dashboard views are computed this long after it ends

@@ -507,3 +507,25 @@ class TestCancel:
         run = run_in_flight(conn)
         response = Client().post(cancel_url(run))
         assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_sync_health_lists_the_api_versions_and_warns_before_a_sunset(settings: Any) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.dashboard import PASSWORD, make_connection, make_org, make_user
+
+    organization = make_org("Versions")
+    make_connection(organization, platform="linkedin_ads", account_id="508000001")
+    client = Client()
+    client.login(username=make_user("versions", organization=organization).username, password=PASSWORD)
+    page = client.get(reverse("dashboard:sync_health")).content.decode()
+    assert 'id="api-versions"' in page and 'data-platform="google_ads"' in page and "data-api-version-warning" not in page
+    # A LinkedIn version served until the first of next month, whatever today is: within 60 days.
+    today = timezone.now().date()
+    first_of_next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    version = f"{first_of_next_month.year - 1}{first_of_next_month.month:02d}"
+    settings.LINKEDIN_ADS_API_VERSION = version
+    page = client.get(reverse("dashboard:sync_health")).content.decode()
+    assert "data-api-version-warning" in page and f"LinkedIn Ads stops serving API version {version}" in page
