@@ -388,7 +388,8 @@ WHERE c.platform = 'demandbase' AND (n * 31 + d * 7) %% 4 = 0
 RUNS_SQL = """
 INSERT INTO etl_syncrun (
     connection_id, status, step, trigger, window_start, window_end, is_backfill, created_at, started_at,
-    finished_at, rows, timings, notes, task_ids, state, error_class, error_message)
+    finished_at, rows, timings, notes, task_ids, state, error_class, error_message,
+    owner_host, owner_task_id, lease_token, waiting_reason)
 SELECT c.id, CASE WHEN k %% 37 = 5 THEN 'failed' ELSE 'succeeded' END,
        CASE WHEN k %% 37 = 5 THEN 'extract' ELSE 'done' END, 'schedule',
        %(today)s::date - 3, %(today)s::date, false, t.at, t.at, t.at + interval '95 seconds',
@@ -396,7 +397,8 @@ SELECT c.id, CASE WHEN k %% 37 = 5 THEN 'failed' ELSE 'succeeded' END,
                           jsonb_build_object('extracted', 1200 + k, 'loaded', 1200 + k, 'inserted', k)),
        jsonb_build_object('extract', 42.5, 'normalize', 3.1, 'load', 8.4), '[]'::jsonb, '[]'::jsonb,
        '{}'::jsonb, CASE WHEN k %% 37 = 5 THEN 'RateLimited' ELSE '' END,
-       CASE WHEN k %% 37 = 5 THEN 'The platform asked us to slow down.' ELSE '' END
+       CASE WHEN k %% 37 = 5 THEN 'The platform asked us to slow down.' ELSE '' END,
+       '', '', '', ''  -- finished runs: no owner, no lease, not waiting
 FROM connectors_connection c
 CROSS JOIN generate_series(1, %(runs)s) k
 CROSS JOIN LATERAL (SELECT now() - make_interval(hours => 4 * k) AS at) t

@@ -1,0 +1,39 @@
+"""A fast subset of the dashboard benchmark (bench/dashboard_latency.py), so that `make bench` cannot
+rot outside `make test`: its warehouse generation, its run history and every page it measures, at a
+tiny scale, on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from bench import dashboard_latency as bench
+from etl.models import AdPerformanceDaily, SyncRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_dashboard_benchmark_builds_its_warehouse_and_measures_every_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bench, "ORGANIZATIONS", 3)
+    today = timezone.now().date()
+    organization, user = bench.create_dimensions(today)
+    with connection.cursor() as cursor:
+        cursor.execute(bench.RUNS_SQL, {"today": today, "runs": 2})
+        bench.load_stage(cursor, today=today, previous_rows=0, rows=3_000)
+    assert SyncRun.objects.count() == 3 * len(bench.PLATFORMS) * 2
+    assert AdPerformanceDaily.objects.count() >= 2_000
+    client = Client()
+    client.force_login(user)
+    warm_seconds: list[float] = []
+    pages: list[Any] = [
+        bench.measure_page(client, organization.pk, name, url, 1, warm_seconds)
+        for name, url in bench.page_urls(organization)
+    ]
+    assert len(pages) >= 6 and all(page.queries > 0 and page.cold_p95_ms > 0 for page in pages)
+    assert warm_seconds
