@@ -138,6 +138,20 @@ class ApiVersion:
         return None if self.sunset is None else (self.sunset - today).days
 
 
+@dataclass(frozen=True)
+class GrantLifetimes:
+    """How long what a platform issues at sign-in lasts, as the platform documents it.
+
+    ``access`` is the access token's life; ``grant`` is the authorization's own end, counted from
+    the moment the account was authorized (refreshing within it gives new access tokens, not a
+    longer grant). None: it does not expire (until revoked). ``source`` says where this comes from.
+    """
+
+    access: timedelta | None
+    grant: timedelta | None
+    source: str
+
+
 class BaseConnector(ABC):
     platform: ClassVar[str]
     display_name: ClassVar[str]
@@ -340,6 +354,11 @@ class BaseConnector(ABC):
     def api_version(cls) -> ApiVersion:
         """The API version this connector is pinned to (a platform with versions overrides it)."""
         return ApiVersion("unversioned", None, f"{cls.display_name} publishes no API versions")
+
+    @classmethod
+    def grant_lifetimes(cls) -> GrantLifetimes:
+        """The documented lifetimes of the platform's access token and grant (each platform overrides it)."""
+        return GrantLifetimes(None, None, f"{cls.display_name} documents no expiry")
 
     def authorize_url(self) -> str | None:
         """The consent page for this account; None where the platform has none (API credentials).

@@ -27,7 +27,13 @@ class Connection(models.Model):
     options = models.JSONField(default=dict, blank=True)
     # Tokens and secrets, encrypted with FIELD_ENCRYPTION_KEY. Never shown, never logged.
     credentials_encrypted = models.TextField(blank=True, editable=False)
-    token_expires_at = models.DateTimeField(null=True, blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)  # the access token's expiry
+    # The authorization: when the account was (re)authorized, when that grant ends (None: not
+    # known to end), the last successful token refresh, and the last expiry warning mailed.
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    grant_expires_at = models.DateTimeField(null=True, blank=True)
+    token_refreshed_at = models.DateTimeField(null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

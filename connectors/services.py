@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -169,17 +169,53 @@ def connection_tokens(connection: Connection) -> TokenSet:
     return TokenSet.from_dict(connection_credentials(connection))
 
 
+def _moment(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
+
+
+def grant_expiry(*, platform: str, authorized_at: datetime, tokens: TokenSet) -> datetime | None:
+    """When the authorization given at ``authorized_at`` ends; None where it is not known to end.
+
+    The platform's own word where its token answer gives one (LinkedIn's
+    ``refresh_token_expires_in``), else the platform's documented grant lifetime from the moment
+    of authorization. A connection with an access token and no refresh token ends with its token.
+    """
+    if tokens.refresh_expires_at:
+        return _moment(tokens.refresh_expires_at)
+    lifetimes = get_connector_class(platform).grant_lifetimes()
+    if lifetimes.grant is None:
+        return None
+    if tokens.refresh_token:
+        return authorized_at + lifetimes.grant
+    if tokens.expires_at:
+        return _moment(tokens.expires_at)
+    return authorized_at + lifetimes.access if lifetimes.access else None
+
+
+def connection_grant_expires_at(connection: Connection) -> datetime | None:
+    """When the connection's authorization ends: as recorded, or (a connection recorded before the
+    end was) its authorization plus the platform's documented grant lifetime; None: not known to end."""
+    if connection.grant_expires_at is not None or connection.authorized_at is None:
+        return connection.grant_expires_at
+    lifetime: timedelta | None = get_connector_class(connection.platform).grant_lifetimes().grant
+    return connection.authorized_at + lifetime if lifetime else None
+
+
 def connection_save_tokens(*, connection_id: int, tokens: TokenSet) -> None:
-    """Persist new tokens at once, in their own transaction: a rotated refresh token is never lost,
-    even if the step that refreshed it fails afterwards."""
+    """Persist refreshed tokens at once, in their own transaction: a rotated refresh token is never
+    lost, even if the step that refreshed it fails afterwards. Records when the refresh succeeded,
+    and the authorization's end where the platform's answer states it."""
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection_id)
         credentials = {**connection_credentials(connection), **tokens.to_dict()}
         connection.credentials_encrypted = encrypt_json(credentials)
-        connection.token_expires_at = (
-            datetime.fromtimestamp(tokens.expires_at, tz=UTC) if tokens.expires_at else None
-        )
-        connection.save(update_fields=["credentials_encrypted", "token_expires_at", "updated_at"])
+        connection.token_expires_at = _moment(tokens.expires_at)
+        connection.token_refreshed_at = timezone.now()
+        fields = ["credentials_encrypted", "token_expires_at", "token_refreshed_at", "updated_at"]
+        if tokens.refresh_expires_at:
+            connection.grant_expires_at = _moment(tokens.refresh_expires_at)
+            fields.append("grant_expires_at")
+        connection.save(update_fields=fields)
 
 
 def connector_for(
@@ -236,6 +272,7 @@ def connection_create(
         connector.refresh_tokens()
         name = name or connector.check()[:CONNECTION_NAME_MAX_LENGTH]
         tokens = connector.auth.tokens
+    authorized_at = timezone.now()
     connection, _ = Connection.objects.update_or_create(
         organization=organization,
         platform=platform,
@@ -244,7 +281,11 @@ def connection_create(
             "name": name or f"{cls.display_name} {account_id}",
             "options": dict(options),
             "credentials_encrypted": encrypt_json(tokens.to_dict()),
-            "token_expires_at": datetime.fromtimestamp(tokens.expires_at, tz=UTC) if tokens.expires_at else None,
+            "token_expires_at": _moment(tokens.expires_at),
+            # A connect or a reconnect is a new authorization: its own end, and no warning sent yet.
+            "authorized_at": authorized_at,
+            "grant_expires_at": grant_expiry(platform=platform, authorized_at=authorized_at, tokens=tokens),
+            "expiry_warned_at": None,
             "status": Connection.Status.ACTIVE,
             "status_message": "",
         },

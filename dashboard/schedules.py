@@ -41,6 +41,13 @@ def periodic_schedules() -> list[Schedule]:
             "API_SUNSET_WARNING_DAYS of its sunset, at 03:00 UTC.",
         ),
         Schedule(
+            "warn about expiring authorizations daily",
+            "dashboard.warn_expiring_authorizations",
+            hour="7",
+            description="Mail each organization's admins about connections whose authorization ends "
+            "within TOKEN_EXPIRY_WARNING_DAYS (once a day per connection), at 07:00 UTC.",
+        ),
+        Schedule(
             "refresh expiring tokens hourly",
             "dashboard.refresh_expired_tokens",
             hour="*",

@@ -8,10 +8,15 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
 
 from connectors.auth import TokenSet, authorization_code_exchange, authorization_url
 from connectors.errors import ConnectorError
@@ -20,7 +25,7 @@ from connectors.registry import get_connector_class
 from connectors.services import connection_create, connection_input_clean
 from dashboard.schedules import periodic_schedules
 from etl.pipeline import sync_start
-from tenancy.models import Organization
+from tenancy.models import Membership, Organization
 
 logger = logging.getLogger(__name__)
 
@@ -252,3 +257,72 @@ def dashboard_cache_warm_schedule(*, organization_id: int, sync_run_id: int, **_
         logger.warning(
             "dashboard.cache_warm_not_queued", extra={"sync_run_id": sync_run_id, "error": type(exc).__name__}
         )
+
+
+# --------------------------------------------------------------------------------------------------
+# Authorizations about to end: a daily mail to each organization's admins
+# --------------------------------------------------------------------------------------------------
+
+
+def reconnect_link(connection: Connection) -> str:
+    """The absolute address of the connection's notice on Sync health, which carries its Reconnect
+    button (reconnecting is a form post, so a mail links to the button, not to the post)."""
+    path = reverse("dashboard:sync_health")
+    return f"{settings.DASHBOARD_BASE_URL}{path}#authorization-{connection.pk}"
+
+
+def organization_admin_emails(*, organization_id: int) -> list[str]:
+    """The addresses of the organization's active admins that have one."""
+    emails = (
+        Membership.objects.filter(organization_id=organization_id, role=Membership.Role.ADMIN, user__is_active=True)
+        .exclude(user__email="")
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+    return list(dict.fromkeys(emails))
+
+
+def authorizations_expiring_warn(*, now: datetime | None = None) -> dict[str, int]:
+    """Mail each organization's admins about every connection whose authorization ends within
+    TOKEN_EXPIRY_WARNING_DAYS, at most once per connection per (UTC) day. Returns counts."""
+    from dashboard.selectors.tokens import token_health_ending
+
+    moment = now or timezone.now()
+    day_start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    outcome = {"connections": 0, "mails": 0}
+    for health in token_health_ending(now=moment):
+        connection = health.connection
+        recipients = organization_admin_emails(organization_id=connection.organization_id)
+        if not recipients:
+            continue
+        previous = connection.expiry_warned_at
+        claimed = (
+            Connection.objects.filter(pk=connection.pk)
+            .filter(Q(expiry_warned_at__isnull=True) | Q(expiry_warned_at__lt=day_start))
+            .update(expiry_warned_at=moment)
+        )
+        if not claimed:  # warned already today (another run of the task, a second worker)
+            continue
+        subject = f"{health.forecast[:1].upper()}{health.forecast[1:]}"
+        body = (
+            f"{health.forecast}.\n\n"
+            f"Organization: {connection.organization.name}\n"
+            f"Authorization ends: {health.grant_expires_at:%-d %b %Y, %H:%M} UTC\n\n"
+            "After that the platform refuses to renew access and syncs of this account stop. "
+            "An admin of the organization can sign in again with the platform (Reconnect):\n"
+            f"{reconnect_link(connection)}\n"
+        )
+        try:
+            for email in recipients:
+                send_mail(subject, body, None, [email])
+                outcome["mails"] += 1
+        except Exception as exc:  # the mail server is down: try again on the next run
+            Connection.objects.filter(pk=connection.pk).update(expiry_warned_at=previous)
+            logger.warning(
+                "authorization.expiry_mail_failed",
+                extra={"connection_id": connection.pk, "error": type(exc).__name__},
+            )
+            continue
+        outcome["connections"] += 1
+        logger.info("authorization.expiry_warned", extra={"connection_id": connection.pk})
+    return outcome

@@ -60,3 +60,10 @@ def check_api_versions() -> list[str]:
     from connectors.api_versions import api_versions_warn
 
     return api_versions_warn()
+
+
+@shared_task(name="dashboard.warn_expiring_authorizations", acks_late=True, queue="maintenance")
+def warn_expiring_authorizations() -> dict[str, int]:
+    from dashboard.services import authorizations_expiring_warn
+
+    return authorizations_expiring_warn()

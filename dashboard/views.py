@@ -221,6 +221,7 @@ def sync_health(request: HttpRequest, membership: Membership) -> HttpResponse:
         section="sync",
         health=health,
         api_sunset_warning_days=settings.API_SUNSET_WARNING_DAYS,
+        token_expiry_warning_days=settings.TOKEN_EXPIRY_WARNING_DAYS,
     )
 
 

@@ -38,7 +38,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from connectors.auth import OAuthSpec, TokenSet
-from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, GrantLifetimes, Option, Page, StreamSpec, Window
 from connectors.demandbase import activity, mapping
 from connectors.demandbase.catalogue import (
     FIELD_NOT_ENTITLED,
@@ -138,6 +138,12 @@ class Connector(BaseConnector):
     @classmethod
     def api_version(cls) -> ApiVersion:
         return ApiVersion("v1", None, "Demandbase has announced no end of service for the uapi v1 endpoints")
+
+    @classmethod
+    def grant_lifetimes(cls) -> GrantLifetimes:
+        # The key set is exchanged for a token that lives 8 hours; the key set itself lasts until
+        # it is deleted (Demandbase One API docs, "Authentication").
+        return GrantLifetimes(timedelta(hours=8), None, "Demandbase API authentication: 8-hour tokens")
 
     def base_url(self) -> str:
         return str(self.setting("API_BASE_URL")).rstrip("/")

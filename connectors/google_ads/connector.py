@@ -50,12 +50,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from connectors import progress
 from connectors.auth import OAuthSpec
-from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, GrantLifetimes, Option, Page, StreamSpec, Window
 from connectors.errors import PermanentError
 from connectors.google_ads import API_VERSION, errors, gaql, mapping, records
 from connectors.google_ads.records import Account, format_customer_id
@@ -131,6 +131,15 @@ class Connector(BaseConnector):
         return ApiVersion(
             API_VERSION, date(2027, 11, 1), "projected: developers.google.com/google-ads/api/docs/sunset-dates"
         )
+
+    @classmethod
+    def grant_lifetimes(cls) -> GrantLifetimes:
+        # Access tokens live 1 hour; a refresh token lasts until revoked, except that an app whose
+        # OAuth consent screen is in "Testing" status gets refresh tokens that expire after 7 days
+        # (developers.google.com/identity/protocols/oauth2, "Refresh token expiration").
+        if int(cls.setting("OAUTH_APP_IN_TESTING")):
+            return GrantLifetimes(timedelta(hours=1), timedelta(days=7), "Google OAuth: apps in testing, 7 days")
+        return GrantLifetimes(timedelta(hours=1), None, "Google OAuth: published apps, until revoked")
 
     def base_url(self) -> str:
         return str(self.setting("API_BASE_URL"))

@@ -19,5 +19,10 @@ SETTINGS = (
         "",
         "Optional: a developer token (API Center of a manager account; ignored by Google since 2026-09-09)",
     ),
+    Setting(
+        "OAUTH_APP_IN_TESTING",
+        0,
+        "1 when the OAuth app's consent screen is in Testing status (its grants expire after 7 days)",
+    ),
     Setting("RESTATEMENT_DAYS", 14, "Days re-read every sync (conversions keep arriving for weeks)"),
 )

@@ -11,11 +11,11 @@ trusted.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from connectors.auth import OAuthSpec
-from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, GrantLifetimes, Option, Page, StreamSpec, Window
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
 from connectors.http import ErrorPolicy, Response, path_segment, safe_json
 from connectors.linkedin_ads import mapping, restli
@@ -85,6 +85,12 @@ class Connector(BaseConnector):
         name = str(cls.setting("API_VERSION"))
         year, month = int(name[:4]), int(name[4:6])
         return ApiVersion(name, date(year + 1, month, 1), "LinkedIn supports each monthly version for a year")
+
+    @classmethod
+    def grant_lifetimes(cls) -> GrantLifetimes:
+        # Access tokens live 60 days, refresh tokens 365 days from the member's authorization: a
+        # refresh does not extend it (learn.microsoft.com/linkedin/shared/authentication/programmatic-refresh-tokens).
+        return GrantLifetimes(timedelta(days=60), timedelta(days=365), "LinkedIn programmatic refresh tokens")
 
     def base_url(self) -> str:
         base = str(self.setting("API_BASE_URL")).rstrip("/")

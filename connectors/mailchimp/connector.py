@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from connectors.auth import OAuthSpec
-from connectors.base import ApiVersion, BaseConnector, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, GrantLifetimes, Option, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, safe_json
 from connectors.mailchimp import mapping
@@ -230,6 +230,12 @@ class Connector(BaseConnector):
     @classmethod
     def api_version(cls) -> ApiVersion:
         return ApiVersion("3.0", None, "Mailchimp has announced no end of service for Marketing API 3.0")
+
+    @classmethod
+    def grant_lifetimes(cls) -> GrantLifetimes:
+        # Mailchimp's OAuth access tokens never expire (mailchimp.com/developer, "Access Data on
+        # Behalf of Other Users with OAuth 2"); they end only when the user revokes the app.
+        return GrantLifetimes(None, None, "Mailchimp OAuth: tokens do not expire")
 
     def base_url(self) -> str:
         """The data centre's API host once it is known (it is learnt from the metadata endpoint)."""

@@ -26,12 +26,12 @@ Platform facts encoded here (docs/platform-apis.md, section 4):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.auth import OAuthSpec, TokenSet, refresh_token_set
-from connectors.base import ApiVersion, BaseConnector, Field, Option, Page, StreamSpec, Window
+from connectors.base import ApiVersion, BaseConnector, Field, GrantLifetimes, Option, Page, StreamSpec, Window
 from connectors.errors import AuthError, ConnectorError, MalformedResponse, PermanentError, RateLimited
 from connectors.http import ErrorPolicy, Response, require_secure_url, safe_json
 from connectors.platform_settings import value
@@ -189,6 +189,12 @@ class Connector(BaseConnector):
     @classmethod
     def api_version(cls) -> ApiVersion:
         return ApiVersion(mapping.API_VERSION, None, "Zoho has announced no end of service for CRM API v8")
+
+    @classmethod
+    def grant_lifetimes(cls) -> GrantLifetimes:
+        # Access tokens live 1 hour; the refresh token lasts until it is revoked
+        # (zoho.com/crm/developer/docs/api/v8/refresh.html).
+        return GrantLifetimes(timedelta(hours=1), None, "Zoho CRM OAuth: refresh token until revoked")
 
     def base_url(self) -> str:
         return self._api_base(self.auth.tokens)

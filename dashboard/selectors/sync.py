@@ -21,6 +21,7 @@ from connectors.api_versions import VersionStatus, api_version_statuses
 from connectors.models import Connection
 from dashboard.ids import id_in_range
 from dashboard.selectors.common import connection_list_for_organization, platform_name
+from dashboard.selectors.tokens import TokenHealth, token_health_list
 from etl.lease import clock, stale_reason
 from etl.models import SyncRun
 from etl.selectors import sync_run_in_flight_for
@@ -476,6 +477,12 @@ class SyncHealth:
     runs: list[RunRow]
     connection_filter: Connection | None = None
     api_versions: list[VersionStatus] = field(default_factory=list)
+    tokens: list[TokenHealth] = field(default_factory=list)  # each connection's authorization
+
+    @property
+    def token_warnings(self) -> list[TokenHealth]:
+        """The connections whose authorization ends within TOKEN_EXPIRY_WARNING_DAYS."""
+        return [health for health in self.tokens if health.ending]
 
     @property
     def api_version_warnings(self) -> list[str]:
@@ -524,4 +531,5 @@ def sync_health_get(
         ),
         connection_filter=selected,
         api_versions=api_version_statuses(today=(now or timezone.now()).date()),
+        tokens=token_health_list([c.connection for c in connections], now=now),
     )

@@ -170,6 +170,19 @@ TOKEN_REFRESH_MARGIN_SECONDS = env.int("TOKEN_REFRESH_MARGIN_SECONDS", default=9
 TOKEN_REFRESH_AHEAD_SECONDS = env.int("TOKEN_REFRESH_AHEAD_SECONDS", default=7200)
 # A platform API version this close to its sunset is warned about (Sync health, a daily check, a test).
 API_SUNSET_WARNING_DAYS = env.int("API_SUNSET_WARNING_DAYS", default=60)
+# A connection whose authorization ends this close is warned about (Sync health, a daily mail to
+# its organization's admins, at most one a day per connection).
+TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", default=14)
+# The address people open the dashboard at, for the links in mails (no trailing slash).
+DASHBOARD_BASE_URL = env.str("DASHBOARD_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Mail (expiry warnings to admins): printed on the console unless a mail server is configured.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)
 LOAD_CHUNK_ROWS = env.int("LOAD_CHUNK_ROWS", default=50000)
 # After a sync, the organization's default dashboard views are computed this long after it ends
