@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from django.conf import settings
 from google.ads.googleads import config as ads_config
 from google.ads.googleads.client import GoogleAdsClient
 from google.ads.googleads.interceptors import ExceptionInterceptor, LoggingInterceptor, MetadataInterceptor
@@ -31,6 +30,7 @@ from google.oauth2.credentials import Credentials
 
 from connectors.errors import PermanentError
 from connectors.google_ads import API_VERSION
+from connectors.platform_settings import value
 
 # The library's logger: one WARNING line per failed call, request and response bodies at DEBUG.
 library_logger = logging.getLogger("google.ads.googleads.client")
@@ -55,7 +55,7 @@ def _snake(name: str) -> str:
 
 def trusted_roots() -> bytes | None:
     """The PEM of GOOGLE_ADS_CA_CERT, or None for the system's trust store."""
-    path = str(settings.GOOGLE_ADS_CA_CERT or "")
+    path = str(value("google_ads", "CA_CERT") or "")
     if not path:
         return None
     try:
@@ -95,9 +95,10 @@ class AdsSession:
             service.transport.close()
 
     def _client(self, login_customer_id: str | None) -> GoogleAdsClient:
-        config: dict[str, Any] = {"use_proto_plus": True, "endpoint": str(settings.GOOGLE_ADS_API_ENDPOINT)}
-        if settings.GOOGLE_ADS_DEVELOPER_TOKEN:
-            config["developer_token"] = str(settings.GOOGLE_ADS_DEVELOPER_TOKEN)
+        config: dict[str, Any] = {"use_proto_plus": True, "endpoint": str(value("google_ads", "API_ENDPOINT"))}
+        developer_token = value("google_ads", "DEVELOPER_TOKEN")
+        if developer_token:
+            config["developer_token"] = str(developer_token)
         if login_customer_id:
             config["login_customer_id"] = login_customer_id
         try:
