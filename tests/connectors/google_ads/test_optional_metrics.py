@@ -24,7 +24,7 @@ from connectors.google_ads.records import Account
 from sandbox.google_ads import DEMO_REFRESH_TOKEN, GoogleAdsSandbox, create_app
 from tests.connectors.google_ads.support import DACH_CLIENT, MANAGER, STANDALONE, US_CLIENT
 from tests.connectors.google_ads.test_extract import as_truth, stream_calls, truth
-from tests.connectors.google_ads.test_sandbox import Wire, rejected
+from tests.sandbox.test_google_ads import Wire, rejected
 from tests.sandboxes import Sandboxes, app_of
 
 pytestmark = pytest.mark.embedded

@@ -38,7 +38,7 @@ from tests.sandboxes import Clock, Sandboxes, app_of
 
 pytestmark = pytest.mark.embedded
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 9, 16, 12, 0, tzinfo=UTC)  # a Wednesday
 TODAY = NOW.date()
 TIMEOUT = 30

@@ -32,7 +32,7 @@ from sandbox.linkedin_ads import (
 from sandbox.serve import create_sandbox, serve_sandboxes
 from tests.sandboxes import Clock, Sandboxes, app_of
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
 VERSION = "202609"
 DAY = 86_400

@@ -36,7 +36,7 @@ from tests.sandboxes import Clock, Sandboxes, app_of
 
 pytestmark = pytest.mark.embedded
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 30
 LEAD_FIELDS = "Company,Lead_Status,Lead_Source,Campaign_Source,Owner,Created_Time,Modified_Time,UTM_Source"
 DEAL_FIELDS = "Deal_Name,Account_Name,Stage,Amount,Currency,Closing_Date,Campaign_Source,Owner,Modified_Time"

@@ -34,7 +34,7 @@ from sandbox.mailchimp.catalogue import campaigns_between, report_numbers
 from sandbox.serve import create_sandbox
 from tests.sandboxes import Clock, Sandboxes, app_of
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
 TIMEOUT = 30
 DEMO = "40118001"
