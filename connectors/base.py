@@ -27,7 +27,7 @@ from connectors.concurrency import ConcurrencyLimit
 from connectors.errors import MalformedResponse
 from connectors.http import ApiClient, ErrorPolicy
 from connectors.paginators import Paginator, dig
-from connectors.platform_settings import prefix
+from connectors.platform_settings import prefix, value
 from connectors.redaction import redact
 
 ACCOUNT_ID_MAX_LENGTH = 64  # Connection.account_id
@@ -343,7 +343,7 @@ class BaseConnector(ABC):
     @classmethod
     def setting(cls, name: str) -> Any:
         """One of the platform's settings (``connectors/<platform>/settings.py``), by its short name."""
-        return getattr(settings, f"{prefix(cls.platform)}_{name}")
+        return value(cls.platform, name)
 
     @classmethod
     def restatement_days(cls) -> int:
