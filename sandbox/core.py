@@ -351,6 +351,10 @@ class FakeApi:
         """Environment variables that point the application at this fake served on ``base_url``."""
         return {}
 
+    def demo_env(self) -> dict[str, str]:
+        """Settings the demo adds to :meth:`env` (``run_sandbox`` writes both; tests use ``env`` alone)."""
+        return {}
+
     def preflight(self, request: SandboxRequest) -> SandboxResponse | None:
         """Checks run before each platform route; return a response to answer early."""
         return None

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from sandbox.linkedin_ads.app import (
     ACCESS_TOKEN_TTL,
+    DEMO_EXPIRING_DAYS_LEFT,
+    DEMO_EXPIRING_REFRESH_TOKEN,
     DEMO_REFRESH_TOKEN,
     REFRESH_TOKEN_TTL,
     SANDBOX_CLIENT_ID,
@@ -35,6 +37,8 @@ __all__ = [
     "ACCESS_TOKEN_TTL",
     "ACCOUNTS",
     "DEMO_CONNECTIONS",
+    "DEMO_EXPIRING_DAYS_LEFT",
+    "DEMO_EXPIRING_REFRESH_TOKEN",
     "DEMO_REFRESH_TOKEN",
     "REFRESH_TOKEN_TTL",
     "SANDBOX_CLIENT_ID",
@@ -63,5 +67,6 @@ def create_app(**options: Any) -> LinkedInAdsSandbox:
 # The accounts `make demo` connects: one in dollars, one in euros.
 DEMO_CONNECTIONS: Final = (
     {"account_id": "508000001", "credentials": {"refresh_token": DEMO_REFRESH_TOKEN}},
-    {"account_id": "508000002", "credentials": {"refresh_token": DEMO_REFRESH_TOKEN}},
+    # Northwind DACH's grant ends in DEMO_EXPIRING_DAYS_LEFT days: the demo's token-expiry notice.
+    {"account_id": "508000002", "credentials": {"refresh_token": DEMO_EXPIRING_REFRESH_TOKEN}},
 )

@@ -26,6 +26,10 @@ from sandbox.paging import page_of
 SANDBOX_CLIENT_ID: Final = "sandbox-linkedin-client"
 SANDBOX_CLIENT_SECRET: Final = "sandbox-linkedin-secret"
 DEMO_REFRESH_TOKEN: Final = "sandbox-li-refresh-demo"
+# The demo's second account is connected with a grant that ends soon, so Sync health has an
+# authorization to forecast: its year started DEMO_EXPIRING_DAYS_LEFT days short of a full one.
+DEMO_EXPIRING_REFRESH_TOKEN: Final = "sandbox-li-refresh-demo-expiring"
+DEMO_EXPIRING_DAYS_LEFT: Final = 12
 
 ACCESS_TOKEN_TTL: Final = 5_184_000  # 60 days
 REFRESH_TOKEN_TTL: Final = 31_536_000  # 365 days
@@ -165,6 +169,17 @@ class LinkedInAdsSandbox(OAuthApi):
             return json_response(400, {"status": 400, "code": "ILLEGAL_ARGUMENT", "message": message})
         return None
 
+    def oldest_version(self) -> str:
+        """The oldest LinkedIn-Version served for a whole month more: a year old, less a month."""
+        today = self.today()
+        months = today.year * 12 + today.month - 1 - (VERSION_LIFETIME_MONTHS - 1)
+        return f"{months // 12:04d}{months % 12 + 1:02d}"
+
+    def demo_env(self) -> dict[str, str]:
+        # The demo speaks the oldest version still served, so Sync health's API radar has a sunset
+        # to announce (a year after the version's month, weeks from now).
+        return {"LINKEDIN_ADS_API_VERSION": self.oldest_version()}
+
     def _version_is_active(self, version: str) -> bool:
         match = re.fullmatch(r"(\d{4})(\d{2})(?:\.\d{2})?", version)
         if match is None or not 1 <= int(match.group(2)) <= 12:
@@ -208,6 +223,12 @@ class LinkedInAdsSandbox(OAuthApi):
 
     def seed_tokens(self) -> None:
         self.refresh[DEMO_REFRESH_TOKEN] = RefreshToken(DEFAULT_SCOPE, issued_at=self.now())
+        self.refresh[DEMO_EXPIRING_REFRESH_TOKEN] = RefreshToken(
+            DEFAULT_SCOPE, issued_at=self._expiring_issued_at()
+        )
+
+    def _expiring_issued_at(self) -> float:
+        return self.now() - self.refresh_token_ttl + DEMO_EXPIRING_DAYS_LEFT * 86_400
 
     def grant(
         self, request: SandboxRequest, record: RefreshToken, refresh_token: str, *, new: bool
@@ -226,10 +247,11 @@ class LinkedInAdsSandbox(OAuthApi):
 
     def _refresh_remaining(self, token: str, record: RefreshToken) -> int:
         remaining = int(record.issued_at + self.refresh_token_ttl - self.now())
-        if remaining <= 0 and token == DEMO_REFRESH_TOKEN:
-            # The demo token never runs out: when its year is over it starts a new one.
-            record.issued_at = self.now()
-            remaining = self.refresh_token_ttl
+        if remaining <= 0 and token in (DEMO_REFRESH_TOKEN, DEMO_EXPIRING_REFRESH_TOKEN):
+            # The demo's tokens never run out: when one's year is over it starts again (the
+            # expiring one again DEMO_EXPIRING_DAYS_LEFT days from its end).
+            record.issued_at = self.now() if token == DEMO_REFRESH_TOKEN else self._expiring_issued_at()
+            remaining = int(record.issued_at + self.refresh_token_ttl - self.now())
         return remaining
 
     # -- ad accounts and campaigns

@@ -153,7 +153,7 @@ class Command(BaseCommand):
             if wanted and server.port != wanted:
                 moved = f"  (port {wanted} is in use; a free port instead)"
             self.stdout.write(f"{name:<14} {server.url}{moved}")
-            lines += [f"{key}={value}" for key, value in server.app.env(server.url).items()]
+            lines += [f"{key}={value}" for key, value in {**server.env(), **server.app.demo_env()}.items()]
         env_file = Path(options["env_file"])
         self.stdout.write(f"\nEnvironment for the app written to {env_file}:\n" + "\n".join(lines))
         self.stdout.write("\nServing until interrupted (Ctrl-C).")
