@@ -10,6 +10,9 @@ SANDBOX_ENV := $(or $(VAR_DIR),var)/sandbox.env
 # `make demo PORT=8001` serves the dashboard on another port. The sandbox APIs take 8701-8705, or
 # free ports where those are in use; `make demo SANDBOX_PORT_BASE=9701` asks for 9701-9705 instead.
 PORT ?= 8000
+# The demo's first syncs read this many days; the clean-up then folds those older than RETENTION_DAYS
+# into the daily history, so the Overview's 30-day view has a previous period to compare with.
+DEMO_HISTORY_DAYS ?= 60
 SANDBOX_PORT_BASE ?=
 # The browser tests drive a Chromium of the system; Playwright's own browser builds are never
 # downloaded. Debian's by default (`make browser-deps` installs it when missing), or any other:
@@ -48,12 +51,16 @@ demo-port: # Before the demo's install and sync: is the dashboard's port free?
 	  echo "Port $(PORT) on 127.0.0.1 is already in use (another dashboard or demo still running?)."; \
 	  echo "Stop what uses it, or serve the demo on another port: make demo PORT=$$(( $(PORT) + 1 ))"; exit 1; }
 
-demo: demo-port migrate sandbox ## The demo: sandbox accounts synced into the warehouse, then the dashboard on :8000 (PORT=N for another)
+demo: demo-port migrate sandbox ## The demo: sandbox accounts synced, then worker, beat and the dashboard on :8000 (PORT=N; DEMO_SCHEDULE_SECONDS=60 for a short schedule)
 	@set -a && . $(SANDBOX_ENV) && set +a && \
 	$(MANAGE) demo_setup && \
-	$(MANAGE) start_background_syncs && \
+	RETENTION_DAYS=$(DEMO_HISTORY_DAYS) $(MANAGE) start_background_syncs && \
+	$(MANAGE) start_background_syncs --cleanup && \
 	echo "Dashboard: http://127.0.0.1:$(PORT)  (log in as demo / demo-analytics; the admin too, at /admin/)" && \
-	$(MANAGE) runserver 127.0.0.1:$(PORT)
+	$(MANAGE) run_embedded --port $(PORT) $(if $(DEMO_SCHEDULE_SECONDS),--schedule-every $(DEMO_SCHEDULE_SECONDS))
+
+serve: demo-port migrate ## One machine without Redis: a worker, beat and the dashboard on :8000 (manage.py run_embedded)
+	$(MANAGE) run_embedded --port $(PORT)
 
 sync: install ## Sync every connection again (against the sandbox when it is running)
 	@if [ -f $(SANDBOX_ENV) ]; then set -a && . $(SANDBOX_ENV) && set +a; fi && $(MANAGE) start_background_syncs
@@ -97,6 +104,7 @@ chaos: install ## Fault suite: real syncs through a real worker with the sandbox
 bench: install ## Benchmarks with PostgreSQL, Redis and real workers; figures in var/bench/ (docs/benchmarks.md)
 	$(PY) bench/normalize.py
 	$(PY) bench/load.py
+	$(PY) bench/restatement_log.py
 	$(PY) bench/end_to_end.py
 	$(PY) bench/fanout.py
 	$(PY) bench/dashboard_latency.py
@@ -123,4 +131,4 @@ up: install ## PostgreSQL + Redis mode on this machine: migrate, then web, worke
 clean: ## Remove the virtualenv and local state (var/)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
-.PHONY: bench chaos help install browser-deps migrate sandbox sandbox-stop demo demo-port sync lint test worker beat flower up clean
+.PHONY: bench chaos help install browser-deps migrate sandbox sandbox-stop demo demo-port serve sync lint test worker beat flower up clean

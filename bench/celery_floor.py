@@ -25,10 +25,10 @@ if _django_settings_before is None:
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
 
 STEPS = (
-    ("sync.refresh_token", "sync"),
-    ("sync.extract", "sync"),
-    ("sync.normalize", "sync"),
-    ("sync.load", "sync"),
+    ("sync.refresh_token", "sync.linkedin_ads"),
+    ("sync.extract", "sync.linkedin_ads"),
+    ("sync.normalize", "sync.linkedin_ads"),
+    ("sync.load", "sync.linkedin_ads"),
     ("sync.prune", "maintenance"),
 )
 

@@ -57,6 +57,7 @@ from chaos_faults import (  # noqa: E402
     server_errors,
     step_retried,
     terminate_backend_at_load_hook,
+    totals_flagged,
 )
 from chaos_lease import (  # noqa: E402
     INLINE_WAIT_SECONDS,
@@ -153,6 +154,13 @@ SCENARIOS: list[Scenario] = [
         "truncated-json",
         "adAnalytics body cut in half once",
         arm=plan("truncated", times=1, path="/rest/adAnalytics"),
+    ),
+    WorkerScenario(
+        "silent-gap",
+        "one adAnalytics answer silently loses 3 rows (valid JSON, no error); reconciliation flags it",
+        arm=plan("silent_gap", times=1, path="/rest/adAnalytics", drop=3),
+        rows_dropped=3,
+        checks=(totals_flagged,),
     ),
     WorkerScenario(
         "sigkill-extract",

@@ -151,6 +151,14 @@ def hold_reached(chaos: Chaos) -> str | None:
     return None if chaos.app.holds.reached else "the sandbox never held a request (the fault was not reached)"
 
 
+def totals_flagged(chaos: Chaos) -> str | None:
+    """The last run was marked "loaded, totals differ" by reconciliation (a silent gap caught)."""
+    last = chaos.runs()[-1]
+    if last.totals_differ:
+        return None
+    return f"reconciliation did not flag the run (reconciliation {last.reconciliation_status or 'not done'})"
+
+
 def pool_killed(chaos: Chaos) -> str | None:
     return None if chaos.facts.get("killed pool processes") else "no pool process was killed"
 

@@ -62,6 +62,7 @@ class WorkerScenario:
     triggers: int = 1
     concurrency: int = 1
     data_expected: bool = True
+    rows_dropped: int = 0  # rows a silent_gap fault drops without a sign: the only loss allowed
     own_redis: bool = False  # the worker's broker and result backend are a redis-server of its own
     finish_within: float = 180.0  # seconds for the sync to finish (with own_redis: before it counts as lost)
     runs: int = 1
@@ -405,7 +406,7 @@ def measure(chaos: Chaos, seconds: float) -> Outcome:
 def judge(chaos: Chaos, figures: Tally, outcome: Outcome) -> list[str]:
     """Every reason the scenario did not end as it must (empty: it did)."""
     scenario = chaos.scenario
-    failures = rows_failures(figures)
+    failures = rows_failures(figures, dropped=scenario.rows_dropped)
     if scenario.data_expected and figures.served == 0:
         failures.append("the sandbox serves no row for the window, so nothing was compared")
     # A chain lost with the broker's messages is closed through its lease and synced again: one more run.
@@ -430,7 +431,9 @@ def details(chaos: Chaos, runs: list[Any]) -> str:
     from etl.models import QuarantinedRecord
 
     parts = [
-        f"run {run.pk}: {run.status}/{run.step}, window {run.window_start}..{run.window_end}" for run in runs
+        f"run {run.pk}: {run.status}/{run.step}, window {run.window_start}..{run.window_end}, "
+        f"totals {run.reconciliation_status or 'not compared yet'}"
+        for run in runs
     ]
     calls = ", ".join(f"{name} {count}" for name, count in sorted(chaos.app.requests.items()))
     parts.append(f"requests: {calls}")

@@ -70,7 +70,7 @@ sys.path.insert(0, str(ROOT))
 
 SANDBOX_ACCOUNT = "508000001"  # the LinkedIn sandbox account with 12 campaigns
 STEP_TASKS = ("sync.refresh_token", "sync.extract", "sync.normalize", "sync.load", "sync.prune")
-STEP_QUEUES = {"sync.prune": "maintenance"}  # the others go to "sync"
+STEP_QUEUES = {"sync.prune": "maintenance"}  # the others go to "sync.linkedin_ads"
 ENTRY_TASKS = ("dashboard.sync_all_platform_data", "dashboard.sync_platform_data")
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sales_dashboard"
 
@@ -304,7 +304,9 @@ def celery_floor(args: argparse.Namespace, env: dict[str, str], log_dir: Path) -
         for index in range(args.connections):
             chain(
                 *(
-                    client.signature(name, args=(index,), queue=STEP_QUEUES.get(name, "sync"), immutable=True)
+                    client.signature(
+                        name, args=(index,), queue=STEP_QUEUES.get(name, "sync.linkedin_ads"), immutable=True
+                    )
                     for name in STEP_TASKS
                 )
             ).apply_async()

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-QUEUES = ("sync", "maintenance", "celery")
+sys.path.insert(0, str(ROOT))
+from connectors.platform_settings import declared  # noqa: E402
+
+# The entry tasks' queue, maintenance, each platform's queue of sync steps (etl/queues.py), and
+# Celery's default for the benchmarks' own tasks.
+QUEUES = ("sync", "maintenance", *(f"sync.{platform}" for platform in declared()), "celery")
 
 
 def django_setup() -> None:

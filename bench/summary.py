@@ -1,6 +1,6 @@
 """One table of every benchmark figure against its goal, from the JSON the benchmarks wrote.
 
-Reads ``var/bench/{normalize,load,end_to_end,fanout,dashboard}.json`` (a missing file is reported
+Reads ``var/bench/{normalize,load,restatement_log,end_to_end,fanout,dashboard}.json`` (a missing file is reported
 as not run) and prints each goal with the figure measured and whether it is met.
 """
 
@@ -55,6 +55,22 @@ def load_rows(data: Any) -> Iterator[Row]:
                         f">= {goal}x",
                         mine / other >= goal,
                     )
+
+
+def restatement_log_rows(data: Any) -> Iterator[Row]:
+    """The restatement log's cost to the load: time with it / time without it."""
+    for size in data.get("sizes", []):
+        n = f"{size['rows']:,}"
+        for case, label, goal in (
+            ("unchanged", "an unchanged re-load", 1.1),
+            ("conversions", "a re-load that changed every row's conversions", 1.2),
+            ("changed", "a re-load that changed every figure", 1.4),
+        ):
+            mine = size.get("with log", {}).get(case)
+            base = size.get("without log", {}).get(case)
+            if mine and base:
+                ratio = mine["seconds"] / base["seconds"]
+                yield f"restatement log {n}: time of {label}, with / without the log", f"{ratio:.2f}x", f"<= {goal}x", ratio <= goal
 
 
 def normalize_rows(data: Any) -> Iterator[Row]:
@@ -139,6 +155,7 @@ def dashboard_rows(data: Any) -> Iterator[Row]:
 SECTIONS = (
     ("normalize", normalize_rows),
     ("load", load_rows),
+    ("restatement_log", restatement_log_rows),
     ("end_to_end", end_to_end_rows),
     ("fanout", fanout_rows),
     ("dashboard", dashboard_rows),

@@ -96,6 +96,14 @@ class ConnectionAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("organization", "platform", "account_id", "name", "status", "status_message")}),
         ("Sync settings", {"fields": ("restatement_days", "options")}),
+        (
+            "Backfill in progress",
+            {
+                "fields": ("backfill_start", "backfill_end", "backfill_loaded_from"),
+                "description": "Read in day-slices, newest first; every day from 'loaded from' to the end "
+                "is in. Clear all three to drop the rest of a backfill.",
+            },
+        ),
         ("State", {"fields": ("credentials_state", "last_success_at", "token_expires_at", "created_at", "updated_at")}),
     )
 

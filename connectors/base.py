@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from connectors.errors import MalformedResponse
 from connectors.http import ApiClient, ErrorPolicy
 from connectors.paginators import Paginator, dig
 from connectors.platform_settings import prefix, value
+from connectors.quota import Credential, QuotaBudget, QuotaTerms
 from connectors.redaction import redact
 
 ACCOUNT_ID_MAX_LENGTH = 64  # Connection.account_id
@@ -122,6 +124,31 @@ class Window:
 
 
 @dataclass(frozen=True)
+class PlatformTotal:
+    """A total the platform itself reports for a sync window (an account-level or un-pivoted query,
+    a report list's own count), to be set beside the warehouse's sum of the same rows.
+
+    ``metric`` is a column of ``dataset`` (summed) or ``ROWS`` (the rows counted). The warehouse rows
+    are those of the connection whose ``window_column`` (default: the dataset's own) falls in the
+    window, and, when ``currency`` is given, in that currency. ``scope`` says in words what the
+    platform's figure covers ("account 123-456-7890, every campaign").
+    """
+
+    ROWS: ClassVar[str] = "rows"
+
+    dataset: str
+    metric: str
+    value: Decimal
+    currency: str | None = None
+    window_column: str | None = None
+    scope: str = ""
+
+
+class TotalsNotCompared(Exception):
+    """The platform gives no independent total for this window (the message says why)."""
+
+
+@dataclass(frozen=True)
 class ApiVersion:
     """The version of the platform's API a connector speaks, and when the platform stops serving it.
 
@@ -160,6 +187,11 @@ class BaseConnector(ABC):
     # The longest restatement window that makes sense for the platform (a connection's own
     # setting is capped to it); None: no cap beyond the retention window.
     max_restatement_days: ClassVar[int | None] = None
+    # The shortest re-read window the platform's documentation allows: the restatement log may
+    # suggest shortening a connection's window, never below this. Each platform says where it comes
+    # from in ``min_restatement_source``.
+    min_restatement_days: ClassVar[int] = 1
+    min_restatement_source: ClassVar[str] = ""
     auth_scheme: ClassVar[str] = "Bearer"
     policy: ClassVar[ErrorPolicy] = ErrorPolicy()
     # What a connection of the platform brings: its credentials (``add_connection --credential
@@ -174,6 +206,10 @@ class BaseConnector(ABC):
     # canonical form (a regular expression the whole id matches), and the same in words.
     account_id_pattern: ClassVar[str] = r"[A-Za-z0-9][A-Za-z0-9._-]*"
     account_id_format: ClassVar[str] = "letters, digits, '.', '_' and '-'"
+    # Days per slice of a backfill (etl.backfill): a long window is read slice by slice, newest
+    # first, so a quota cut keeps the slices already read. None: the window is read in one piece
+    # (a platform whose reads are not bounded by the window's end, e.g. records modified since).
+    backfill_slice_days: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -255,6 +291,17 @@ class BaseConnector(ABC):
 
     def on_stream_end(self, stream: StreamSpec) -> None:  # noqa: B027 (a hook; default: nothing)
         """After the last page: where a connector leaves the notes its tallies call for."""
+
+    # -- reconciliation ---------------------------------------------------------------------------
+    # Why the platform offers no total of its own to compare the warehouse with, in words; a
+    # connector that reads such totals overrides ``platform_totals`` instead.
+    totals_unavailable: ClassVar[str] = "the platform reports no total of its own for a window"
+
+    def platform_totals(self, window: Window) -> list[PlatformTotal]:
+        """The totals the platform itself reports for the window, read after each load and compared
+        with the warehouse's sums of the same rows: an account-level or un-pivoted query, a report
+        list's own count. Raises ``TotalsNotCompared`` where the platform offers none."""
+        raise TotalsNotCompared(self.totals_unavailable)
 
     # -- the account id, as people type it -------------------------------------------------------
     @classmethod
@@ -359,6 +406,54 @@ class BaseConnector(ABC):
     def grant_lifetimes(cls) -> GrantLifetimes:
         """The documented lifetimes of the platform's access token and grant (each platform overrides it)."""
         return GrantLifetimes(None, None, f"{cls.display_name} documents no expiry")
+
+    # -- the API budget (connectors.quota) -----------------------------------------------------------
+    # The documented daily budget of one credential; None: the platform has none.
+    daily_quota: ClassVar[QuotaTerms | None] = None
+
+    @classmethod
+    def quota_budget(cls) -> QuotaBudget | None:
+        """The daily budget of one credential: the platform's ``daily_quota`` terms, the amount
+        from its ``DAILY_QUOTA`` setting (0: not known); None: the platform has no daily budget."""
+        terms = cls.daily_quota
+        if terms is None:
+            return None
+        return QuotaBudget(
+            amount=int(cls.setting("DAILY_QUOTA")) or None,
+            unit=terms.unit,
+            holder=terms.holder,
+            rolling=terms.rolling,
+            source=terms.source,
+            setting=f"{prefix(cls.platform)}_DAILY_QUOTA",
+        )
+
+    @classmethod
+    def quota_label(cls, account_id: str) -> str:
+        """Names the credential whose budget a connection spends (never a secret). Default: the
+        account itself (a Zoho CRM organization, a Demandbase tenant)."""
+        return account_id
+
+    @classmethod
+    def quota_credential(cls, account_id: str) -> Credential | None:
+        budget = cls.quota_budget()
+        return None if budget is None else Credential(cls.platform, cls.quota_label(account_id), budget)
+
+    @classmethod
+    def call_cost(cls, what: str) -> int:
+        """What one request costs of the budget, from "METHOD /path" (or a library call's name)."""
+        return 1
+
+    # Whether ``estimate_calls`` counts every call (else it is the least a read can cost: pages
+    # depend on the data).
+    estimate_is_exact: ClassVar[bool] = False
+
+    @classmethod
+    def estimate_calls(cls, window: Window, *, last_state: Mapping[str, Any], first: bool = True) -> int:
+        """What reading ``window`` costs, without asking the platform: at least one call per stream
+        and slice. ``last_state`` is the connection's latest run state (accounts found then);
+        ``first`` False: a later slice of the same read (what a read learns once is not asked again)."""
+        slices = len(window.split(cls.backfill_slice_days)) if cls.backfill_slice_days else 1
+        return len(cls.streams) * slices
 
     def authorize_url(self) -> str | None:
         """The consent page for this account; None where the platform has none (API credentials).

@@ -230,6 +230,9 @@ class ApiClient:
         self.session = session or pooled_session()
         self.sleep = sleep
         self.concurrency = concurrency
+        # Called with what each request is ("GET /path", a library call's name) before it is sent,
+        # retries included: counts it against the credential's daily budget (connectors.quota).
+        self.spend: Callable[[str], None] | None = None
         self.timeout = (settings.HTTP_CONNECT_TIMEOUT_SECONDS, settings.HTTP_READ_TIMEOUT_SECONDS)
 
     def url(self, path: str) -> str:
@@ -268,15 +271,20 @@ class ApiClient:
         """
         refreshed = False
 
+        def counted() -> T:
+            if self.spend is not None:
+                self.spend(what)
+            return send()
+
         def attempt() -> T:
             nonlocal refreshed
             try:
-                return send()
+                return counted()
             except AuthError as exc:
                 if exc.expired and not refreshed and self.auth is not None and self.auth.can_refresh:
                     self.auth.refresh()  # a failed refresh may be retried: it is not yet "refreshed"
                     refreshed = True
-                    return send()
+                    return counted()
                 raise
 
         if not retry:

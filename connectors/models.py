@@ -34,6 +34,12 @@ class Connection(models.Model):
     grant_expires_at = models.DateTimeField(null=True, blank=True)
     token_refreshed_at = models.DateTimeField(null=True, blank=True)
     expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    # A backfill in progress (etl.backfill): the days from backfill_start to backfill_end are read
+    # in day-slices, newest first; every day from backfill_loaded_from to backfill_end is loaded.
+    # All None: no backfill is waiting.
+    backfill_start = models.DateField(null=True, blank=True)
+    backfill_end = models.DateField(null=True, blank=True)
+    backfill_loaded_from = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,3 +53,26 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.account_id} ({self.name or 'unnamed'})"
+
+
+class ApiQuotaSpend(models.Model):
+    """What this installation spent of a platform's API budget, per credential and UTC hour.
+
+    A platform's budget belongs to a credential (a Google Cloud project's OAuth client, a LinkedIn
+    app, a Zoho CRM organization, a Demandbase tenant), not to one connection, so every worker adds
+    to the same row. Hours make both kinds of day answerable: a day that resets at 00:00 UTC is the
+    sum since midnight, a rolling 24 hours the sum of the last 24 rows (``connectors.quota``).
+    """
+
+    platform = models.CharField(max_length=32)
+    credential = models.CharField(max_length=200)  # a label of the credential, never a secret
+    hour = models.DateTimeField()  # the UTC hour, truncated
+    spent = models.PositiveIntegerField(default=0)  # calls, or credits where the platform charges so
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "credential", "hour"], name="unique_quota_spend_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.credential} {self.hour:%Y-%m-%d %H}:00 {self.spent}"

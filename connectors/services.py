@@ -18,6 +18,7 @@ from connectors.base import BaseConnector
 from connectors.crypto import decrypt_json, encrypt_json
 from connectors.errors import AuthError, ConnectorError
 from connectors.models import Connection
+from connectors.quota import QuotaMeter
 from connectors.redaction import redact
 from connectors.registry import get_connector_class
 from connectors.selectors import connection_list_tokens_expiring
@@ -225,9 +226,10 @@ def connector_for(
     on_state: Callable[[dict[str, Any]], None] | None = None,
     sync_key: str = "",
 ) -> BaseConnector:
-    """The connection's connector, with its tokens; refreshed tokens are saved as they come."""
+    """The connection's connector, with its tokens; refreshed tokens are saved as they come, and
+    every request it sends is counted against its credential's daily budget (``connectors.quota``)."""
     cls = get_connector_class(connection.platform)
-    return cls(
+    connector = cls(
         account_id=connection.account_id,
         tokens=connection_tokens(connection),
         options=connection.options,
@@ -236,6 +238,10 @@ def connector_for(
         on_state=on_state,
         sync_key=sync_key,
     )
+    credential = cls.quota_credential(connection.account_id)
+    if credential is not None:
+        connector.client.spend = QuotaMeter(credential, cls.call_cost)
+    return connector
 
 
 def connection_create(
@@ -354,3 +360,25 @@ def tokens_refresh_expiring(*, within_seconds: int) -> dict[str, int]:
                 "token.refresh_failed", extra={"connection_id": connection.pk, "error": type(exc).__name__}
             )
     return outcome
+
+
+class RestatementWindowRefused(ValueError):
+    pass
+
+
+def connection_set_restatement_days(*, connection: Connection, days: int) -> Connection:
+    """Set the days every sync of the connection re-reads: never below the platform's documented
+    minimum, nor above its cap (``RestatementWindowRefused`` says why)."""
+    connector = get_connector_class(connection.platform)
+    if days < connector.min_restatement_days:
+        raise RestatementWindowRefused(
+            f"{connector.display_name} needs a re-read window of at least {connector.min_restatement_days} "
+            f"days: {connector.min_restatement_source}."
+        )
+    if connector.max_restatement_days and days > connector.max_restatement_days:
+        raise RestatementWindowRefused(
+            f"{connector.display_name} changes nothing older than {connector.max_restatement_days} days."
+        )
+    connection.restatement_days = days
+    connection.save(update_fields=["restatement_days"])
+    return connection

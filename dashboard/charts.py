@@ -24,7 +24,7 @@ CHART_GRID_LINES = 4
 class ChartPoint:
     day: date
     value: Decimal | None  # None: the platform did not report the figure that day
-    provisional: bool = False  # still inside the platform's restatement window
+    provisional: bool = False  # settling: a recent re-read changed the figure (dashboard/selectors/restatements.py)
 
 
 @dataclass(frozen=True)

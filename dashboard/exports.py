@@ -33,6 +33,7 @@ from dashboard.selectors import (
     pipeline_report,
     sync_health_get,
 )
+from dashboard.selectors.restatements import AD_DATASET, restatement_changes
 from tenancy.models import Organization
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -80,6 +81,11 @@ def cell(value: Any, *, places: Decimal | None = None) -> str:
 
 def money(value: Decimal | None) -> str:
     return cell(value, places=MONEY)
+
+
+def settled(settling: bool) -> str:
+    """Whether a recent re-read changed the figures (settling) or re-reads stopped changing them."""
+    return "settling" if settling else "settled"
 
 
 def ratio(value: Decimal | None) -> str:
@@ -188,16 +194,16 @@ def _overview_totals(organization: Organization, period: Period, params: Mapping
 
 def _overview_platforms(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
     overview = overview_get(organization=organization, period=period)
-    rows = [[cell(p.platform_name), *_ad_metrics(p), cell(p.provisional)] for p in overview.by_platform]
+    rows = [[cell(p.platform_name), *_ad_metrics(p), settled(p.provisional)] for p in overview.by_platform]
     return ExportTable(
-        "overview_by_platform", ["platform", *AD_METRIC_HEADER, "still_updating"], rows, period
+        "overview_by_platform", ["platform", *AD_METRIC_HEADER, "figures"], rows, period
     )
 
 
 def _overview_daily(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
     overview = overview_get(organization=organization, period=period)
-    rows = [[cell(d.day), *_ad_metrics(d), cell(d.provisional)] for s in overview.daily for d in s.days]
-    return ExportTable("overview_daily", ["date", *AD_METRIC_HEADER, "still_updating"], rows, period)
+    rows = [[cell(d.day), *_ad_metrics(d), settled(d.provisional)] for s in overview.daily for d in s.days]
+    return ExportTable("overview_daily", ["date", *AD_METRIC_HEADER, "figures"], rows, period)
 
 
 def _campaigns(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
@@ -238,9 +244,9 @@ def _campaign_daily(organization: Organization, period: Period, params: Mapping[
     )
     if detail is None:
         raise UnknownExport("No such campaign")
-    rows = [[cell(d.day), *_ad_metrics(d), cell(d.provisional)] for s in detail.series for d in s.days]
+    rows = [[cell(d.day), *_ad_metrics(d), settled(d.provisional)] for s in detail.series for d in s.days]
     name = f"campaign_{filename_part(detail.campaign_id)}_daily"  # the id as a safe part of the file name
-    return ExportTable(name, ["date", *AD_METRIC_HEADER, "still_updating"], rows, period)
+    return ExportTable(name, ["date", *AD_METRIC_HEADER, "figures"], rows, period)
 
 
 def _email_campaigns(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
@@ -413,7 +419,7 @@ def _accounts_engagement(
         "accounts_engaged",
         "accounts_with_intent",
         "people_researching",
-        "still_updating",
+        "figures",
     ]
     rows = [
         [
@@ -427,7 +433,7 @@ def _accounts_engagement(
             cell(d.accounts),
             cell(d.intent_accounts),
             cell(d.people_researching),
-            cell(d.provisional),
+            settled(d.provisional),
         ]
         for d in report.days
     ]
@@ -460,6 +466,7 @@ def _sync_connections(organization: Organization, period: Period, params: Mappin
         "last_run_status",
         "last_run_rows_loaded",
         "problem",
+        "schedule_warning",
     ]
     rows = [
         [
@@ -472,6 +479,7 @@ def _sync_connections(organization: Organization, period: Period, params: Mappin
             cell(c.latest_run.status if c.latest_run else ""),
             cell(c.last_run_rows),
             cell(c.problem),
+            cell(c.schedule_warning),
         ]
         for c in health.connections
     ]
@@ -498,6 +506,7 @@ def _sync_runs(organization: Organization, period: Period, params: Mapping[str, 
         "rows_quarantined",
         "problem",
         "notes",
+        "totals",
     ]
     rows = [
         [
@@ -518,10 +527,57 @@ def _sync_runs(organization: Organization, period: Period, params: Mapping[str, 
             cell(r.rows_quarantined),
             cell(r.problem),
             cell(" | ".join(str(n) for n in [r.note, *r.run.notes] if n)),
+            cell(" | ".join(r.totals.lines()) if r.totals.shown else ""),
         ]
         for r in health.runs
     ]
     return ExportTable("sync_runs", header, rows)
+
+
+def _restatement_log(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
+    """Every figure a re-read changed (one connection's, one campaign's with ``connection`` and
+    ``campaign``), newest first; a figure the platform stopped reporting has an empty new value."""
+    connection_id = id_from_param(params.get("connection"))
+    record_id = params.get("campaign") or None
+    changes = restatement_changes(
+        organization=organization,
+        connection_id=connection_id,
+        dataset=AD_DATASET if record_id else None,
+        record_id=record_id,
+        limit=None,
+    )
+    header = [
+        "changed_at",
+        "sync_run_id",
+        "platform",
+        "connection_id",
+        "dataset",
+        "record_id",
+        "record_name",
+        "date",
+        "metric",
+        "old_value",
+        "new_value",
+        "days_after_the_fact",
+    ]
+    rows = [
+        [
+            cell(c.changed_at),
+            cell(c.sync_run_id),
+            cell(c.platform_name),
+            cell(c.connection_id),
+            cell(c.dataset),
+            cell(c.record_id),
+            cell(c.record_name),
+            cell(c.day),
+            cell(c.metric),
+            cell(c.old_value),
+            cell(c.new_value),
+            cell(c.days_after),
+        ]
+        for c in changes
+    ]
+    return ExportTable("restatement_log", header, rows)
 
 
 EXPORTS: dict[str, tuple[str, Callable[[Organization, Period, Mapping[str, str]], ExportTable]]] = {
@@ -549,6 +605,7 @@ EXPORTS: dict[str, tuple[str, Callable[[Organization, Period, Mapping[str, str]]
     "accounts_stages": ("Accounts by journey stage", _accounts_stages),
     "sync_connections": ("Connections", _sync_connections),
     "sync_runs": ("Sync runs", _sync_runs),
+    "restatement_log": ("What re-reads changed", _restatement_log),
 }
 
 

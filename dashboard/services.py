@@ -30,30 +30,39 @@ from tenancy.models import Membership, Organization
 logger = logging.getLogger(__name__)
 
 
-def periodic_tasks_install() -> int:
+def periodic_tasks_install(*, every_seconds: int | None = None) -> int:
     """Write the declared schedule into django-celery-beat's tables; running it again changes nothing.
 
     Rows are matched by name; an operator's later edit of a row's timing or an enabled flag in the
     admin is overwritten only for the fields declared here (task, crontab, arguments).
+    ``every_seconds`` installs a short test schedule instead: every entry runs at that interval
+    (``setup_periodic_tasks --every``); the next install without it restores the declared times.
     """
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+    interval = (
+        IntervalSchedule.objects.get_or_create(every=every_seconds, period=IntervalSchedule.SECONDS)[0]
+        if every_seconds
+        else None
+    )
     count = 0
     for schedule in periodic_schedules():
-        crontab, _ = CrontabSchedule.objects.get_or_create(
-            minute=schedule.minute,
-            hour=schedule.hour,
-            day_of_week="*",
-            day_of_month="*",
-            month_of_year="*",
-            timezone="UTC",
-        )
+        crontab = None
+        if interval is None:
+            crontab, _ = CrontabSchedule.objects.get_or_create(
+                minute=schedule.minute,
+                hour=schedule.hour,
+                day_of_week="*",
+                day_of_month="*",
+                month_of_year="*",
+                timezone="UTC",
+            )
         PeriodicTask.objects.update_or_create(
             name=schedule.name,
             defaults={
                 "task": schedule.task,
                 "crontab": crontab,
-                "interval": None,
+                "interval": interval,
                 "kwargs": json.dumps(schedule.kwargs),
                 "description": schedule.description,
             },

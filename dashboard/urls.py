@@ -14,6 +14,7 @@ urlpatterns = [
     path("campaigns/<id:connection_id>/<campaign:campaign_id>/", views.campaign, name="campaign"),
     path("email/", views.email, name="email"),
     path("pipeline/", views.pipeline, name="pipeline"),
+    path("funnel/", views.funnel, name="funnel"),
     path("target-accounts/", views.accounts, name="accounts"),
     path("sync/", views.sync_health, name="sync_health"),
     path("sync/runs/<id:sync_run_id>/cancel/", views.sync_run_cancel, name="sync_run_cancel"),
@@ -25,4 +26,9 @@ urlpatterns = [
         "connections/<id:connection_id>/reconnect/", views.connection_reconnect, name="connection_reconnect"
     ),
     path("connections/<id:connection_id>/sync/", views.connection_sync_now, name="connection_sync_now"),
+    path(
+        "connections/<id:connection_id>/restatement-window/",
+        views.connection_restatement_window,
+        name="connection_restatement_window",
+    ),
 ]

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from connectors.redaction import redact
 from connectors.registry import connector_classes
+from connectors.services import RestatementWindowRefused, connection_set_restatement_days
 from dashboard.cache_warm import dashboard_viewed
 from dashboard.downloads import csv_download
 from dashboard.exports import UnknownExport, export_table
@@ -39,6 +40,7 @@ from dashboard.selectors import (
     connection_label,
     connection_list_needing_reauth,
     email_report,
+    funnel_report,
     membership_for_user,
     organization_for_user,
     overview_days_from_param,
@@ -49,6 +51,7 @@ from dashboard.selectors import (
     platform_name,
     sync_health_get,
 )
+from dashboard.selectors.restatements import restatement_report
 from dashboard.selectors.sync import (
     live_run_for_connection,
     sync_run_get_for_organization,
@@ -76,6 +79,7 @@ NAV = (
     ("campaigns", "Campaigns", "dashboard:campaigns"),
     ("email", "Email", "dashboard:email"),
     ("pipeline", "Pipeline", "dashboard:pipeline"),
+    ("funnel", "Funnel", "dashboard:funnel"),
     ("accounts", "Accounts", "dashboard:accounts"),
     ("sync", "Sync health", "dashboard:sync_health"),
 )
@@ -201,6 +205,16 @@ def pipeline(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 @require_safe
 @organization_page
+def funnel(request: HttpRequest, membership: Membership) -> HttpResponse:
+    period = period_from_params(request.GET)
+    report = funnel_report(organization=membership.organization, period=period)
+    return _render(
+        request, membership, "dashboard/funnel.html", section="funnel", period=period, report=report
+    )
+
+
+@require_safe
+@organization_page
 def accounts(request: HttpRequest, membership: Membership) -> HttpResponse:
     period = period_from_params(request.GET)
     report = accounts_report(organization=membership.organization, period=period)
@@ -220,6 +234,7 @@ def sync_health(request: HttpRequest, membership: Membership) -> HttpResponse:
         "dashboard/sync_health.html",
         section="sync",
         health=health,
+        restatements=restatement_report(organization=membership.organization, connection_id=connection_id),
         api_sunset_warning_days=settings.API_SUNSET_WARNING_DAYS,
         token_expiry_warning_days=settings.TOKEN_EXPIRY_WARNING_DAYS,
     )
@@ -340,6 +355,33 @@ def sync_run_cancel(request: HttpRequest, membership: Membership, sync_run_id: i
     else:
         messages.success(request, f"Run {run.pk} ({what}) was cancelled; nothing of it was loaded.")
     return redirect(_safe_next(request) or reverse("dashboard:sync_health"))
+
+
+@require_POST
+@organization_page
+def connection_restatement_window(request: HttpRequest, membership: Membership, connection_id: int) -> HttpResponse:
+    """An administrator sets how many days every sync of a connection re-reads (the window the
+    restatement log suggests); never below the platform's documented minimum."""
+    if not _is_admin(membership):
+        return HttpResponseForbidden(
+            "Only the organization's administrators can change a re-read window.", content_type="text/plain"
+        )
+    connection = connection_get_for_organization(organization=membership.organization, connection_id=connection_id)
+    if connection is None:
+        raise Http404("No such connection.")
+    days = id_from_param(request.POST.get("days"))
+    if days is None or days > 366:
+        messages.error(request, "The re-read window is a number of days.")
+    else:
+        try:
+            connection_set_restatement_days(connection=connection, days=days)
+        except RestatementWindowRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"{connection_label(connection)} now re-reads the last {days} day{'s' if days != 1 else ''}."
+            )
+    return redirect(reverse("dashboard:sync_health") + "#restatements-title")
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,10 +13,13 @@ from django.http import HttpRequest
 from etl.models import (
     AbmAccount,
     AbmEngagementDaily,
+    AbmEngagementHistoryDaily,
+    AdCampaignHistoryDaily,
     AdPerformanceDaily,
     CrmDeal,
     CrmLead,
     EmailCampaign,
+    EmailHistoryDaily,
     QuarantinedRecord,
     SyncRun,
 )
@@ -208,5 +211,60 @@ class AbmEngagementDailyAdmin(WarehouseAdmin):
     )
     list_filter = ("organization", "intent_strength")
     search_fields = ("account_id", "domain", "intent_keywords")
+    date_hierarchy = "date"
+    ordering = ("-date",)
+
+
+# The daily history of days past the retention (etl/history.py).
+
+
+@admin.register(AdCampaignHistoryDaily)
+class AdCampaignHistoryDailyAdmin(WarehouseAdmin):
+    list_display = (
+        "date",
+        "organization",
+        "platform",
+        "account_id",
+        "campaign_name",
+        "currency",
+        "spend",
+        "impressions",
+        "clicks",
+        "conversions",
+        "folded_at",
+    )
+    list_filter = ("platform", "currency", "organization")
+    search_fields = ("campaign_id", "campaign_name", "account_id")
+    date_hierarchy = "date"
+    ordering = ("-date", "platform", "account_id", "campaign_id")
+
+
+@admin.register(EmailHistoryDaily)
+class EmailHistoryDailyAdmin(WarehouseAdmin):
+    list_display = (
+        "date",
+        "organization",
+        "campaigns",
+        "emails_sent",
+        "unique_opens",
+        "unique_clicks",
+        "folded_at",
+    )
+    list_filter = ("organization",)
+    date_hierarchy = "date"
+    ordering = ("-date",)
+
+
+@admin.register(AbmEngagementHistoryDaily)
+class AbmEngagementHistoryDailyAdmin(WarehouseAdmin):
+    list_display = (
+        "date",
+        "organization",
+        "accounts",
+        "engagement_minutes",
+        "engagement_points",
+        "folded_at",
+    )
+    list_filter = ("organization",)
     date_hierarchy = "date"
     ordering = ("-date",)

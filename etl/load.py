@@ -20,6 +20,9 @@ natural key given twice in one load is refused by PostgreSQL (the rows are dedup
 A stream that shares its rows with another stream (``ColumnScope``) writes only its own columns:
 staged, then upserted setting those columns alone; rows of the window it no longer brings have its
 columns emptied, and a row left with no figures at all is deleted. Both databases take this path.
+
+On every path, the figures a load replaces or removes in a day-keyed fact table are written to the
+restatement log in the same transaction, set-based (``etl.restatement_log``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ from typing import Any
 
 from django.db import connection
 
+from etl.restatement_log import (
+    LoggedShape,
+    delete_changed_logging_sql,
+    delete_missing_logging_sql,
+    log_changed_sql,
+    log_missing_sql,
+    log_params,
+    logged_shape,
+)
 from etl.schema import SYSTEM_COLUMNS, Dataset
 from etl.signals import load_holding_locks
 
@@ -246,14 +258,32 @@ def _merge_through_stage(
     # A changed row is replaced (deleted, then inserted with the rest): two set-based statements,
     # several times faster than ON CONFLICT DO UPDATE's row-by-row path when a restatement
     # changed many rows. Unchanged rows are neither deleted nor inserted: they cost one join.
-    cursor.execute(_delete_changed_sql(dataset), [system.connection_id])
-    updated = cursor.rowcount
+    # The figures a changed or vanished row had are logged by the same statements that delete it
+    # (etl/restatement_log.py): an unchanged re-load logs nothing and costs nothing more.
+    shape = logged_shape(dataset)
+    log = log_params(system.as_tuple())
+    if shape is None:
+        cursor.execute(_delete_changed_sql(dataset), [system.connection_id])
+        updated = cursor.rowcount
+    else:
+        cursor.execute(
+            delete_changed_logging_sql(dataset, shape, _delete_changed_sql(dataset)),
+            (system.connection_id, *log[0], *log[1]),
+        )
+        updated = int(cursor.fetchone()[0])
     cursor.execute(_insert_absent_sql(dataset), (*system.as_tuple(), system.connection_id))
     inserted = cursor.rowcount - updated
     deleted = 0
     if window is not None and dataset.window_column:
-        cursor.execute(_delete_missing_sql(dataset), (system.connection_id, *window.as_params()))
-        deleted = cursor.rowcount
+        if shape is None:
+            cursor.execute(_delete_missing_sql(dataset), (system.connection_id, *window.as_params()))
+            deleted = cursor.rowcount
+        else:
+            cursor.execute(
+                delete_missing_logging_sql(dataset, shape, _delete_missing_sql(dataset)),
+                (system.connection_id, *window.as_params(), *log[0], *log[1]),
+            )
+            deleted = int(cursor.fetchone()[0])
     cursor.execute(f"DROP TABLE IF EXISTS {stage}")
     return LoadResult(staged=staged, inserted=inserted, updated=updated, deleted=deleted)
 
@@ -333,6 +363,9 @@ def _load_sqlite(
     with connection.cursor() as cursor:
         staged = _stage_sqlite(cursor, dataset, chunks)
         before = _count_rows(cursor, dataset, system)
+        shape = logged_shape(dataset)
+        if shape is not None:
+            _log_changed(cursor, dataset, shape, system, postgresql=False)
         cursor.execute(
             _upsert_sql(dataset, distinct="IS NOT", source=f"{stage} s WHERE true"), system.as_tuple()
         )
@@ -340,10 +373,28 @@ def _load_sqlite(
         inserted = _count_rows(cursor, dataset, system) - before
         deleted = 0
         if window is not None and dataset.window_column:
+            if shape is not None:
+                _log_missing(cursor, dataset, shape, system, window, postgresql=False)
             cursor.execute(_delete_missing_sql(dataset), (system.connection_id, *window.as_params()))
             deleted = cursor.rowcount
         cursor.execute(f"DROP TABLE IF EXISTS temp.{stage}")
     return LoadResult(staged=staged, inserted=inserted, updated=written - inserted, deleted=deleted)
+
+
+def _log_changed(cursor: Any, dataset: Dataset, shape: LoggedShape, system: SystemValues, *, postgresql: bool) -> None:
+    """Log the figures the stage brings different, before the upsert replaces them."""
+    head, tail = log_params(system.as_tuple())
+    sql = log_changed_sql(dataset, shape, _stage_name(dataset), postgresql=postgresql)
+    cursor.execute(sql, (*head, *tail, system.connection_id))
+
+
+def _log_missing(
+    cursor: Any, dataset: Dataset, shape: LoggedShape, system: SystemValues, window: WindowScope, *, postgresql: bool
+) -> None:
+    """Log the figures of the window's rows the stage does not bring, before they go."""
+    head, tail = log_params(system.as_tuple())
+    sql = log_missing_sql(dataset, shape, _stage_name(dataset), postgresql=postgresql)
+    cursor.execute(sql, (*head, *tail, system.connection_id, *window.as_params()))
 
 
 def _count_rows(cursor: Any, dataset: Dataset, system: SystemValues) -> int:
@@ -402,11 +453,16 @@ def _load_scoped(
         staged = (_stage_postgresql if postgresql else _stage_sqlite)(cursor, dataset, chunks)
         before = _count_rows(cursor, dataset, system)
         distinct = "IS DISTINCT FROM" if postgresql else "IS NOT"
+        shape = logged_shape(dataset, only=scope.owned)
+        if shape is not None:
+            _log_changed(cursor, dataset, shape, system, postgresql=postgresql)
         cursor.execute(_scoped_upsert_sql(dataset, scope, distinct=distinct), system.as_tuple())
         written = cursor.rowcount
         inserted = _count_rows(cursor, dataset, system) - before
         cleared = 0
         if window is not None and dataset.window_column:
+            if shape is not None:
+                _log_missing(cursor, dataset, shape, system, window, postgresql=postgresql)
             stamp = system.as_tuple()[3:]
             cursor.execute(_scoped_clear_sql(dataset, scope), (*stamp, system.connection_id, *window.as_params()))
             cleared = cursor.rowcount

@@ -14,7 +14,19 @@ from connectors.models import Connection
 from tenancy.models import Organization
 
 
+class Reconciliation(models.TextChoices):
+    """How a loaded run's warehouse sums compare with the totals the platform reports for its window."""
+
+    PENDING = "", "Not yet compared"
+    EQUAL = "equal", "Totals agree"
+    DIFFER = "differ", "Loaded, totals differ"
+    NOT_COMPARED = "not_compared", "Not compared"  # the platform offers no independent total
+    FAILED = "failed", "Could not be compared"  # the totals query itself failed
+
+
 class SyncRun(models.Model):
+    Reconciliation = Reconciliation
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -57,6 +69,13 @@ class SyncRun(models.Model):
     state = models.JSONField(default=dict, blank=True)
     error_class = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+    # After the load, the totals the platform itself reports for the window beside the warehouse's
+    # sums of the same rows (etl/reconciliation.py): the outcome, and the figures side by side
+    # ({"window": ..., "figures": [...], "reason": ...}). The run's data stays loaded either way.
+    reconciliation_status = models.CharField(
+        max_length=16, choices=Reconciliation.choices, default=Reconciliation.PENDING, blank=True
+    )
+    reconciliation = models.JSONField(default=dict, blank=True)
 
     # The lease of a run in flight (etl/lease.py): who runs its current step, the heartbeat that
     # step renews, and until when the run counts as alive without a new heartbeat.
@@ -97,6 +116,11 @@ class SyncRun(models.Model):
             for name, stats in self.rows.items()
             if isinstance(stats, dict) and stats.get("failed")
         }
+
+    @property
+    def totals_differ(self) -> bool:
+        """Loaded, but the warehouse's sums for the window differ from the platform's own totals."""
+        return self.reconciliation_status == Reconciliation.DIFFER
 
     @property
     def rows_loaded(self) -> int:
@@ -324,3 +348,173 @@ class AbmEngagementDaily(WarehouseRow):
             )
         ]
         indexes = [models.Index(fields=["organization", "date"], name="wh_abm_eng_org_date")]
+
+
+# --------------------------------------------------------------------------------------------
+# History: daily aggregates kept past the raw rows' retention (HISTORY_RETENTION_MONTHS).
+#
+# Before retention prunes a settled day of a daily table, the day is folded here (etl/history.py)
+# in the same transaction as the prune, so a day is either in the raw table or in its history
+# table, never both and never neither. Like the raw tables they are public: their names and
+# columns are stable. ``sync_run_id`` and ``synced_at`` are those of the newest raw row folded in;
+# ``folded_at`` says when the day was folded. A figure is NULL when no row folded into it reported
+# it; ``rows_missing_*`` counts the folded rows that did not, so a sum over partly missing data is
+# flagged rather than read as complete.
+# --------------------------------------------------------------------------------------------
+
+
+class AdCampaignHistoryDaily(WarehouseRow):
+    """One campaign on one day in one currency, as it stood when its day was folded."""
+
+    account_id = models.CharField(max_length=64)
+    account_name = models.CharField(max_length=255, null=True, blank=True)
+    campaign_id = models.CharField(max_length=64)
+    campaign_name = models.CharField(max_length=512, null=True, blank=True)
+    campaign_status = models.CharField(max_length=32, null=True, blank=True)
+    date = models.DateField()
+    currency = models.CharField(max_length=3)
+    impressions = models.BigIntegerField()
+    clicks = models.BigIntegerField()
+    spend = models.DecimalField(max_digits=20, decimal_places=6)
+    conversions = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    conversion_value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    folded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "warehouse_ad_campaign_history_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "campaign_id", "date", "currency"],
+                name="warehouse_ad_campaign_history_daily_natural_key",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "date"], name="wh_ad_hist_org_date")]
+
+
+class EmailHistoryDaily(WarehouseRow):
+    """The email campaigns one connection sent on one day (UTC), added up."""
+
+    date = models.DateField()  # the send day (UTC)
+    campaigns = models.BigIntegerField()
+    emails_sent = models.BigIntegerField(null=True, blank=True)
+    opens = models.BigIntegerField(null=True, blank=True)
+    unique_opens = models.BigIntegerField(null=True, blank=True)
+    clicks = models.BigIntegerField(null=True, blank=True)
+    unique_clicks = models.BigIntegerField(null=True, blank=True)
+    bounces = models.BigIntegerField(null=True, blank=True)
+    unsubscribes = models.BigIntegerField(null=True, blank=True)
+    rows_missing_emails_sent = models.BigIntegerField(default=0)
+    rows_missing_unique_opens = models.BigIntegerField(default=0)
+    rows_missing_unique_clicks = models.BigIntegerField(default=0)
+    folded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "warehouse_email_history_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "date"], name="warehouse_email_history_daily_natural_key"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "date"], name="wh_email_hist_org_date")]
+
+
+class AbmEngagementHistoryDaily(WarehouseRow):
+    """The engagement of one connection's accounts on one day, added up."""
+
+    date = models.DateField()
+    accounts = models.BigIntegerField()  # accounts with a row that day
+    engagement_minutes = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    engagement_points = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    page_views = models.BigIntegerField(null=True, blank=True)
+    people_researching = models.BigIntegerField(null=True, blank=True)
+    rows_missing_engagement_minutes = models.BigIntegerField(default=0)
+    rows_missing_engagement_points = models.BigIntegerField(default=0)
+    rows_missing_page_views = models.BigIntegerField(default=0)
+    folded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "warehouse_abm_engagement_history_daily"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "date"], name="warehouse_abm_engagement_history_daily_natural_key"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "date"], name="wh_abm_hist_org_date")]
+
+
+class RestatementBatch(models.Model):
+    """The figures of one metric, one day, that one run's re-read changed: the values the warehouse
+    held and the values the load brought, for each record, as parallel arrays.
+
+    Written by the load, set-based (``etl.restatement_log``), for the day-keyed fact tables: one row
+    per (run, connection, dataset, day, metric), so a restatement of every row costs a few rows, not
+    one per figure. A record the platform stopped reporting inside the window has a new value of
+    null. Values are the warehouse's exact decimals (JSON numbers on PostgreSQL, strings on SQLite). Read
+    one figure at a time through ``etl.restatement_log.restatement_entries``. Pruned with the rows it
+    describes (by ``day``).
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    platform = models.CharField(max_length=32)
+    dataset = models.CharField(max_length=64)
+    day = models.DateField()
+    metric = models.CharField(max_length=64)
+    # JSON arrays kept as text: PostgreSQL's json_agg writes them without a jsonb conversion, which
+    # costs the load more than the rest of the log (bench/restatement_log.py). The record ids are the
+    # natural key besides the day: campaign ids (ad performance), account ids (engagement).
+    record_ids = models.TextField()
+    old_values = models.TextField()
+    new_values = models.TextField()
+    entries = models.PositiveIntegerField()  # the length of each array
+    sync_run_id = models.BigIntegerField()
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "etl_restatement_batch"
+        # One index, in the order batches are written (a few per restated day and metric: cheap to
+        # keep up, bench/restatement_log.py); every reader asks for one organization's recent batches.
+        indexes = [models.Index(fields=["organization", "changed_at"], name="restatement_org_changed")]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.day} {self.metric}: {self.entries} changed by run {self.sync_run_id}"
+
+
+class BeatHeartbeat(models.Model):
+    """The scheduler's sign of life: beat records each tick here (``etl.beat``), one row per beat
+    process's host, so Sync health can tell whether the next scheduled run will happen."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    ticked_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)  # set when beat shut down cleanly
+
+    class Meta:
+        db_table = "etl_beat_heartbeat"
+
+    def __str__(self) -> str:
+        return f"beat on {self.hostname}, last tick {self.ticked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A worker's sign of life, recorded by the worker itself (``etl.worker_lifecycle``) every
+    ``WORKER_HEARTBEAT_SECONDS``: its node name, the queues it consumes and its pool size."""
+
+    hostname = models.CharField(max_length=255, unique=True)  # the node name: celery@host
+    pid = models.IntegerField()
+    queues = models.JSONField(default=list)
+    concurrency = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)  # set when the worker shut down cleanly
+
+    class Meta:
+        db_table = "etl_worker_heartbeat"
+
+    def __str__(self) -> str:
+        return f"{self.hostname}, last seen {self.seen_at:%Y-%m-%d %H:%M:%S}"

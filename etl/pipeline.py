@@ -18,6 +18,7 @@ from django.db import transaction
 from connectors.registry import get_connector_class
 from connectors.selectors import connection_list_syncable
 from etl.models import SyncRun
+from etl.queues import sync_queue
 from etl.services import (
     sync_run_add_task_ids,
     sync_run_create_if_idle,
@@ -28,14 +29,16 @@ from etl.services import (
 logger = logging.getLogger(__name__)
 
 
-def sync_chain(*, sync_run_id: int) -> chain:
+def sync_chain(*, sync_run_id: int, platform: str) -> chain:
+    """The steps of one run; all but the prune go to the platform's own queue (etl.queues)."""
     from etl.tasks import extract_task, load_task, normalize_task, prune_task, refresh_token_task
 
+    queue = sync_queue(platform)
     return chain(
-        refresh_token_task.si(sync_run_id),
-        extract_task.si(sync_run_id),
-        normalize_task.si(sync_run_id),
-        load_task.si(sync_run_id),
+        refresh_token_task.si(sync_run_id).set(queue=queue),
+        extract_task.si(sync_run_id).set(queue=queue),
+        normalize_task.si(sync_run_id).set(queue=queue),
+        load_task.si(sync_run_id).set(queue=queue),
         prune_task.si(sync_run_id),
     )
 
@@ -46,7 +49,7 @@ def sync_start(*, connection_id: int, trigger: str = "manual") -> SyncRun | None
         run = sync_run_create_if_idle(connection_id=connection_id, trigger=trigger)
         if run is None:
             return None
-        steps = sync_chain(sync_run_id=run.pk)
+        steps = sync_chain(sync_run_id=run.pk, platform=run.connection.platform)
         # Each step gets its id now, so the run can name its tasks before they are sent.
         task_ids = [str(task.freeze().id) for task in steps.tasks]
         sync_run_add_task_ids(sync_run_id=run.pk, task_ids=task_ids)

@@ -21,8 +21,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from connectors import jsonio
-from connectors.base import StreamSpec, Window
-from connectors.errors import AuthError, ConnectorError, PermanentError
+from connectors.base import BaseConnector, StreamSpec, Window
+from connectors.errors import AuthError, ConnectorError, PermanentError, RateLimited
 from connectors.models import Connection
 from connectors.redaction import redact
 from connectors.registry import get_connector_class
@@ -34,14 +34,24 @@ from connectors.services import (
     connection_refresh_token,
     connector_for,
 )
+from etl.backfill import (
+    SlicesRead,
+    backfill_check_quota,
+    backfill_record_loaded,
+    backfill_remaining,
+    backfill_slices,
+    stopped_by,
+)
 from etl.background_writer import staging_writes
 from etl.csv_chunks import csv_chunks
 from etl.data_version import data_version_bump
+from etl.history import history_fold, history_prune
 from etl.key_ledger import KeyLedger
 from etl.lease import Lease, LeaseLost, initial_lease, lease_claim, stale_reason
 from etl.load import ColumnScope, SystemValues, WindowScope, load_rows
 from etl.models import NormalizedChunk, QuarantinedRecord, RawPage, SyncRun
 from etl.normalize import collector_paused, normalize_pages
+from etl.restatement_log import LOG_TABLE, logged_shape, restatement_log_expired
 from etl.schema import DATASETS, Dataset, get_dataset
 from etl.selectors import raw_page_batches
 from etl.staging import stage_row, staged_rows_delete
@@ -63,9 +73,13 @@ def retention_start(today: date | None = None) -> date:
 
 def sync_window_for(connection: Connection, *, today: date | None = None) -> tuple[Window, bool]:
     """The first sync backfills the retention window; later ones re-read the restatement window,
-    reaching further back when the last success is older than that."""
+    reaching further back when the last success is older than that. While a backfill is unfinished
+    (etl.backfill), a sync reads its days not loaded yet instead."""
     today = today or today_utc()
     oldest = retention_start(today)
+    remaining = backfill_remaining(connection, oldest=oldest)
+    if remaining is not None:
+        return remaining, True
     if connection.last_success_at is None:
         return Window(oldest, today), True
     connector_cls = get_connector_class(connection.platform)
@@ -258,6 +272,9 @@ def sync_run_refresh(*, sync_run_id: int) -> None:
 
 
 def sync_run_extract(*, sync_run_id: int) -> None:
+    """Read every stream of the run's window into staging. A backfill reads its window in slices,
+    the newest first (etl.backfill): a quota that runs out after the first slice ends the reading,
+    and the run goes on with the slices read, its window narrowed to them."""
     with _step(sync_run_id, SyncRun.Step.EXTRACT) as (run, lease):
         staged_rows_delete(RawPage, sync_run_id=run.pk)
         connector = connector_for(
@@ -267,29 +284,45 @@ def sync_run_extract(*, sync_run_id: int) -> None:
             sync_key=f"sync-{run.pk}",
         )
         window = Window(run.window_start, run.window_end)
+        parts = backfill_slices(window, connector.backfill_slice_days) if run.is_backfill else [window]
         failures: dict[str, PermanentError] = {}
+        counts = {stream.name: 0 for stream in connector.streams}
+        seqs = {stream.name: 0 for stream in connector.streams}
+        done: list[Window] = []
+        stopped: RateLimited | None = None
+        marks: tuple[dict[str, int], dict[str, int]] = (dict(counts), dict(seqs))
         with staging_writes() as writer, collector_paused():
-            for stream in connector.streams:
-                count = seq = 0
+            for part in parts:
+                marks = (dict(counts), dict(seqs))
                 try:
-                    for page in connector.extract(stream, window):
-                        # A very large response is staged in parts, so normalize never holds more than a batch.
-                        for start in range(0, max(1, len(page)), STAGED_PAGE_MAX_RECORDS):
-                            part = page[start : start + STAGED_PAGE_MAX_RECORDS]
-                            writer.submit(
-                                partial(_raw_page_create, run.pk, stream.name, seq, len(part), jsonio.dumps(part))
-                            )
-                            seq += 1
-                        count += len(page)
-                        progress = {**run.rows, stream.name: {"extracted": count}}
-                        writer.submit(partial(SyncRun.objects.filter(pk=run.pk).update, rows=progress))
-                        lease.beat()
-                        del page
-                except PermanentError as exc:  # this stream alone: an unlicensed product, a permission
-                    failures[stream.name] = exc
-                    run.rows[stream.name] = {"extracted": count, "failed": exc.message}
-                    continue
-                run.rows[stream.name] = {"extracted": count}
+                    if run.is_backfill:
+                        backfill_check_quota(
+                            run.connection, type(connector), part, connector.state, first=not done
+                        )
+                    for stream in connector.streams:
+                        if stream.name not in failures:
+                            _extract_stream(run, lease, writer, connector, stream, part, counts, seqs, failures)
+                except RateLimited as exc:
+                    if not done:
+                        raise  # nothing read yet: the step waits for the quota (or fails) as a whole
+                    stopped = exc
+                    break
+                done.append(part)
+        if stopped is not None:  # the slice cut short is dropped; the slices before it stay
+            counts, seqs = marks
+            for name, first_dropped in seqs.items():
+                RawPage.objects.filter(sync_run_id=run.pk, stream=name, seq__gte=first_dropped).delete()
+        for stream in connector.streams:
+            if stream.name not in failures:
+                run.rows[stream.name] = {"extracted": counts[stream.name]}
+        if run.is_backfill and connector.backfill_slice_days:
+            reason, resumes_at = stopped_by(stopped, connector.display_name) if stopped else ("", None)
+            read = SlicesRead(window, done, reason, resumes_at)
+            connector.save_state(backfill=read.as_state())
+            if stopped is not None:
+                run.window_start = read.window.start
+                SyncRun.objects.filter(pk=run.pk).update(window_start=run.window_start)
+                run.notes.append(read.note(connector.display_name))
         if failures and len(failures) == len(connector.streams):
             raise next(iter(failures.values()))  # nothing could be read: the run fails as a whole
         for name, error in failures.items():
@@ -299,6 +332,36 @@ def sync_run_extract(*, sync_run_id: int) -> None:
                 "as it was, and the next sync tries it again"
             )
         run.notes.extend(note for note in connector.state.get("notes", []) if note not in run.notes)
+
+
+def _extract_stream(
+    run: SyncRun,
+    lease: Lease,
+    writer: Any,
+    connector: BaseConnector,
+    stream: StreamSpec,
+    window: Window,
+    counts: dict[str, int],
+    seqs: dict[str, int],
+    failures: dict[str, PermanentError],
+) -> None:
+    """Stage one stream's pages for one window; a PermanentError fails this stream alone."""
+    try:
+        for page in connector.extract(stream, window):
+            # A very large response is staged in parts, so normalize never holds more than a batch.
+            for start in range(0, max(1, len(page)), STAGED_PAGE_MAX_RECORDS):
+                part = page[start : start + STAGED_PAGE_MAX_RECORDS]
+                seq = seqs[stream.name]
+                writer.submit(partial(_raw_page_create, run.pk, stream.name, seq, len(part), jsonio.dumps(part)))
+                seqs[stream.name] = seq + 1
+            counts[stream.name] += len(page)
+            progress = {**run.rows, stream.name: {"extracted": counts[stream.name]}}
+            writer.submit(partial(SyncRun.objects.filter(pk=run.pk).update, rows=progress))
+            lease.beat()
+            del page
+    except PermanentError as exc:  # this stream alone: an unlicensed product, a permission
+        failures[stream.name] = exc
+        run.rows[stream.name] = {"extracted": counts[stream.name], "failed": exc.message}
 
 
 def _streams_read(run: SyncRun, streams: Iterable[StreamSpec]) -> list[StreamSpec]:
@@ -443,13 +506,19 @@ def sync_run_load(*, sync_run_id: int) -> None:
             connection_mark_partial(connection=run.connection)
         else:
             connection_mark_succeeded(connection=run.connection)
+        backfill_record_loaded(run)  # how far a backfill got, in the same transaction as its rows
         organization_id = run.connection.organization_id
         transaction.on_commit(lambda: data_version_bump(organization_id))
 
 
 def sync_run_prune(*, sync_run_id: int) -> int:
-    """Clear the run's staging and the connection's rows past retention; returns the run's organization."""
+    """Compare the platform's totals with the loaded window (etl/reconciliation.py), then clear the
+    run's staging and the connection's rows past retention; returns the run's organization."""
+    from etl.reconciliation import sync_run_reconcile
+
     with _prune_step(sync_run_id) as run:
+        if not run.reconciliation_status:  # a retried clean-up does not ask the platform again
+            sync_run_reconcile(run)
         staged_rows_delete(RawPage, sync_run_id=run.pk)
         staged_rows_delete(NormalizedChunk, sync_run_id=run.pk)
         connector_cls = get_connector_class(run.connection.platform)
@@ -492,20 +561,29 @@ def prune_warehouse(
 ) -> int:
     """Remove warehouse rows older than the retention window (the boundary day stays).
 
-    ``datasets`` limits the prune to those tables (a sync prunes the tables its streams feed).
+    The days of a daily table are first folded into its history (etl/history.py), each day's fold
+    and the removal of its raw rows in one transaction. ``datasets`` limits the prune to those
+    tables (a sync prunes the tables its streams feed).
     """
     from django.db import connection as db
 
-    cutoff = db.ops.adapt_datefield_value(retention_start(today))
+    oldest = retention_start(today)
+    cutoff = db.ops.adapt_datefield_value(oldest)
     total = 0
-    for dataset in DATASETS.values() if datasets is None else datasets:
+    chosen = list(DATASETS.values() if datasets is None else datasets)
+    for dataset in chosen:
         if not dataset.prune_column:
             continue
+        total += history_fold(dataset.name, retention_start=oldest, connection_id=connection_id)
         where = f"{dataset.prune_column} < %s"
         params: list[Any] = [cutoff]
         if connection_id is not None:
             where, params = f"connection_id = %s AND {where}", [connection_id, cutoff]
         total += _delete_in_batches(dataset.table, where, params)
+    # The restatement log is kept as long as the rows it describes.
+    logged = [dataset.name for dataset in chosen if logged_shape(dataset) is not None]
+    if logged:
+        _delete_in_batches(LOG_TABLE, *restatement_log_expired(logged, connection_id=connection_id, cutoff=cutoff))
     return total
 
 
@@ -524,7 +602,11 @@ def prune_history(*, today: date | None = None) -> dict[str, int]:
 
 def cleanup_old_data(*, today: date | None = None) -> dict[str, int]:
     sync_runs_take_over_stale(successor="the next sync runs it again")
-    return {"warehouse_rows": prune_warehouse(today=today), **prune_history(today=today)}
+    return {
+        "warehouse_rows": prune_warehouse(today=today),
+        "history_rows": history_prune(today=today or today_utc()),
+        **prune_history(today=today),
+    }
 
 
 def readable_error(exc: BaseException) -> str:

@@ -8,16 +8,28 @@ Django support would otherwise open a new connection for every task, which costs
 short step itself; ``CELERY_DB_REUSE_MAX`` turns that off.) The pipeline and every connector are
 imported once in the worker's main process, before it forks its pool, so no pool process pays for
 those imports on its first step; each pool process keeps its staging writer thread (and that
-thread's connection) from step to step too.
+thread's connection) from step to step too. The main process records the worker's heartbeat for
+Sync health (``etl.liveness``).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Task
-from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
-from django.db import close_old_connections
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from etl.liveness import worker_seen_record
 
 
 @task_prerun.connect
@@ -44,3 +56,54 @@ def import_pipeline(**_: Any) -> None:
     from connectors.registry import connector_classes
 
     connector_classes()
+
+
+class _Heartbeat:
+    """The worker's main process records itself every WORKER_HEARTBEAT_SECONDS, from a thread of
+    its own (so a long step in a solo pool does not stop it), until the worker shuts down."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.details: dict[str, Any] = {}
+
+    def start(self, consumer: Any) -> None:
+        if self.thread is not None:
+            return  # the consumer reconnected: the worker is the same
+        controller = getattr(consumer, "controller", None)
+        self.details = {
+            "hostname": consumer.hostname,
+            "queues": sorted(consumer.app.amqp.queues.consume_from),
+            "concurrency": getattr(controller, "concurrency", None),
+        }
+        worker_seen_record(**self.details, started=True)
+        connection.close()
+        self.thread = threading.Thread(target=self.run, name="liveness-heartbeat", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
+            worker_seen_record(**self.details)
+            connection.close()  # this thread's own connection; opened again next time
+
+    def shutdown(self) -> None:
+        if self.thread is None:
+            return
+        self.stop.set()
+        self.thread.join(timeout=5)
+        worker_seen_record(**self.details, stopped=True)
+
+
+_heartbeat = _Heartbeat()
+
+
+@worker_ready.connect
+def start_heartbeat(sender: Any = None, **_: Any) -> None:
+    """Once the worker consumes its queues, Sync health sees it (etl.liveness)."""
+    if sender is not None:
+        _heartbeat.start(sender)
+
+
+@worker_shutdown.connect
+def stop_heartbeat(**_: Any) -> None:
+    _heartbeat.shutdown()

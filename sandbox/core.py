@@ -258,11 +258,17 @@ class Faults:
         with self._lock:
             self._planned.append(_PlannedFault(kind, times, after, path, dict(params)))
 
-    def take(self, kind: str, path: str) -> dict[str, Any] | None:
-        """Consume one matching fault and return its params, or ``None`` when nothing fires."""
+    def take(
+        self, kind: str, path: str, when: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any] | None:
+        """Consume one matching fault and return its params, or ``None`` when nothing fires.
+
+        ``when`` narrows the match to requests a fault's params fit (a page long enough to lose
+        records); a request it refuses neither fires the fault nor counts towards its ``after``.
+        """
         with self._lock:
             for fault in self._planned:
-                if not fault.matches(kind, path):
+                if not fault.matches(kind, path) or (when is not None and not when(fault.params)):
                     continue
                 if fault.after > 0:
                     fault.after -= 1
@@ -319,7 +325,8 @@ class FakeApi:
 
     Every fake honours the base fault kinds: ``delay`` (sleep ``seconds`` before answering),
     ``hold`` (do not answer until :meth:`release_held`, at most ``seconds``; ``holds`` tells when a
-    request is being held) and ``truncated`` (cut the body in half).
+    request is being held) and ``truncated`` (cut the body in half). A fake whose pages can lose
+    records without a sign lists ``silent_gap`` too and passes each page through :meth:`silent_gap`.
     """
 
     platform: ClassVar[str] = "generic"
@@ -332,6 +339,8 @@ class FakeApi:
         self.counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self._routes = self._collect_routes()
+        # Seconds the fake's clock runs ahead of its clock source (``POST /_sandbox/clock``).
+        self.clock_offset = 0.0
 
     # -- hooks for subclasses
 
@@ -339,7 +348,11 @@ class FakeApi:
     _clock: Callable[[], float] | None = None
 
     def now(self) -> float:
-        return self._clock() if self._clock is not None else time.time()
+        return (self._clock() if self._clock is not None else time.time()) + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the fake's clock forward (past a quota's reset, a token's expiry), never back."""
+        self.clock_offset += max(0.0, seconds)
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.now(), tz=UTC).date()
@@ -369,6 +382,11 @@ class FakeApi:
         """Return a reason when a fault's params make no sense for this fake (checked on control POSTs)."""
         if kind == "delay" and not isinstance(params.get("seconds", 1.0), int | float):
             return "delay needs a numeric 'seconds'"
+        if kind == "silent_gap":
+            for name, least in (("drop", 1), ("index", 0)):
+                number = params.get(name, least)
+                if not isinstance(number, int) or isinstance(number, bool) or number < least:
+                    return "silent_gap takes a positive integer 'drop' and a non-negative integer 'index'"
         if kind == "hold":
             seconds = params.get("seconds", DEFAULT_HOLD_SECONDS)
             if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
@@ -394,6 +412,22 @@ class FakeApi:
         hold = self.faults.take("hold", path)
         if hold is not None:
             self.holds.hold(float(hold.get("seconds", DEFAULT_HOLD_SECONDS)))
+
+    def silent_gap(self, path: str, records: list[T]) -> list[T]:
+        """Apply a planned ``silent_gap`` fault: the page loses ``drop`` records (default 3) from
+        ``index`` (default 0) and is otherwise answered as usual, so nothing looks wrong. It strikes
+        the first page long enough to keep at least one record; ``after`` skips such pages."""
+
+        def fits(params: dict[str, Any]) -> bool:
+            return len(records) > int(params.get("drop", 3))
+
+        gap = self.faults.take("silent_gap", path, when=fits)
+        if gap is None:
+            return records
+        drop, index = int(gap.get("drop", 3)), int(gap.get("index", 0)) % len(records)
+        kept = records[:index] + records[index + drop :] if index + drop <= len(records) else records[drop:]
+        self.count("silent_gap_dropped", len(records) - len(kept))
+        return kept
 
     def release_held(self) -> int:
         """Answer every request a ``hold`` fault is keeping; returns how many there were."""
@@ -516,6 +550,17 @@ class FakeApi:
         if reason is not None:
             return self.error_response(400, "BAD_FAULT", reason)
         return json_response(201, {"faults": self.faults.pending()})
+
+    @route("POST", r"^/_sandbox/clock$")
+    def control_clock(self, request: SandboxRequest) -> SandboxResponse:
+        """Move the fake's clock forward by ``{"advance_seconds": N}``; answers the fake's time now."""
+        spec = request.json_or_none()
+        seconds = spec.get("advance_seconds") if isinstance(spec, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            return self.error_response(400, "BAD_CLOCK", "The body must be {\"advance_seconds\": N}, N >= 0")
+        self.advance_clock(float(seconds))
+        now = self.now()
+        return json_response(200, {"now": now, "utc": datetime.fromtimestamp(now, tz=UTC).isoformat()})
 
     @route("POST", r"^/_sandbox/reset$")
     def control_reset(self, request: SandboxRequest) -> SandboxResponse:

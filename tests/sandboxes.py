@@ -7,9 +7,12 @@ fixtures (``linkedin_sandbox``, ``zoho_app``, ``linkedin_connection`` ...) are b
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date
 from typing import Any, TypeVar
 
 from connectors.models import Connection
@@ -108,10 +111,38 @@ class Sandboxes:
         """The fake itself (serving it if need be)."""
         return app_of(self.serve(platform), kind)
 
+    def restate(self, platform: str, **restatement: Any) -> list[dict[str, Any]]:
+        """Have the platform's fake restate figures from its next read on (see :func:`restate`)."""
+        return restate(self.serve(platform), **restatement)
+
     def connect(self, platform: str, organization: Organization, **details: Any) -> Connection:
         """A connection on the platform's fake (started if need be); ``details`` as for :func:`connect`."""
         self.serve(platform)
         return connect(platform, organization, **details)
+
+
+def restate(
+    server: SandboxServer,
+    *,
+    days: Iterable[date],
+    metric: str,
+    factor: float | None = None,
+    delta: float | None = None,
+    campaign: str | None = None,
+) -> list[dict[str, Any]]:
+    """Ask a fake, through its control endpoint, to serve ``metric`` of ``days`` restated (times
+    ``factor`` or moved by ``delta``; one campaign's or all) from its next read on."""
+    body: dict[str, Any] = {"days": [d.isoformat() for d in days], "metric": metric}
+    body.update({k: v for k, v in (("factor", factor), ("delta", delta), ("campaign", campaign)) if v is not None})
+    request = urllib.request.Request(
+        f"{server.url}/_sandbox/restatements",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: list[dict[str, Any]] = json.loads(response.read())["restatements"]
+    return answer
 
 
 def run_sync(connection: Connection) -> SyncRun:

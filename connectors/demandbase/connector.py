@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -55,6 +55,7 @@ from connectors.demandbase.results import nest_fields
 from connectors.errors import MalformedResponse, PermanentError
 from connectors.http import ApiClient
 from connectors.paginators import CursorPaginator
+from connectors.quota import QuotaTerms
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ KEYWORD_SETS_PATH = "/data/export/v1/reference/keywordSet"
 INTENT_PAGE_SIZE = 100  # the API's maximum
 INTENT_MAX_FILTER_IDS = 10  # keywordSetIds per query
 INTENT_MAX_DAYS = 365  # a query spans 12 months at most (400-223)
+EXPORT_STREAMS = ("accounts", "engagement")  # each an export job per sync
 INTENT_PERIOD_DAYS = 7  # intent periods are weekly windows
 RECORDS_PER_PAGE = 1_000  # records per staged page
 STATE_ACCOUNT_FIELDS = "account_fields"  # the fields this sync's account export asks for
@@ -93,6 +95,11 @@ def parse_ids(value: Any, option: str) -> list[int]:
 class Connector(BaseConnector):
     platform = "demandbase"
     display_name = "Demandbase"
+    totals_unavailable = (
+        "Demandbase's export jobs report no row count or total of their own (only the result file the "
+        "sync reads), and the intent query's totalCount counts keyword rows the warehouse keeps as one "
+        "row per account and week, so no independent figure matches a warehouse one"
+    )
     # Client credentials: no authorization page, no refresh token; "refreshing" re-runs the exchange.
     oauth = OAuthSpec(
         refreshable=True,
@@ -118,6 +125,11 @@ class Connector(BaseConnector):
     account_id_pattern = r"[A-Za-z0-9][A-Za-z0-9._-]*"
     account_id_format = "a label of letters, digits, '.', '_' and '-', starting with a letter or digit"
     policy = DemandbaseErrorPolicy()
+    min_restatement_days = 7
+    min_restatement_source = (
+        "intent is reported over week-long windows (startDate to endDate), so a day's intent can change "
+        "for a week (Demandbase Intent API)"
+    )
     account_id_help = "A name for this Demandbase tenant (for your own reference)."
     credential_specs = {
         "client_id": Option("Client ID of a Demandbase API key set (Demandbase One > Settings > API keys)"),
@@ -134,10 +146,28 @@ class Connector(BaseConnector):
     # Export job polling: first wait, longest wait, and how long one attempt waits in all.
     export_timing: ClassVar[ExportTiming] = ExportTiming()
 
-
     @classmethod
     def api_version(cls) -> ApiVersion:
         return ApiVersion("v1", None, "Demandbase has announced no end of service for the uapi v1 endpoints")
+
+    daily_quota = QuotaTerms(
+        unit="export jobs",
+        holder="Demandbase tenant",
+        rolling=False,
+        source="Demandbase rate limits: 60 export jobs created per day per tenant, reset at midnight UTC",
+    )
+
+    @classmethod
+    def call_cost(cls, what: str) -> int:
+        """Only creating an export job counts: the scarcest of the Data Export API's daily limits."""
+        return 1 if what.startswith("POST ") and what.endswith("/job") else 0
+
+    # One export job each for accounts and engagement per read; intent's queries are not counted.
+    estimate_is_exact = True
+
+    @classmethod
+    def estimate_calls(cls, window: Window, *, last_state: Mapping[str, Any], first: bool = True) -> int:
+        return sum(1 for stream in cls.streams if stream.name in EXPORT_STREAMS)
 
     @classmethod
     def grant_lifetimes(cls) -> GrantLifetimes:

@@ -9,5 +9,10 @@ SETTINGS = (
     Setting("TOKEN_URL", "https://uapi.demandbase.com/auth/v1/token", "Token exchange of an API key set"),
     Setting("CLIENT_ID", "", "Default API key set's client id (a connection normally brings its own)"),
     Setting("CLIENT_SECRET", "", "Default API key set's client secret"),
+    Setting(
+        "DAILY_QUOTA",
+        60,
+        "Export jobs a tenant may create per UTC day (the Data Export API's scarcest limit); 0: not known",
+    ),
     Setting("RESTATEMENT_DAYS", 7, "Days re-read every sync"),
 )

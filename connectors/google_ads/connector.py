@@ -48,19 +48,30 @@ PermanentError naming the metric.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors import progress
 from connectors.auth import OAuthSpec
-from connectors.base import ApiVersion, BaseConnector, GrantLifetimes, Option, Page, StreamSpec, Window
+from connectors.base import (
+    ApiVersion,
+    BaseConnector,
+    GrantLifetimes,
+    Option,
+    Page,
+    PlatformTotal,
+    StreamSpec,
+    Window,
+)
 from connectors.errors import PermanentError
 from connectors.google_ads import API_VERSION, errors, gaql, mapping, records
 from connectors.google_ads.records import Account, format_customer_id
 from connectors.google_ads.session import AdsSession
 from connectors.http import ApiClient
+from connectors.quota import QuotaTerms
 
 T = TypeVar("T")
 
@@ -103,7 +114,15 @@ class Connector(BaseConnector):
     # Conversions are credited for up to 90 days (the longest conversion window); a connection's
     # restatement_days beyond that gains nothing. Not yet read by the pipeline.
     max_restatement_days = 90
+    min_restatement_days = 14
+    min_restatement_source = (
+        "conversions are credited to the click date for the whole conversion window; re-read at least 14 "
+        "days (support.google.com/google-ads/answer/3123169; Airbyte's conversion_window_days default)"
+    )
     account_id_help = "The Google Ads customer id (123-456-7890 or digits only)."
+    # A backfill goes one report query per account and 30 days, the newest first.
+    backfill_slice_days = DAYS_PER_QUERY
+    estimate_is_exact = True
     credential_specs = {
         "refresh_token": Option(
             "OAuth refresh token of a Google user with access to the account (scope adwords, offline "
@@ -131,6 +150,28 @@ class Connector(BaseConnector):
         return ApiVersion(
             API_VERSION, date(2027, 11, 1), "projected: developers.google.com/google-ads/api/docs/sunset-dates"
         )
+
+    # Since 2026-09-09 the access level belongs to the Google Cloud project of the OAuth client:
+    # Basic 15,000 operations a day, Explorer 2,880, Standard unlimited. One Search or
+    # SearchStream query is one operation, however many rows or pages it returns.
+    daily_quota = QuotaTerms(
+        unit="operations",
+        holder="Google Cloud project",
+        rolling=True,
+        source="developers.google.com/google-ads/api/docs/api-policy/access-levels and rate-sheet",
+    )
+
+    @classmethod
+    def quota_label(cls, account_id: str) -> str:
+        return f"OAuth client {cls.setting('CLIENT_ID') or '(not set)'}"
+
+    @classmethod
+    def estimate_calls(cls, window: Window, *, last_state: Mapping[str, Any], first: bool = True) -> int:
+        """The discovery calls (accessible customers, the account, its clients when a manager) once
+        per read, then one query per reported account and 30 days, as the latest sync found them."""
+        discovery = int(last_state.get("discovery_calls", 2)) if first else 0
+        accounts = max(1, len(last_state.get("reported_accounts", [])))
+        return discovery + accounts * len(window.split(DAYS_PER_QUERY))
 
     @classmethod
     def grant_lifetimes(cls) -> GrantLifetimes:
@@ -187,13 +228,27 @@ class Connector(BaseConnector):
 
     # -- discovery ------------------------------------------------------------------------------------
     def plan(self) -> SyncPlan:
+        """The accounts this sync reports on; found once per connector (one extract step), however
+        many windows it reads."""
+        found: SyncPlan | None = getattr(self, "_plan", None)
+        if found is None:
+            found = self._plan = self._discover()
+            self.save_state(
+                reported_accounts=[a.id for a in found.accounts],
+                discovery_calls=self._discovery_calls,
+            )
+        return found
+
+    def _discover(self) -> SyncPlan:
         login = self.login_customer_id()
         entry = login or self.customer_id
         if entry not in self.accessible_customers():
             raise PermanentError(errors.no_access_message(entry, login, self.customer_id))
         account = self.account(self.customer_id, login)
+        self._discovery_calls = 2
         if not account.manager:
             return SyncPlan(login, [account])
+        self._discovery_calls = 3  # and the list of its clients
         login = login or account.id
         clients = [c for c in self.clients(account.id, login) if c.id != account.id and not c.manager]
         synced = [c for c in clients if c.status == mapping.SYNCED_CLIENT_STATUS]
@@ -268,6 +323,42 @@ class Connector(BaseConnector):
 
         pages = self._call(call, f"SearchStream {customer_id}", errors.CallContext(customer_id, login))
         return [page for page in pages if page]
+
+    # -- reconciliation -------------------------------------------------------------------------------
+    def platform_totals(self, window: Window) -> list[PlatformTotal]:
+        """Each reported account's own totals over the window (``FROM customer``, the same days in
+        the account's time zone and the same campaigns as the report), added up per currency.
+        Metrics the account refused in this sync are not asked for."""
+        sums: dict[tuple[str, str], Decimal] = {}
+        accounts: dict[str, list[str]] = {}
+        try:
+            plan = self.plan()
+            for account in plan.accounts:
+                without = tuple(n for n in self.unavailable_metrics(account.id) if n in mapping.TOTALS_COLUMNS)
+                rows = self._search(account.id, plan.login_customer_id, gaql.account_totals(window, without))
+                for row in rows:
+                    currency = str(row.customer.currency_code)
+                    accounts.setdefault(currency, []).append(account.label)
+                    for name in mapping.TOTALS_COLUMNS:
+                        if name in without:
+                            continue
+                        found = records.value(row.metrics, name)
+                        amount = Decimal(str(found or 0))
+                        if name == "cost_micros":
+                            amount = amount / 1_000_000
+                        sums[(currency, name)] = sums.get((currency, name), Decimal(0)) + amount
+        finally:
+            self.ads.close()
+        return [
+            PlatformTotal(
+                "ad_performance_daily",
+                mapping.TOTALS_COLUMNS[name],
+                amount,
+                currency=currency,
+                scope=f"account {', '.join(accounts[currency])} (FROM customer), every campaign",
+            )
+            for (currency, name), amount in sums.items()
+        ]
 
     def unavailable_metrics(self, customer_id: str) -> tuple[str, ...]:
         """The metrics this account refused earlier in this sync (remembered in the run's state)."""

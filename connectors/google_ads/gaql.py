@@ -29,6 +29,14 @@ def campaign_report(window: Window, without: Iterable[str] = ()) -> str:
     return select([f for f in mapping.CAMPAIGN_REPORT_FIELDS if f not in dropped], "campaign", where)
 
 
+def account_totals(window: Window, without: Iterable[str] = ()) -> str:
+    """The account's own totals over the window (FROM customer, not segmented by date): every
+    campaign of the account, whatever its status, as the campaign report reads them."""
+    where = f"segments.date BETWEEN '{window.start.isoformat()}' AND '{window.end.isoformat()}'"
+    dropped = {f"metrics.{name}" for name in without}
+    return select([f for f in mapping.TOTALS_FIELDS if f not in dropped], "customer", where)
+
+
 def account() -> str:
     return select(mapping.ACCOUNT_FIELDS, "customer")
 

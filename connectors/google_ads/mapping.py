@@ -66,6 +66,18 @@ REPORT_METRICS = (
     "view_through_conversions",
 )
 
+# The account-level totals set beside the warehouse after each load (FROM customer over the window),
+# and the ad performance column each one is compared with.
+TOTALS_COLUMNS = {
+    "impressions": "impressions",
+    "clicks": "clicks",
+    "cost_micros": "spend",
+    "conversions": "conversions",
+    "conversions_value": "conversion_value",
+    "view_through_conversions": "view_through_conversions",
+}
+TOTALS_FIELDS = ("customer.currency_code", *(f"metrics.{name}" for name in TOTALS_COLUMNS))
+
 # Metrics every report row needs: a row or an account without one cannot be loaded (a clear error
 # naming it); with the column each fills.
 REQUIRED_METRICS = {"impressions": "impressions", "clicks": "clicks", "cost_micros": "spend"}

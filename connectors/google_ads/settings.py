@@ -24,5 +24,11 @@ SETTINGS = (
         0,
         "1 when the OAuth app's consent screen is in Testing status (its grants expire after 7 days)",
     ),
+    Setting(
+        "DAILY_QUOTA",
+        15000,
+        "API operations the Cloud project may spend in any 24 hours: Basic access 15000, Explorer 2880; "
+        "0 for Standard access (no daily limit)",
+    ),
     Setting("RESTATEMENT_DAYS", 14, "Days re-read every sync (conversions keep arriving for weeks)"),
 )

@@ -12,14 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from connectors.auth import OAuthSpec
-from connectors.base import ApiVersion, BaseConnector, GrantLifetimes, Option, Page, StreamSpec, Window
+from connectors.base import (
+    ApiVersion,
+    BaseConnector,
+    GrantLifetimes,
+    Option,
+    Page,
+    PlatformTotal,
+    StreamSpec,
+    Window,
+)
 from connectors.errors import ConnectorError, MalformedResponse, PermanentError
 from connectors.http import ErrorPolicy, Response, path_segment, safe_json
 from connectors.linkedin_ads import mapping, restli
 from connectors.paginators import CursorPaginator
+from connectors.quota import QuotaTerms
 
 CAMPAIGNS_PER_ANALYTICS_CALL = 50
 
@@ -61,6 +72,8 @@ class LinkedInErrorPolicy(ErrorPolicy):
 class Connector(BaseConnector):
     platform = "linkedin_ads"
     display_name = "LinkedIn Ads"
+    # A backfill goes 30 days at a time, the newest first (each slice sized under the row cap).
+    backfill_slice_days = 30
     oauth = OAuthSpec(
         scopes=("r_ads", "r_ads_reporting"),
     )
@@ -68,6 +81,11 @@ class Connector(BaseConnector):
     account_id_pattern = r"[0-9]{1,19}"
     account_id_format = "digits only, as Campaign Manager shows it (e.g. 508123456)"
     policy = LinkedInErrorPolicy()
+    min_restatement_days = 7
+    min_restatement_source = (
+        "conversions are attributed within post-click and view-through windows of 1, 7, 30 or 90 days; "
+        "7 days is the shortest window beyond one day (Fivetran's LinkedIn Ads attribution windows)"
+    )
     account_id_help = "The ad account id, as shown in Campaign Manager (digits)."
     credential_specs = {
         "refresh_token": Option(
@@ -78,13 +96,23 @@ class Connector(BaseConnector):
         ),
     }
 
-
     @classmethod
     def api_version(cls) -> ApiVersion:
         """The LinkedIn-Version in use (a setting, YYYYMM): LinkedIn serves a version for one year."""
         name = str(cls.setting("API_VERSION"))
         year, month = int(name[:4]), int(name[4:6])
         return ApiVersion(name, date(year + 1, month, 1), "LinkedIn supports each monthly version for a year")
+
+    daily_quota = QuotaTerms(
+        unit="calls",
+        holder="LinkedIn app",
+        rolling=False,
+        source="LinkedIn rate limits: daily application limits per endpoint, reset at 00:00 UTC, numbers shown only in the app's Analytics tab",
+    )
+
+    @classmethod
+    def quota_label(cls, account_id: str) -> str:
+        return f"client id {cls.setting('CLIENT_ID') or '(not set)'}"
 
     @classmethod
     def grant_lifetimes(cls) -> GrantLifetimes:
@@ -164,6 +192,34 @@ class Connector(BaseConnector):
         if not isinstance(elements, list):
             raise MalformedResponse("LinkedIn's adAnalytics answer has no elements list")
         return elements
+
+    # -- reconciliation ---------------------------------------------------------------------------
+    def platform_totals(self, window: Window) -> list[PlatformTotal]:
+        """The account's own totals over the window: adAnalytics un-pivoted by campaign (pivot
+        ACCOUNT, timeGranularity ALL) over the same days and the same account facet as the report,
+        so every campaign the report reads, whatever its status, in the account's currency."""
+        account = self.account()
+        params = [
+            ("q", "analytics"),
+            ("pivot", "ACCOUNT"),
+            ("timeGranularity", "ALL"),
+            ("dateRange", restli.date_range(window.start, window.end)),
+            ("accounts", restli.restli_list([restli.urn("sponsoredAccount", self.account_id)])),
+            ("fields", ",".join(["pivotValues", *mapping.TOTALS_COLUMNS])),
+        ]
+        body = self.client.get_json("/rest/adAnalytics?" + restli.query_string(params))
+        elements = body.get("elements") if isinstance(body, dict) else None
+        if not isinstance(elements, list) or not all(isinstance(e, dict) for e in elements):
+            raise MalformedResponse("LinkedIn's adAnalytics answer has no elements list")
+        scope = f"account {self.account_id} (pivot ACCOUNT, timeGranularity ALL), every campaign"
+        totals = []
+        for name, column in mapping.TOTALS_COLUMNS.items():
+            found = [e[name] for e in elements if e.get(name) is not None]
+            if elements and not found:
+                continue  # not returned for this account (see the run's note): nothing to compare
+            amount = sum((Decimal(str(v)) for v in found), Decimal(0))
+            totals.append(PlatformTotal("ad_performance_daily", column, amount, account["currency"], scope=scope))
+        return totals
 
     # -- the contract ---------------------------------------------------------------------------
     def check(self) -> str:

@@ -47,6 +47,17 @@ ANALYTICS_FIELDS = (
     "oneClickLeads",
 )
 
+# The account-level totals set beside the warehouse after each load (adAnalytics, pivot ACCOUNT,
+# timeGranularity ALL), and the ad performance column each one is compared with.
+TOTALS_COLUMNS = {
+    "impressions": "impressions",
+    "clicks": "clicks",
+    "costInLocalCurrency": "spend",
+    "externalWebsiteConversions": "conversions",
+    "conversionValueInLocalCurrency": "conversion_value",
+    "externalWebsitePostViewConversions": "view_through_conversions",
+}
+
 CAMPAIGN_STATUSES = (
     "ACTIVE",
     "PAUSED",

@@ -9,6 +9,12 @@ SETTINGS = (
     Setting("CLIENT_ID", "", "Client id of this installation's LinkedIn app"),
     Setting("CLIENT_SECRET", "", "Client secret of the same app"),
     Setting(
+        "DAILY_QUOTA",
+        0,
+        "API calls the app may make per UTC day (LinkedIn publishes no number: see the app's Analytics "
+        "tab); 0: not known",
+    ),
+    Setting(
         "API_VERSION",
         "202610",
         "LinkedIn-Version header (YYYYMM); versions live about a year, a retired one answers HTTP 426",

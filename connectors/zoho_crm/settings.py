@@ -16,5 +16,11 @@ SETTINGS = (
     Setting("AUTHORIZE_URL", "", "OAuth consent page; empty: <accounts server>/oauth/v2/auth"),
     Setting("CLIENT_ID", "", "Client id of this installation's Zoho API client"),
     Setting("CLIENT_SECRET", "", "Client secret of the same client"),
+    Setting(
+        "DAILY_QUOTA",
+        50000,
+        "API credits an organization may spend in any 24 hours (Free edition 5000; paid editions 50000 "
+        "plus 250 to 2000 per user license); 0: not known",
+    ),
     Setting("RESTATEMENT_DAYS", 3, "Days re-read every sync (records are read by modification time)"),
 )

@@ -1,7 +1,7 @@
 """Reads behind the dashboard pages, one module per page family.
 
 ``common`` (who the visitor is, connections, restatement windows), ``ads`` (overview, campaigns),
-``email`` (Mailchimp), ``pipeline`` (Zoho CRM), ``accounts`` (Demandbase), ``sync`` (the
+``email`` (Mailchimp), ``pipeline`` (Zoho CRM), ``funnel`` (every stage from spend to accounts), ``accounts`` (Demandbase), ``sync`` (the
 health of every sync) and ``paging`` (long tables shown a page at a time). Aggregates are computed in the database and cached per organization
 (``dashboard.cache``); live sync state is never cached. The names below are the package's public
 interface, so callers import from ``dashboard.selectors``.
@@ -45,6 +45,7 @@ from dashboard.selectors.common import (
     restatement_windows,
 )
 from dashboard.selectors.email import EmailReport, email_report
+from dashboard.selectors.funnel import FunnelReport, funnel_report
 from dashboard.selectors.paging import RowsPage, page_number_from_params, rows_page
 from dashboard.selectors.pipeline import PipelineReport, match_key, match_leads, pipeline_report
 from dashboard.selectors.sync import (
@@ -71,6 +72,7 @@ __all__ = [
     "DailyMetrics",
     "DateRange",
     "EmailReport",
+    "FunnelReport",
     "Kpi",
     "Metrics",
     "Overview",
@@ -90,6 +92,7 @@ __all__ = [
     "connection_list_for_organization",
     "connection_list_needing_reauth",
     "email_report",
+    "funnel_report",
     "match_key",
     "match_leads",
     "membership_for_user",

@@ -24,7 +24,8 @@ from connectors.registry import platforms_feeding
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
-from dashboard.selectors.common import Restatement, organization_platforms, restatement_windows
+from dashboard.selectors.common import organization_platforms
+from dashboard.selectors.restatements import ENGAGEMENT_DATASET, SettlingNote, settling_get, settling_notes
 from etl.models import AbmAccount, AbmEngagementDaily
 from tenancy.models import Organization
 
@@ -112,7 +113,7 @@ class AccountsReport:
     chart: BarChart  # engagement minutes per day
     keywords: list[KeywordRow]
     stages: list[StageCount]
-    restatement: Restatement | None = None
+    restatements: list[SettlingNote] = field(default_factory=list)  # the engagement days still settling
     intent_chart: BarChart | None = None  # accounts researching intent keywords per day
     intent_account_count: int = 0
 
@@ -337,13 +338,9 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
         params=(date_range.start, date_range.end),
         compute=compute,
     )
-    windows = restatement_windows(organization=organization, today=period.today)
     feeding = platforms_feeding("abm_account", "abm_engagement_daily")  # the platforms this page speaks of
-    restatement = next((windows[p] for p in feeding if p in windows), None)
-    if restatement is not None and not restatement.overlaps(date_range):
-        restatement = None
-    since = restatement.since if restatement else None
-    days = [replace(d, provisional=since is not None and d.day >= since) for d in data.pop("days")]
+    settling = settling_get(organization=organization, dataset=ENGAGEMENT_DATASET)
+    days = [replace(d, provisional=settling.day(d.day)) for d in data.pop("days")]
     chart = bar_chart([ChartPoint(d.day, d.minutes, d.provisional) for d in days], unit="minutes")
     intent_chart = bar_chart(
         [
@@ -361,6 +358,6 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
         days=days,
         chart=chart,
         intent_chart=intent_chart,
-        restatement=restatement,
+        restatements=settling_notes(settling, date_range.start, date_range.end),
         **data,
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -31,14 +32,24 @@ from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.ids import id_in_range, text_can_be_stored
 from dashboard.periods import DEFAULT_DAYS, DateRange, Period, last_days, period_from_params
-from dashboard.selectors.common import (
-    Restatement,
-    earliest_since,
-    platform_name,
-    restatement_windows,
-    restatements_overlapping,
+from dashboard.selectors.common import platform_name
+from dashboard.selectors.comparison import (
+    PREVIOUS,
+    Comparison,
+    ad_day_platform_sums,
+    campaign_spend,
+    comparisons_for,
 )
 from dashboard.selectors.paging import PagePosition
+from dashboard.selectors.restatements import (
+    AD_DATASET,
+    ChangeLine,
+    Settling,
+    SettlingNote,
+    restatement_changes,
+    settling_get,
+    settling_notes,
+)
 from dashboard.selectors.sync import ConnectionOverview, overview_connections
 from etl.models import AdPerformanceDaily
 from tenancy.models import Organization
@@ -163,6 +174,15 @@ class CampaignMetrics(Metrics):
     connection_id: int = 0
     status: str = ""
     provisional: bool = False
+    # The spend of the compared period (the previous one) when it was compared: 0 when the campaign
+    # spent nothing then; None when no comparison was made.
+    previous_spend: Decimal | None = None
+
+    @property
+    def spend_change_percent(self) -> Decimal | None:
+        if self.previous_spend is None or not self.previous_spend:
+            return None
+        return (self.spend - self.previous_spend) * 100 / abs(self.previous_spend)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,10 +288,9 @@ class CurrencySeries:
             [ChartPoint(d.day, Decimal(d.clicks), d.provisional) for d in self.days], unit="clicks"
         )
 
-    def marked_provisional(self, since: date | None) -> CurrencySeries:
-        if since is None:
-            return self
-        return replace(self, days=[replace(d, provisional=d.day >= since) for d in self.days])
+    def marked_settling(self, is_settling: Callable[[date], bool]) -> CurrencySeries:
+        """The days a recent re-read changed (``provisional``: settling), the others settled."""
+        return replace(self, days=[replace(d, provisional=is_settling(d.day)) for d in self.days])
 
 
 @dataclass(frozen=True)
@@ -285,8 +304,10 @@ class Overview:
     period: Period | None = None
     currencies: list[CurrencyKpis] = field(default_factory=list)
     by_platform: list[PlatformMetrics] = field(default_factory=list)
-    restatements: list[Restatement] = field(default_factory=list)
+    restatements: list[SettlingNote] = field(default_factory=list)
     campaign_count: int = 0
+    # The previous period, a month and a year earlier (dashboard/selectors/comparison.py).
+    comparisons: list[ComparedFigures] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:
@@ -299,7 +320,27 @@ class Overview:
 
     @property
     def comparable(self) -> bool:
-        return self.period is not None and self.period.comparable
+        """Whether the previous period can be compared with (raw rows or history reach it)."""
+        return any(c.comparison.key == PREVIOUS and c.comparison.available for c in self.comparisons)
+
+    @property
+    def previous_comparison(self) -> Comparison | None:
+        return next((c.comparison for c in self.comparisons if c.comparison.key == PREVIOUS), None)
+
+
+@dataclass(frozen=True)
+class ComparedFigures:
+    """The period's totals against one compared period, per currency (none when it is unavailable)."""
+
+    comparison: Comparison
+    currencies: list[CurrencyKpis]
+
+
+def compared_totals(*, organization: Organization, date_range: DateRange) -> list[Metrics]:
+    """One line per currency for a compared period: raw rows and, for folded days, the history."""
+    return _totals_from(
+        ad_day_platform_sums(organization=organization, date_range=date_range, sums=_METRIC_SUMS)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,9 +553,7 @@ def ad_campaign_names(
     return found
 
 
-def _campaign_metrics(
-    row: Mapping[str, Any], restated: Mapping[str, Restatement] | None = None
-) -> CampaignMetrics:
+def _campaign_metrics(row: Mapping[str, Any]) -> CampaignMetrics:
     return CampaignMetrics(
         platform=row["platform"],
         platform_name=platform_name(row["platform"]),
@@ -524,7 +563,6 @@ def _campaign_metrics(
         campaign_name=row["campaign_label"] or "",
         connection_id=row["connection_id"],
         status=row["status"],
-        provisional=bool(restated and row["platform"] in restated),
         **_metric_kwargs(row),
     )
 
@@ -607,7 +645,7 @@ def overview_get(
     if period is None:
         period = period_from_params({"days": str(days)}, today=today)
     date_range = period.current
-    previous_range = period.previous
+    comparisons = comparisons_for(organization=organization, period=period)
 
     def compute() -> tuple[Any, ...]:
         sums = _day_platform_sums(organization=organization, date_range=date_range)
@@ -616,26 +654,28 @@ def overview_get(
         )
         return (
             _totals_from(sums),
-            overview_totals(organization=organization, date_range=previous_range)
-            if period.comparable
-            else [],
+            {
+                c.key: compared_totals(organization=organization, date_range=c.date_range)
+                for c in comparisons
+                if c.available
+            },
             _daily_from(sums, date_range),
             _by_platform_from(sums),
             campaigns,
             count,
         )
 
-    totals, previous, daily, by_platform, campaigns, campaign_count = cached(
+    totals, compared, daily, by_platform, campaigns, campaign_count = cached(
         organization_id=organization.pk,
         name="overview",
-        params=(date_range.start, date_range.end, period.comparable),
+        params=(date_range.start, date_range.end, tuple(c.available for c in comparisons)),
         compute=compute,
     )
 
-    windows = restatement_windows(organization=organization, today=period.today)
-    restatements = restatements_overlapping(windows, {p.platform for p in by_platform}, date_range)
-    restated = {r.platform: r for r in restatements}
-    previous_by_currency = {m.currency: m for m in previous}
+    settling = settling_get(organization=organization, dataset=AD_DATASET)
+    figures = [
+        ComparedFigures(c, _against(totals, compared[c.key]) if c.available else []) for c in comparisons
+    ]
     currency_platforms: dict[str, set[str]] = {}
     for line in by_platform:
         currency_platforms.setdefault(line.currency, set()).add(line.platform)
@@ -644,29 +684,40 @@ def overview_get(
         date_range=date_range,
         period=period,
         totals=totals,
-        currencies=[
-            currency_kpis(
-                m,
-                previous_by_currency.get(m.currency, Metrics(currency=m.currency))
-                if period.comparable
-                else None,
-            )
-            for m in totals
-        ],
+        currencies=next(f.currencies for f in figures if f.comparison.key == PREVIOUS)
+        if PREVIOUS in compared
+        else [currency_kpis(m, None) for m in totals],
+        comparisons=figures,
         daily=[
-            series.marked_provisional(
-                earliest_since(
-                    [restated[p] for p in currency_platforms.get(series.currency, ()) if p in restated]
-                )
-            )
+            series.marked_settling(partial(settling.day, platforms=currency_platforms.get(series.currency, set())))
             for series in daily
         ],
-        by_platform=[replace(line, provisional=line.platform in restated) for line in by_platform],
-        campaigns=[replace(c, provisional=c.platform in restated) for c in campaigns],
+        by_platform=[
+            replace(line, provisional=settling.platform(line.platform, date_range.start, date_range.end))
+            for line in by_platform
+        ],
+        campaigns=_marked_settling(campaigns, settling, date_range),
         campaign_count=campaign_count,
-        restatements=restatements,
+        restatements=settling_notes(settling, date_range.start, date_range.end),
         connections=overview_connections(organization=organization),
     )
+
+
+def _against(totals: list[Metrics], compared: list[Metrics]) -> list[CurrencyKpis]:
+    """Each currency of the period against the compared period's (zero where it had none that
+    period: the compared period is covered, so no spend in that currency is a true zero)."""
+    by_currency = {m.currency: m for m in compared}
+    return [currency_kpis(m, by_currency.get(m.currency, Metrics(currency=m.currency))) for m in totals]
+
+
+def _marked_settling(
+    campaigns: list[CampaignMetrics], settling: Settling, date_range: DateRange
+) -> list[CampaignMetrics]:
+    """Each campaign settling when a recent re-read changed one of its days in the range."""
+    return [
+        replace(c, provisional=settling.record(c.connection_id, c.campaign_id, date_range.start, date_range.end))
+        for c in campaigns
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -797,8 +848,9 @@ class CampaignPage(PagePosition):
     platforms: list[tuple[str, str]]
     statuses: list[str]
     currencies: list[str]
-    restatements: list[Restatement]
+    restatements: list[SettlingNote]
     per_page: int = CAMPAIGNS_PER_PAGE
+    comparison: Comparison | None = None  # the previous period each row's spend is compared with
 
     @property
     def by_currency(self) -> bool:
@@ -929,22 +981,44 @@ def campaign_list(
         compute=lambda: campaign_filter_choices(organization=organization, date_range=date_range),
         scope=scope,
     )
-    windows = restatement_windows(organization=organization, today=period.today)
-    restatements = restatements_overlapping(windows, [p for p, _ in choices["platforms"]], date_range)
-    restated = {r.platform: r for r in restatements}
+    settling = settling_get(organization=organization, dataset=AD_DATASET)
+    comparison = next(c for c in comparisons_for(organization=organization, period=period) if c.key == PREVIOUS)
+    if comparison.available:
+        rows = _with_previous_spend(organization, rows, comparison, scope)
     return CampaignPage(
         period=period,
         filters=filters,
-        rows=[replace(r, provisional=r.platform in restated) for r in rows],
+        comparison=comparison,
+        rows=_marked_settling(rows, settling, date_range),
         total=total,
         page=number,
         pages=pages,
         platforms=choices["platforms"],
         statuses=choices["statuses"],
         currencies=choices["currencies"],
-        restatements=restatements,
+        restatements=settling_notes(settling, date_range.start, date_range.end),
         per_page=per_page,
     )
+
+
+def _with_previous_spend(
+    organization: Organization, rows: list[CampaignMetrics], comparison: Comparison, scope: str
+) -> list[CampaignMetrics]:
+    """The page's campaigns, each with its spend in the compared period (cached)."""
+    keys = [(r.connection_id, r.campaign_id, r.currency) for r in rows]
+    spend = cached(
+        organization_id=organization.pk,
+        name="campaigns-compared",
+        params=(comparison.date_range.start, comparison.date_range.end, tuple(keys)),
+        compute=lambda: campaign_spend(
+            organization=organization,
+            date_range=comparison.date_range,
+            campaigns=keys,
+            spend=_METRIC_SUMS["sum_spend"],
+        ),
+        scope=scope,
+    )
+    return [replace(r, previous_spend=spend.get(key, Decimal("0"))) for r, key in zip(rows, keys, strict=True)]
 
 
 def campaign_list_all(
@@ -967,11 +1041,8 @@ class CampaignDetail:
     connection_id: int
     campaign_id: str
     series: list[CurrencySeries]
-    restatement: Restatement | None
-
-    @property
-    def restatements(self) -> list[Restatement]:
-        return [self.restatement] if self.restatement is not None else []
+    restatements: list[SettlingNote] = field(default_factory=list)  # the campaign's settling days
+    changes: list[ChangeLine] = field(default_factory=list)  # what re-reads changed of it, newest first
 
     @property
     def title(self) -> str:
@@ -1014,19 +1085,22 @@ def campaign_detail(
         compute=compute,
     )
     campaign = totals[0] if totals else None
-    restatement = None
-    if campaign is not None:
-        windows = restatement_windows(organization=organization, today=period.today)
-        found = windows.get(campaign.platform)
-        restatement = found if found is not None and found.overlaps(date_range) else None
-    since = restatement.since if restatement else None
+    settling = settling_get(organization=organization, dataset=AD_DATASET)
+    own = Settling(frozenset(r for r in settling.records if r[:2] == (connection_id, campaign_id)))
+    own_days = sorted(day for _, _, day in own.records if date_range.start <= day <= date_range.end)
+    notes = []
+    if campaign is not None and own_days:
+        notes = [SettlingNote(campaign.platform, campaign.platform_name, own_days)]
     return CampaignDetail(
         period=period,
-        campaign=replace(campaign, provisional=restatement is not None) if campaign else None,
+        campaign=replace(campaign, provisional=bool(own_days)) if campaign else None,
         connection_id=connection_id,
         campaign_id=campaign_id,
-        series=[s.marked_provisional(since) for s in series],
-        restatement=restatement,
+        series=[s.marked_settling(lambda day: own.record_day(connection_id, campaign_id, day)) for s in series],
+        restatements=notes,
+        changes=restatement_changes(
+            organization=organization, connection_id=connection_id, dataset=AD_DATASET, record_id=campaign_id
+        ),
     )
 
 

@@ -428,6 +428,15 @@ def cost_per_lead(
     return match_leads(_ad_campaigns(organization, date_range), groups)
 
 
+def match_to_ad_campaigns(
+    *, organization: Organization, date_range: DateRange, groups: Iterable[dict[str, Any]]
+) -> tuple[list[CostPerLead], MatchSummary]:
+    """CRM records grouped as for leads (``campaign_name``, ``utm_campaign``, ``utm_source``,
+    ``leads``, ``converted``, ``unknown``) matched to the range's ad campaigns by the same rules:
+    the funnel matches won deals this way."""
+    return match_leads(_ad_campaigns(organization, date_range), groups)
+
+
 def _cost_per_lead_cached(
     organization: Organization, date_range: DateRange, scope: str
 ) -> tuple[list[CostPerLead], MatchSummary]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
@@ -21,11 +21,16 @@ from connectors.api_versions import VersionStatus, api_version_statuses
 from connectors.models import Connection
 from dashboard.ids import id_in_range
 from dashboard.selectors.common import connection_list_for_organization, platform_name
+from dashboard.selectors.quota import QuotaUsage, quota_usage_list
+from dashboard.selectors.reconciliation import ReconciliationView, reconciliation_view
 from dashboard.selectors.tokens import TokenHealth, token_health_list
 from etl.lease import clock, stale_reason
 from etl.models import SyncRun
 from etl.selectors import sync_run_in_flight_for
 from tenancy.models import Organization
+
+if TYPE_CHECKING:
+    from dashboard.selectors.liveness import Liveness
 
 RUN_HISTORY_LIMIT = 50
 
@@ -229,6 +234,8 @@ class ConnectionOverview:
     next_run_at: datetime | None = None
     schedule_note: str = ""
     live: LiveRun | None = None  # the latest run, when it is in flight
+    # In place of the next run when nothing will start or finish it (no scheduler, no worker).
+    schedule_warning: str = ""
 
     @property
     def can_sync(self) -> bool:
@@ -306,7 +313,7 @@ def latest_run_per_connection(*, connection_ids: list[int]) -> dict[int, SyncRun
 
 
 def overview_connections(
-    *, organization: Organization, now: datetime | None = None
+    *, organization: Organization, now: datetime | None = None, liveness: Liveness | None = None
 ) -> list[ConnectionOverview]:
     connections = list(connection_list_for_organization(organization=organization))
     latest = latest_run_per_connection(connection_ids=[c.pk for c in connections])
@@ -324,6 +331,9 @@ def overview_connections(
                 next_run_at=next_at,
                 schedule_note=note,
                 live=live_run(run, now=moment),
+                schedule_warning=(
+                    liveness.run_warning(connection.platform) if liveness and next_at is not None else ""
+                ),
             )
         )
     return items
@@ -469,6 +479,11 @@ class RunRow:
     def in_flight(self) -> bool:
         return self.run.status in SyncRun.IN_FLIGHT
 
+    @property
+    def totals(self) -> ReconciliationView:
+        """The platform's totals for the run's window beside the warehouse's (after the load)."""
+        return reconciliation_view(self.run)
+
 
 @dataclass(frozen=True)
 class SyncHealth:
@@ -478,6 +493,8 @@ class SyncHealth:
     connection_filter: Connection | None = None
     api_versions: list[VersionStatus] = field(default_factory=list)
     tokens: list[TokenHealth] = field(default_factory=list)  # each connection's authorization
+    liveness: Liveness | None = None  # the scheduler's and the workers' signs of life
+    quotas: list[QuotaUsage] = field(default_factory=list)  # daily API budgets: spent / budget
 
     @property
     def token_warnings(self) -> list[TokenHealth]:
@@ -521,7 +538,10 @@ def sync_run_history(
 def sync_health_get(
     *, organization: Organization, connection_id: int | None = None, now: datetime | None = None
 ) -> SyncHealth:
-    connections = overview_connections(organization=organization, now=now)
+    from dashboard.selectors.liveness import liveness_get
+
+    liveness = liveness_get(now=now)
+    connections = overview_connections(organization=organization, now=now, liveness=liveness)
     selected = next((c.connection for c in connections if c.connection.pk == connection_id), None)
     return SyncHealth(
         organization=organization,
@@ -532,4 +552,6 @@ def sync_health_get(
         connection_filter=selected,
         api_versions=api_version_statuses(today=(now or timezone.now()).date()),
         tokens=token_health_list([c.connection for c in connections], now=now),
+        liveness=liveness,
+        quotas=quota_usage_list([c.connection for c in connections], now=now),
     )

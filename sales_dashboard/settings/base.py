@@ -158,6 +158,22 @@ if not FIELD_ENCRYPTION_KEY:
 
 # The pipeline.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+# The restatement log (what re-reads changed) and settled days. A day is "settling" while a re-read
+# changed one of its figures by more than the metric's relative threshold (0.01: 1%; per metric in
+# RESTATEMENT_SETTLING_THRESHOLDS, e.g. "conversions=0,spend=0.005") within the last
+# RESTATEMENT_SETTLING_HOURS and it is inside its connection's re-read window; else "settled".
+RESTATEMENT_SETTLING_THRESHOLD = env.float("RESTATEMENT_SETTLING_THRESHOLD", default=0.01)
+RESTATEMENT_SETTLING_THRESHOLDS = {
+    metric: float(share) for metric, share in env.dict("RESTATEMENT_SETTLING_THRESHOLDS", default={}).items()
+}
+RESTATEMENT_SETTLING_HOURS = env.int("RESTATEMENT_SETTLING_HOURS", default=48)
+# Sync health measures, per connection, how late re-reads still changed figures over this many days,
+# and suggests a re-read window once the log holds re-reads of at least RESTATEMENT_EVIDENCE_DAYS.
+RESTATEMENT_LOOKBACK_DAYS = env.int("RESTATEMENT_LOOKBACK_DAYS", default=28)
+RESTATEMENT_EVIDENCE_DAYS = env.int("RESTATEMENT_EVIDENCE_DAYS", default=14)
+# Settled days older than the retention are folded into daily aggregates (the warehouse's
+# *_history_daily tables) before their raw rows go; the aggregates are kept this many months.
+HISTORY_RETENTION_MONTHS = env.int("HISTORY_RETENTION_MONTHS", default=25)
 # A run in flight holds a lease that its working step renews (each page, each chunk, while it
 # waits): a run whose heartbeat is older than this, or whose process on this host is gone, is stale
 # and the next trigger takes over. A run waiting on purpose (a Celery retry later) is not stale
@@ -204,8 +220,9 @@ HTTP_READ_TIMEOUT_SECONDS = env.float("HTTP_READ_TIMEOUT_SECONDS", default=120.0
 HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=5)
 HTTP_BACKOFF_BASE_SECONDS = env.float("HTTP_BACKOFF_BASE_SECONDS", default=1.0)
 HTTP_BACKOFF_MAX_SECONDS = env.float("HTTP_BACKOFF_MAX_SECONDS", default=60.0)
-# A wait longer than this is not slept inside a task: the step is retried later by Celery.
-HTTP_MAX_INLINE_WAIT_SECONDS = env.float("HTTP_MAX_INLINE_WAIT_SECONDS", default=120.0)
+# A wait longer than this is not slept inside a task: the step is retried later by Celery (a retry
+# with a countdown), so a throttled platform does not hold a worker process while it waits.
+HTTP_MAX_INLINE_WAIT_SECONDS = env.float("HTTP_MAX_INLINE_WAIT_SECONDS", default=15.0)
 
 from sales_dashboard.settings.components.celery import *  # noqa: E402,F403
 from sales_dashboard.settings.components.connectors import *  # noqa: E402,F403

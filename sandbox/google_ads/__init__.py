@@ -45,6 +45,8 @@ def create_app(**options: Any) -> GoogleAdsSandbox:
     ``{"PERFORMANCE_MAX": ["view_through_conversions"]}``) and ``refused_metrics`` (customer id →
     metrics that account's queries refuse with ``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``, e.g.
     ``{"5550003001": ["view_through_conversions"]}``); both default to none, as the demo's accounts.
+    ``daily_operations``: the calls allowed per sandbox day (UTC) before RESOURCE_EXHAUSTED; default
+    none (no quota).
     """
     return GoogleAdsSandbox(**options)
 

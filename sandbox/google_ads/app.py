@@ -24,8 +24,16 @@ e.g. ``/google.ads.googleads.v26.services.GoogleAdsService/SearchStream``):
 - ``revoke_refresh``: the next refresh finds every refresh token revoked (``invalid_grant``);
 - ``malformed``: one streamed row loses ``segments.date`` (``variant`` ``missing_date``) or
   ``campaign.id`` (``missing_campaign_id``); ``index`` picks the row;
+- ``silent_gap``: one streamed message loses ``drop`` rows (default 3) from ``index`` (default 0),
+  otherwise answered as usual: the first message with more rows than that, ``after`` such messages;
 - ``delay`` and ``hold`` (both transports: a held call is not answered until ``release_held()`` or
   its ``seconds`` cap) and ``truncated`` (the HTTP token endpoint only).
+
+The daily quota of an access level (option ``daily_operations`` or ``POST /_sandbox/quota``, off by
+default): each gRPC call is one operation of the sandbox's UTC day; once the day's operations are
+spent, every call fails RESOURCE_EXHAUSTED / ``quota_error`` ``RESOURCE_EXHAUSTED`` with
+``retry_delay`` = the seconds left until the day ends, until the sandbox's clock passes midnight
+(``POST /_sandbox/clock`` moves it forward).
 
 Tenants unlike the demo (options, off by default): ``unreported_metrics`` names, per campaign type,
 metrics the campaign rows of that type come without (the field left unset, never 0), and
@@ -35,23 +43,25 @@ INVALID_ARGUMENT / ``PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE``, the metric q
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 import grpc
 
 from connectors.google_ads.mapping import ADWORDS_SCOPE
-from sandbox.core import BASE_FAULT_KINDS, SandboxRequest, SandboxResponse, json_response
+from sandbox.core import BASE_FAULT_KINDS, SandboxRequest, SandboxResponse, json_response, route
 from sandbox.google_ads import catalogue
 from sandbox.google_ads.catalogue import SandboxCustomer
 from sandbox.google_ads.grpc_service import USER_PERMISSION_NOTE, RpcFailure, start_server
 from sandbox.google_ads.tls import SandboxTls
 from sandbox.oauth import OAuthApi, OAuthSpec, RefreshToken, Refusal, TokenRefused, oauth_error, state_of
+from sandbox.restatements import RestatingApi
 
 SANDBOX_CLIENT_ID: Final = "sandbox-google-ads-client.apps.googleusercontent.com"
 SANDBOX_CLIENT_SECRET: Final = "GOCSPX-sandbox-google-ads-secret"
@@ -67,6 +77,7 @@ FAULT_KINDS: Final = BASE_FAULT_KINDS | {
     "expire_token",
     "revoke_refresh",
     "malformed",
+    "silent_gap",
 }
 SERVER_ERROR_CODES: Final = {
     "INTERNAL": ("internal_error", "INTERNAL_ERROR", "An internal error has occurred."),
@@ -111,10 +122,29 @@ OAUTH: Final = OAuthSpec(
 )
 
 
-class GoogleAdsSandbox(OAuthApi):
+class GoogleAdsSandbox(RestatingApi, OAuthApi):
     platform: ClassVar[str] = "google_ads"
     fault_kinds: ClassVar[frozenset[str]] = FAULT_KINDS
     oauth: ClassVar[OAuthSpec] = OAUTH
+    # The metrics ``POST /_sandbox/restatements`` can revise (sandbox/restatements.py), by API name.
+    restatable_metrics: ClassVar[frozenset[str]] = frozenset(
+        {"impressions", "clicks", "cost_micros", "conversions", "conversions_value", "view_through_conversions"}
+    )
+
+    def restated_metrics(self, day: date, campaign_id: str, metrics: catalogue.DayMetrics) -> catalogue.DayMetrics:
+        """One campaign-day's numbers as the restatements asked for so far change them."""
+        named = {name: metrics.metric(name) for name in self.restatable_metrics}
+        changed = self.restated(day, campaign_id, named)
+        if changed == named:
+            return metrics
+        return catalogue.DayMetrics(
+            impressions=int(changed["impressions"]),
+            clicks=int(changed["clicks"]),
+            cost_micros=int(changed["cost_micros"]),
+            conversions_hundredths=round(float(changed["conversions"]) * 100),
+            value_hundredths=round(float(changed["conversions_value"]) * 100),
+            view_through=int(changed["view_through_conversions"]),
+        )
 
     def __init__(
         self,
@@ -127,8 +157,12 @@ class GoogleAdsSandbox(OAuthApi):
         grpc_port: int = 0,
         unreported_metrics: Mapping[str, Iterable[str]] | None = None,
         refused_metrics: Mapping[str, Iterable[str]] | None = None,
+        daily_operations: int | None = None,
     ) -> None:
         super().__init__()
+        # Operations (calls) allowed per sandbox day, as an access level's daily quota; None: no limit.
+        self.daily_operations = daily_operations
+        self.operations: dict[date, int] = {}
         # Campaign type (advertising_channel_type) → metrics its campaign rows come without.
         self.unreported_metrics = _metric_sets(
             unreported_metrics, {c.name for c in catalogue.CHANNELS}, "campaign type"
@@ -168,6 +202,7 @@ class GoogleAdsSandbox(OAuthApi):
     def reset_state(self) -> None:
         with self._counter_lock:
             self.calls.clear()
+            self.operations.clear()
         super().reset_state()
 
     def seed_tokens(self) -> None:
@@ -179,7 +214,13 @@ class GoogleAdsSandbox(OAuthApi):
     def extra_state(self) -> dict[str, Any]:
         with self._lock:
             live = sum(1 for t in self.access.values() if not t.expired and t.expires_at > self.now())
-        return {"grpc_endpoint": self.grpc_endpoint, "live_access_tokens": live}
+        today = datetime.fromtimestamp(self.now(), tz=UTC).date()
+        return {
+            "grpc_endpoint": self.grpc_endpoint,
+            "live_access_tokens": live,
+            "daily_operations": self.daily_operations,
+            "operations_today": self.operations.get(today, 0),
+        }
 
     def validate_fault(self, kind: str, params: Mapping[str, Any]) -> str | None:
         if kind == "rate_limit" and not isinstance(params.get("retry_delay_seconds", 1), int | float):
@@ -196,7 +237,40 @@ class GoogleAdsSandbox(OAuthApi):
 
     # -- time and accounts ----------------------------------------------------------------------------
     def now(self) -> float:
-        return self.clock()
+        return self.clock() + self.clock_offset
+
+    # -- the daily operations quota -------------------------------------------------------------------
+    def spend_operation(self) -> None:
+        """One call is one operation of the day (UTC, on the fake's clock); past ``daily_operations``
+        a call fails RESOURCE_EXHAUSTED with the wait until the day is over, as Google's does."""
+        if self.daily_operations is None:
+            return
+        now = self.now()
+        day = datetime.fromtimestamp(now, tz=UTC).date()
+        with self._counter_lock:
+            spent = self.operations.get(day, 0)
+            if spent < self.daily_operations:
+                self.operations[day] = spent + 1
+                return
+        midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC).timestamp()
+        raise _throttle(
+            {
+                "retry_delay_seconds": max(1, math.ceil(midnight - now)),  # waiting that long is enough
+                "rate_name": "Number of operations for basic access",
+                "rate_scope": "DEVELOPER",
+            },
+            message="The daily operations limit of this project's access level has been reached.",
+        )
+
+    @route("POST", r"^/_sandbox/quota$")
+    def control_quota(self, request: SandboxRequest) -> SandboxResponse:
+        """Set the operations allowed per sandbox day: ``{"daily_operations": N}`` (null: no limit)."""
+        spec = request.json_or_none()
+        amount = spec.get("daily_operations", "missing") if isinstance(spec, dict) else "missing"
+        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+            return self.error_response(400, "BAD_QUOTA", "The body must be {\"daily_operations\": N or null}")
+        self.daily_operations = amount
+        return json_response(200, self.state())
 
     def today_for(self, customer: SandboxCustomer | str) -> date:
         """The account's local date now: the newest day it reports, and the age of its conversions."""
@@ -230,6 +304,7 @@ class GoogleAdsSandbox(OAuthApi):
             time.sleep(float(delay.get("seconds", 1.0)))
         self.hold_if_planned(method)
         token = self.authenticate(metadata)
+        self.spend_operation()
         throttle = self.faults.take("rate_limit", method)
         if throttle is not None:
             raise _throttle(throttle)
@@ -377,11 +452,11 @@ def _token_failure(name: str, message: str) -> RpcFailure:
     return RpcFailure(grpc.StatusCode.UNAUTHENTICATED, message, "authentication_error", name)
 
 
-def _throttle(params: Mapping[str, Any]) -> RpcFailure:
+def _throttle(params: Mapping[str, Any], message: str = "") -> RpcFailure:
     delay = float(params.get("retry_delay_seconds", 1))
     return RpcFailure(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
-        f"Too many requests. Retry in {delay:g} seconds.",
+        message or f"Too many requests. Retry in {delay:g} seconds.",
         "quota_error",
         str(params.get("name", "RESOURCE_EXHAUSTED")),
         retry_delay=delay,

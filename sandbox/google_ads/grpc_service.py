@@ -166,7 +166,7 @@ class GoogleAdsServicer:
             if faults.cut_after is not None and index == faults.cut_after:
                 _abort(context, self.app.cut_failure(faults, context), rid)
             response = StreamResponse(request_id=rid)
-            response.results.extend(batch)
+            response.results.extend(self.app.silent_gap(SEARCH_STREAM, batch))
             response.field_mask.paths.extend(report.field_paths)
             if index == len(batches) - 1:
                 response.query_resource_consumption = 50 + len(rows) // 20
@@ -229,6 +229,7 @@ class GoogleAdsServicer:
                 self.app.today_for(customer),
                 unreported=self.app.unreported_metrics,
                 refused=self.app.refused_metrics.get(customer.id, frozenset()),
+                restated=self.app.restated_metrics,
             )
         except (reports.ReportError, reports.NotImitated) as exc:
             raise report_failure(exc) from None

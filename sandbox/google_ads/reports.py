@@ -300,19 +300,29 @@ def _entities(
     return [(client_values(client, level, customer), ()) for client, level in tree]
 
 
+Restated = Callable[[date, str, catalogue.DayMetrics], catalogue.DayMetrics]
+
+
 def _with_metrics(
     entities: list[tuple[dict[str, Any], tuple[SandboxCampaign, ...]]],
     span: DateRange,
     today: date,
     by_date: bool,
+    restated: Restated | None = None,
 ) -> list[dict[str, Any]]:
+    """Each entity's metrics, per day or in all; ``restated`` changes a campaign-day's metrics as
+    the fake was asked to restate them (before any sum, so every level agrees)."""
     rows = []
     for values, campaigns in entities:
         start = span.start or min((c.start for c in campaigns), default=today)
         end = min(span.end or today, today)
         total: catalogue.DayMetrics | None = None
         for day in catalogue.days(start, end) if start <= end else ():
-            found = [m for c in campaigns if (m := catalogue.day_metrics(c, day, today)) is not None]
+            found = [
+                m if restated is None else restated(day, str(c.id), m)
+                for c in campaigns
+                if (m := catalogue.day_metrics(c, day, today)) is not None
+            ]
             if not found:
                 continue
             day_total = sum(found[1:], found[0])
@@ -460,6 +470,7 @@ def run(
     *,
     unreported: Mapping[str, frozenset[str]] | None = None,
     refused: frozenset[str] = frozenset(),
+    restated: Restated | None = None,
 ) -> Report:
     """Evaluate a query against one account (``customer``) whose local date is ``today``.
 
@@ -494,7 +505,7 @@ def run(
         )
     entities = _entities(query, customer)
     if metrics_used or by_date or any(c.field == DATE_FIELD for c in query.conditions):
-        rows = _with_metrics(entities, span, today, by_date)
+        rows = _with_metrics(entities, span, today, by_date, restated)
         if query.resource == "campaign" and unreported:
             _leave_out_unreported(rows, unreported)
         selected = [f for f in query.fields if f.startswith("metrics.")]

@@ -22,6 +22,7 @@ from sandbox.linkedin_ads.queries import (
 )
 from sandbox.oauth import OAuthApi, OAuthSpec, RefreshToken, Refusal, TokenRefused, bearer_token
 from sandbox.paging import page_of
+from sandbox.restatements import RestatingApi
 
 SANDBOX_CLIENT_ID: Final = "sandbox-linkedin-client"
 SANDBOX_CLIENT_SECRET: Final = "sandbox-linkedin-secret"
@@ -39,12 +40,24 @@ DEFAULT_SCOPE: Final = "r_ads,r_ads_reporting"
 ROW_CAP: Final = 15_000
 VERSION_LIFETIME_MONTHS: Final = 12
 
+# The metrics ``POST /_sandbox/restatements`` can revise (sandbox/restatements.py).
+RESTATABLE_METRICS: Final = frozenset(
+    {
+        "impressions",
+        "clicks",
+        "costInLocalCurrency",
+        "externalWebsiteConversions",
+        "externalWebsitePostViewConversions",
+        "conversionValueInLocalCurrency",
+    }
+)
 FAULT_KINDS: Final = BASE_FAULT_KINDS | {
     "rate_limit",
     "server_error",
     "expire_token",
     "revoke_refresh",
     "malformed",
+    "silent_gap",
     "version_retired",
 }
 
@@ -84,12 +97,13 @@ _MALFORMATIONS: Final[Mapping[str, Callable[[dict[str, Any]], None]]] = {
 }
 
 
-class LinkedInAdsSandbox(OAuthApi):
+class LinkedInAdsSandbox(RestatingApi, OAuthApi):
     """The LinkedIn Marketing API fake. Options are described on :func:`create_app`."""
 
     platform: ClassVar[str] = "linkedin_ads"
     fault_kinds: ClassVar[frozenset[str]] = FAULT_KINDS
     oauth: ClassVar[OAuthSpec] = OAUTH
+    restatable_metrics: ClassVar[frozenset[str]] = RESTATABLE_METRICS
 
     def __init__(
         self,
@@ -306,9 +320,9 @@ class LinkedInAdsSandbox(OAuthApi):
             query = parse_analytics_query(request.query_string, self.today())
         except ParamError as exc:
             return self._bad_param(exc)
-        buckets = analytics_buckets(query)
+        buckets = analytics_buckets(query, self.restated)
         served = buckets[: self.row_cap]
-        elements = [render_element(bucket, query.fields) for bucket in served]
+        elements = self.silent_gap(request.path, [render_element(bucket, query.fields) for bucket in served])
         for element in elements:
             for name in self.unreturned_metrics:
                 element.pop(name, None)

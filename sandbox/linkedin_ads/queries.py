@@ -7,7 +7,7 @@ Query strings are read raw: Rest.li gives meaning to which characters were perce
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -308,8 +308,11 @@ def _in_scope(query: AnalyticsQuery) -> list[SandboxCampaign]:
     ]
 
 
-def analytics_buckets(query: AnalyticsQuery) -> list[AnalyticsBucket]:
-    """All elements for a query, in the order they are served (period, then pivot id)."""
+def analytics_buckets(
+    query: AnalyticsQuery, restated: Callable[[date, str, Metrics], Metrics] | None = None
+) -> list[AnalyticsBucket]:
+    """All elements for a query, in the order they are served (period, then pivot id);
+    ``restated`` changes a campaign-day's metrics as the fake was asked to restate them."""
     campaigns = _in_scope(query)
     buckets: dict[tuple[date, int], AnalyticsBucket] = {}
     for day in days(query.start, query.end):
@@ -317,6 +320,8 @@ def analytics_buckets(query: AnalyticsQuery) -> list[AnalyticsBucket]:
             metrics = day_metrics(campaign, day)
             if metrics is None:
                 continue
+            if restated is not None:
+                metrics = restated(day, str(campaign.id), metrics)
             start, end = _period(query, day)
             sort_id, urn = _pivot_of(query, campaign)
             bucket = buckets.get((start, sort_id))

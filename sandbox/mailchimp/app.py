@@ -45,6 +45,7 @@ DC_PREFIX: Final = r"^/(?P<dc>[a-z]{2,10}[0-9]{1,4})/3\.0"
 
 FAULT_KINDS: Final = BASE_FAULT_KINDS | {
     "rate_limit",
+    "silent_gap",
     "bare_throttle",
     "server_error",
     "forbidden",
@@ -369,9 +370,9 @@ class MailchimpSandbox(OAuthApi):
             if campaign.sent_by(now) and (not kind or campaign.type == kind)
         ]
         api = self.api_base(request)
-        page: list[Any] = [
-            self._render_report(c, now.date(), api) for c in page_of(sent, offset, count).items
-        ]
+        page: list[Any] = self.silent_gap(
+            request.path, [self._render_report(c, now.date(), api) for c in page_of(sent, offset, count).items]
+        )
         if page:
             self._maybe_malform(request.path, page)
         self.count("reports_served", len(page))

@@ -4,9 +4,11 @@ what it imitates)."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -133,6 +135,42 @@ _MALFORMATIONS: Final[Mapping[str, Callable[[dict[str, Any]], Any]]] = {
     "non_numeric_amount": lambda r: {**r, "Amount": "12,500.00"},
     "not_an_object": lambda r: "record unavailable",
 }
+
+
+_COMPARISONS: Final[Mapping[str, Callable[[float, float], bool]]] = {
+    "equals": lambda value, bound: value == bound,
+    "greater_equal": lambda value, bound: value >= bound,
+    "greater_than": lambda value, bound: value > bound,
+    "less_equal": lambda value, bound: value <= bound,
+    "less_than": lambda value, bound: value < bound,
+}
+_SEARCHED_TIMES: Final[Mapping[str, str]] = {"Modified_Time": "modified", "Created_Time": "created"}
+_CONDITION: Final = re.compile(r"\((\w+):(\w+):([^()]+)\)")
+
+
+def _criteria(raw: str | None) -> list[Callable[[Stored], bool]]:
+    """``(Field:operator:value)`` conditions joined by ``and`` (Zoho's criteria syntax), on the
+    datetime fields the fake searches; anything else is Zoho's ``INVALID_QUERY``."""
+    if raw is None:
+        return []
+    text = raw.strip()
+    inner = text[1:-1] if text.startswith("((") and text.endswith("))") else text
+    conditions: list[Callable[[Stored], bool]] = []
+    for part in re.split(r"\)and\(", inner.strip("()")):
+        match = _CONDITION.fullmatch(f"({part})")
+        if match is None or match.group(1) not in _SEARCHED_TIMES or match.group(2) not in _COMPARISONS:
+            raise ApiError(400, "INVALID_QUERY", "invalid query formed", {"criteria": raw})
+        try:
+            bound = datetime.fromisoformat(match.group(3)).timestamp()
+        except ValueError:
+            raise ApiError(400, "INVALID_QUERY", "invalid query formed", {"criteria": raw}) from None
+        attribute, compare = _SEARCHED_TIMES[match.group(1)], _COMPARISONS[match.group(2)]
+        conditions.append(functools.partial(_holds, attribute=attribute, compare=compare, bound=bound))
+    return conditions
+
+
+def _holds(stored: Stored, *, attribute: str, compare: Callable[[float, float], bool], bound: float) -> bool:
+    return bool(compare(getattr(stored, attribute), bound))
 
 
 def _scopes(scope: str) -> frozenset[str]:
@@ -480,6 +518,26 @@ class ZohoCrmSandbox(OAuthApi):
         data = self._maybe_malform(request.path, data)
         self.count(f"served:{org.zgid}:{module}", len(data))
         return json_response(200, {"data": data, "info": self._info(org, listing, page)})
+
+    @route("GET", r"^/crm/v[^/]+/(?P<module>[A-Za-z_]+)/actions/count$")
+    def get_count(self, request: SandboxRequest) -> SandboxResponse:
+        """``{"count": n}``: the module's records, narrowed by ``criteria`` on their created or
+        modified time (the only fields the fake searches) and, for leads, ``converted``."""
+        try:
+            org = self._org(request)
+            module = request.path_params["module"]
+            if module not in STANDARD_MODULES:
+                raise ApiError(
+                    400, "INVALID_MODULE", "the module name given seems to be invalid", {"resource_path_index": 0}
+                )
+            conditions = _criteria(request.arg("criteria"))
+            converted = self._choice(request, "converted", ("true", "false", "both"), "false")
+        except ApiError as exc:
+            return exc.response()
+        records = org_data(org.zgid, self.today()).module(module) if module in SERVED_MODULES else ()
+        chosen = select(records, Listing(module, "id", "asc", converted, None))
+        count = sum(1 for stored in chosen if all(keep(stored) for keep in conditions))
+        return json_response(200, {"count": count})
 
     def _info(self, org: SandboxOrg, listing: Listing, page: Page[Stored]) -> dict[str, Any]:
         expiry = self.now() + PAGE_TOKEN_TTL

@@ -92,8 +92,8 @@ def test_connect_sync_read_and_export(
     started = page.locator(".message--success").inner_text()
     assert "LinkedIn Ads" in started and ACCOUNT in started, started
     assert SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED).count() == 2
-    assert page.locator("#runs-table tbody tr").count() == 2
-    assert page.locator("#runs-table .badge--run-succeeded").count() == 2
+    assert page.locator("#runs-table > tbody > tr").count() == 2
+    assert page.locator("#runs-table > tbody > tr > td > .badge--run-succeeded").count() == 2
     shot(page, artifacts, "05-sync-health-after-sync-now")
 
     # The numbers appear on the overview, the same as the warehouse holds.
@@ -137,6 +137,7 @@ def test_connect_sync_read_and_export(
     for tab, text, name in [
         ("Email", "No email campaigns in this period", "10-email"),
         ("Pipeline", "No leads or deals in this period", "11-pipeline"),
+        ("Funnel", "How the stages were joined", "11b-funnel"),
         ("Accounts", "No account engagement yet", "12-accounts"),
     ]:
         page.click(f"nav.tabs >> text={tab}")

@@ -87,6 +87,7 @@ def pages_of(demo: Organization) -> list[tuple[str, str]]:
         ("campaign", f"/campaigns/{row.connection_id}/{row.campaign_id}/"),
         ("email", "/email/"),
         ("pipeline", "/pipeline/"),
+        ("funnel", "/funnel/"),
         ("accounts", "/target-accounts/"),
         ("sync-health", "/sync/"),
     ]

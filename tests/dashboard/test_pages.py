@@ -36,7 +36,7 @@ from tests.dashboard import (
 pytestmark = pytest.mark.embedded
 
 NOON = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
-PAGES = ["overview", "campaigns", "email", "pipeline", "accounts", "sync_health"]
+PAGES = ["overview", "campaigns", "email", "pipeline", "funnel", "accounts", "sync_health"]
 
 
 @pytest.fixture(autouse=True)
@@ -186,8 +186,8 @@ class TestPagesShowTheirData:
         assert 'data-kpi="spend"' in html
         # The previous 7 days had 100 spend: +200%.
         assert "▲ 200.0%" in html
-        assert "Still updating" in html  # LinkedIn revises 30 days
-        assert 'data-provisional="1"' in html
+        # LinkedIn re-reads 30 days, but no re-read changed anything: every day is settled
+        assert "Settling" not in html and 'data-settling="1"' not in html
         assert "Secret Contoso" not in html
 
     def test_custom_period(self, northwind: Organization) -> None:

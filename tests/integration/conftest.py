@@ -19,7 +19,8 @@ from django.conf import settings as django_settings
 
 from sandbox.core import SandboxServer
 
-BROKER_URL = "redis://127.0.0.1:6379/13"
+# Another Redis database with TEST_CELERY_BROKER_URL (this one is flushed by every worker test).
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
 ROOT = Path(__file__).resolve().parents[2]
 
 

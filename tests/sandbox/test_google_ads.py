@@ -502,6 +502,29 @@ def test_throttle_is_resource_exhausted_with_a_retry_delay(sandbox: Wire) -> Non
     )
 
 
+def test_a_daily_operations_quota_resets_when_the_sandbox_clock_passes_midnight(sandbox: Wire) -> None:
+    answer = requests.post(f"{sandbox.url}/_sandbox/quota", json={"daily_operations": 2}, timeout=5)
+    assert answer.status_code == 200 and answer.json()["daily_operations"] == 2
+    token = sandbox.access_token()
+    for _ in range(2):
+        assert sandbox.stream_all(STANDALONE, "SELECT customer.id FROM customer", token=token)
+    status, codes, failure = rejected(
+        lambda: sandbox.stream_all(STANDALONE, "SELECT customer.id FROM customer", token=token)
+    )
+    assert status == grpc.StatusCode.RESOURCE_EXHAUSTED and codes == [("quota_error", "RESOURCE_EXHAUSTED")]
+    delay = failure.errors[0].details.quota_error_details.retry_delay.seconds
+    now = sandbox.app.now()
+    past_midnight = (now + delay) % 86_400
+    assert 0 < delay <= 86_400 and past_midnight < 1  # until the sandbox day ends
+    assert sandbox.app.state()["operations_today"] == 2  # a refused call is not an operation
+    moved = requests.post(f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": delay}, timeout=5)
+    assert moved.status_code == 200 and moved.json()["now"] >= now + delay
+    assert sandbox.stream_all(STANDALONE, "SELECT customer.id FROM customer")  # hours later: a new token
+    assert sandbox.app.state()["operations_today"] == 1
+    refused = requests.post(f"{sandbox.url}/_sandbox/clock", json={"advance_seconds": -5}, timeout=5)
+    assert refused.status_code == 400  # the clock never goes back
+
+
 def test_failures_are_also_packed_in_the_rpc_status(sandbox: Wire) -> None:
     sandbox.app.faults.add("rate_limit", times=1, retry_delay_seconds=3)
     with pytest.raises(grpc.RpcError) as caught:
@@ -548,6 +571,34 @@ def test_malformed_rows_lose_their_date(sandbox: Wire) -> None:
     end = today(sandbox)
     rows = [r for b in sandbox.report(STANDALONE, end - timedelta(days=3), end) for r in b.results]
     assert not rows[0].segments.HasField("date") and all(r.segments.HasField("date") for r in rows[1:])
+
+
+def test_account_totals_from_customer_sum_every_campaign_of_the_days(sandbox: Wire) -> None:
+    end = today(sandbox)
+    start = end - timedelta(days=20)
+    query = (
+        "SELECT customer.currency_code, metrics.impressions, metrics.clicks, metrics.cost_micros, "
+        f"metrics.conversions FROM customer WHERE segments.date BETWEEN '{start}' AND '{end}'"
+    )
+    (total,) = [r for b in sandbox.stream_all(STANDALONE, query) for r in b.results]
+    expected = expected_daily_rows(STANDALONE, start, end, today=end)
+
+    assert total.customer.currency_code == "GBP" and not total.segments.HasField("date")
+    assert total.metrics.impressions == sum(e["impressions"] for e in expected) > 0
+    assert total.metrics.clicks == sum(e["clicks"] for e in expected)
+    assert total.metrics.cost_micros == sum(e["cost_micros"] for e in expected)
+    assert abs(Decimal(repr(total.metrics.conversions)) - sum(e["conversions"] for e in expected)) < Decimal("0.0001")
+
+
+def test_silent_gap_drops_rows_from_one_stream_message(sandbox: Wire) -> None:
+    end = today(sandbox)
+    clean = [list(b.results) for b in sandbox.report(STANDALONE, end - timedelta(days=29), end)]
+    sandbox.app.faults.add("silent_gap", drop=3, after=1)
+
+    gapped = [list(b.results) for b in sandbox.report(STANDALONE, end - timedelta(days=29), end)]
+
+    assert len(clean) > 2 and gapped[0] == clean[0] and gapped[2:] == clean[2:]
+    assert gapped[1] == clean[1][3:] and sandbox.app.counters["silent_gap_dropped"] == 3
 
 
 def test_faults_can_be_planned_and_counters_read_over_http(sandbox: Wire) -> None:

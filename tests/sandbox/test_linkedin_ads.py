@@ -737,6 +737,36 @@ def test_malformed_fault_rejects_unknown_variants(server: SandboxServer) -> None
     assert add_fault(server, kind="malformed", variant="nonsense").status_code == 400
 
 
+def test_silent_gap_fault_drops_elements_from_a_valid_answer(server: SandboxServer, token: str) -> None:
+    clean = analytics(server, token)
+    assert add_fault(server, kind="silent_gap", drop=3, index=2).status_code == 201
+    # An answer too short to lose 3 elements and keep one is left alone; the fault waits for a longer one.
+    one = analytics(server, token, pivot="ACCOUNT", granularity="ALL")
+    assert len(one) == 1 and server.app.faults.pending()
+
+    gapped = analytics(server, token)
+
+    assert gapped == clean[:2] + clean[5:]
+    assert server.app.counters["silent_gap_dropped"] == 3 and not server.app.faults.pending()
+    assert analytics(server, token) == clean
+
+
+def test_silent_gap_fault_refuses_bad_counts(server: SandboxServer) -> None:
+    assert add_fault(server, kind="silent_gap", drop=0).status_code == 400
+    assert add_fault(server, kind="silent_gap", index=-1).status_code == 400
+
+
+def test_account_totals_equal_the_sum_of_the_campaign_rows(server: SandboxServer, token: str) -> None:
+    fields = "pivotValues,impressions,clicks,costInLocalCurrency"
+    daily = analytics(server, token, fields=fields)
+    (total,) = analytics(server, token, pivot="ACCOUNT", granularity="ALL", fields=fields)
+
+    assert total["pivotValues"] == ["urn:li:sponsoredAccount:508000001"]
+    assert total["impressions"] == sum(e["impressions"] for e in daily) > 0
+    assert total["clicks"] == sum(e["clicks"] for e in daily)
+    assert Decimal(total["costInLocalCurrency"]) == sum(Decimal(e["costInLocalCurrency"]) for e in daily)
+
+
 def test_version_retired_fault(server: SandboxServer, token: str) -> None:
     add_fault(server, kind="version_retired")
     response = api_get(server, "/rest/adAccounts/508000001", token)
@@ -874,3 +904,66 @@ def test_serve_sandboxes_skips_platforms_without_a_fake() -> None:
         for running in servers.values():
             running.stop()
     assert isinstance(create_sandbox("linkedin_ads"), LinkedInAdsSandbox)
+
+
+# --------------------------------------------------------------------------- restate on request
+
+
+def restate(server: SandboxServer, **spec: Any) -> requests.Response:
+    return requests.post(f"{server.url}/_sandbox/restatements", json=spec, timeout=TIMEOUT)
+
+
+def by_campaign_day(elements: list[dict[str, Any]]) -> dict[tuple[str, date], dict[str, Any]]:
+    rows = [as_expected_row(e) for e in elements]
+    return {(r["campaign_id"], r["date"]): r for r in rows}
+
+
+def test_a_restatement_changes_exactly_the_days_and_metric_asked_for(server: SandboxServer, token: str) -> None:
+    before = by_campaign_day(analytics(server, token))
+    restated_day = date(2026, 8, 10)
+    answer = restate(server, days=[restated_day.isoformat()], metric="externalWebsiteConversions", delta=5)
+    assert answer.status_code == 201 and answer.json()["restatements"][0]["delta"] == "5"
+    after = by_campaign_day(analytics(server, token))
+    assert after.keys() == before.keys()
+    for key, row in after.items():
+        expected = before[key]["conversions"] + (5 if key[1] == restated_day else 0)
+        assert row["conversions"] == expected
+        assert {k: v for k, v in row.items() if k != "conversions"} == {
+            k: v for k, v in before[key].items() if k != "conversions"
+        }
+
+
+def test_a_restatement_by_factor_for_one_campaign(server: SandboxServer, token: str) -> None:
+    before = by_campaign_day(analytics(server, token))
+    (campaign, day), row = next((k, r) for k, r in sorted(before.items()) if r["cost"] > 0)
+    assert restate(server, days=[day.isoformat()], metric="costInLocalCurrency", factor=2, campaign=campaign).status_code == 201
+    after = by_campaign_day(analytics(server, token))
+    assert after[(campaign, day)]["cost"] == row["cost"] * 2
+    assert {k: r["cost"] for k, r in after.items() if k != (campaign, day)} == {
+        k: r["cost"] for k, r in before.items() if k != (campaign, day)
+    }
+
+
+def test_a_reset_forgets_the_restatements(server: SandboxServer, token: str) -> None:
+    before = by_campaign_day(analytics(server, token))
+    restate(server, days=["2026-08-10"], metric="clicks", factor=3)
+    requests.post(f"{server.url}/_sandbox/reset", timeout=TIMEOUT)
+    assert requests.get(f"{server.url}/_sandbox/restatements", timeout=TIMEOUT).json() == {"restatements": []}
+    assert by_campaign_day(analytics(server, access_token(server))) == before
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"metric": "clicks", "factor": 2},
+        {"days": ["10 Aug"], "metric": "clicks", "factor": 2},
+        {"days": ["2026-08-10"], "metric": "likes", "factor": 2},
+        {"days": ["2026-08-10"], "metric": "clicks"},
+        {"days": ["2026-08-10"], "metric": "clicks", "factor": 2, "delta": 1},
+        {"days": ["2026-08-10"], "metric": "clicks", "factor": -1},
+    ],
+)
+def test_a_restatement_that_makes_no_sense_is_refused(server: SandboxServer, spec: dict[str, Any]) -> None:
+    response = restate(server, **spec)
+    assert response.status_code == 400
+    assert requests.get(f"{server.url}/_sandbox/restatements", timeout=TIMEOUT).json() == {"restatements": []}

@@ -394,6 +394,29 @@ def test_if_modified_since_filters_and_304_when_nothing_changed(
     assert error_of(bad) == (400, "INVALID_DATA")
 
 
+def test_record_count_with_criteria_on_the_modified_time(server: SandboxServer, token: str, clock: Clock) -> None:
+    day = datetime.fromtimestamp(clock(), UTC).date()
+    start = datetime.combine(day - timedelta(days=20), datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(day - timedelta(days=5), datetime.min.time(), tzinfo=UTC)
+    criteria = f"((Modified_Time:greater_equal:{start.isoformat()})and(Modified_Time:less_than:{end.isoformat()}))"
+    between = [
+        r
+        for r in expected_records(DEMO_ORG, "Leads", today=day)
+        if start <= datetime.fromisoformat(r["Modified_Time"]) < end
+    ]
+    assert 0 < len(between) < len(expected_records(DEMO_ORG, "Leads", today=day))
+
+    counted = api(server, token, "Leads/actions/count", {"criteria": criteria, "converted": "both"})
+
+    assert counted.status_code == 200 and counted.json() == {"count": len(between)}
+    unconverted = api(server, token, "Leads/actions/count", {"criteria": criteria}).json()["count"]
+    assert unconverted == sum(1 for r in between if r["$converted"] is False)
+    every_deal = api(server, token, "Deals/actions/count").json()["count"]
+    assert every_deal == len(expected_records(DEMO_ORG, "Deals", today=day))
+    bad = api(server, token, "Leads/actions/count", {"criteria": "(Company:equals:Acme)"})
+    assert error_of(bad) == (400, "INVALID_QUERY")
+
+
 def test_no_records_is_204_with_an_empty_body(server: SandboxServer) -> None:
     gmbh = access_token(server, GMBH_REFRESH_TOKEN)
     response = api(server, gmbh, "Leads", {"fields": "Company"})

@@ -21,7 +21,7 @@ from freezegun import freeze_time
 from connectors.models import Connection
 from dashboard.exports import export_names
 from dashboard.urls import urlpatterns
-from etl.models import SyncRun
+from etl.models import RestatementBatch, SyncRun
 from sandbox.core import SandboxServer
 from tenancy.models import Membership, Organization
 from tests.dashboard import (
@@ -44,12 +44,12 @@ ALPHA_ACCOUNT = "777000111"
 ALPHA_CAMPAIGN = "a-cmp-4417"  # an id the pages may echo back from the query string: no marker
 NOON = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
 
-LIST_PAGES = ["overview", "campaigns", "email", "pipeline", "accounts", "sync_health"]
+LIST_PAGES = ["overview", "campaigns", "email", "pipeline", "funnel", "accounts", "sync_health"]
 # Where the first organization's own members do see its data: proof the marker would show if leaked.
 ALPHA_SEES_ITS_DATA = {
     "overview", "campaigns", "email", "pipeline", "accounts", "sync_health",
     "export:campaigns", "export:email_campaigns", "export:accounts_top", "export:sync_connections",
-    "export:sync_runs", "export:leads_by_source", "export:deals_by_stage",
+    "export:sync_runs", "export:leads_by_source", "export:deals_by_stage", "export:restatement_log",
 }  # fmt: skip
 
 
@@ -93,6 +93,10 @@ def world(db: None) -> Iterator[World]:
         add_engagement(abm, account_id="zqalpha-acct", day=TODAY, domain="zqalpha.example",
                        engagement_points="5", intent_keywords="zqalpha keyword")  # fmt: skip
         make_run(ads, status=SyncRun.Status.FAILED, error_message="Zqalpha run failed", finished_at=NOON)
+        RestatementBatch.objects.create(organization=alpha, connection=ads, platform="linkedin_ads",
+                                        dataset="ad_performance_daily", record_ids=f'["{ALPHA_CAMPAIGN}"]', day=TODAY,
+                                        metric="conversions", old_values="[1]", new_values="[2]", entries=1,
+                                        sync_run_id=1, changed_at=NOON)  # fmt: skip
 
         bravo = make_org("Bravo Inc")
         bravo_ads = make_connection(bravo, account_id="888000222", name="Bravo LinkedIn")
@@ -117,7 +121,8 @@ def leaks(body: bytes) -> bool:
 
 def test_every_url_and_export_is_walked() -> None:
     walked = {*LIST_PAGES, "campaign", "export_csv", "connect_choose", "connect_platform", "oauth_callback",
-              "connection_reconnect", "connection_sync_now", "sync_run_cancel"}  # fmt: skip
+              "connection_reconnect", "connection_sync_now", "sync_run_cancel",
+              "connection_restatement_window"}  # fmt: skip
     assert {p.name for p in urlpatterns} == walked
     assert set(export_names()) >= {name.removeprefix("export:") for name in ALPHA_SEES_ITS_DATA if ":" in name}
 
@@ -172,6 +177,11 @@ def test_actions_on_another_organizations_connections_are_not_found(world: World
             assert response.status_code == 404, (name, connection.platform)
             assert not leaks(response.content)
     assert SyncRun.objects.count() == runs_before  # nothing was started
+    window = reverse("dashboard:connection_restatement_window", args=[world.alpha_ads.pk])
+    response = world.bravo_client.post(window, {"days": "20"})
+    assert response.status_code == 404 and not leaks(response.content)
+    world.alpha_ads.refresh_from_db()
+    assert world.alpha_ads.restatement_days is None  # left as it was
     assert set(Connection.objects.values_list("status", flat=True)) == {Connection.Status.ACTIVE}
     # Cancelling another organization's run in flight.
     alpha_run = SyncRun.objects.create(

@@ -2,12 +2,17 @@
 
 The work is queued exactly as beat queues it; the command then follows it with a progress bar
 and prints a summary. With ``--no-wait`` it prints the task ids and returns at once. Its exit
-status says what happened (``EXIT_CODES``): 0 only when every requested sync ran and succeeded.
+status says what happened (``EXIT_CODES``): 0 only when every requested sync ran and succeeded and
+no loaded window's totals differ from the platform's own (reconciliation).
 
 With in-process tasks (the embedded default) the command runs the syncs itself and owns them:
 Ctrl-C (or SIGTERM) ends the run in progress as cancelled, and a command killed outright leaves a
 run whose owner is gone, which the next trigger takes over at once. With workers, the syncs are
 theirs: Ctrl-C stops following them, not the syncs.
+
+``--backfill-days N`` reads the last N days again, in day-slices, newest first (etl/backfill.py);
+``--plan`` prints what the work would cost in API calls against each credential's daily budget,
+without calling any API or creating any run (etl/sync_plan.py).
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from django.utils import timezone
 from connectors.models import Connection
 from connectors.registry import UnknownPlatform, get_connector_class
 from connectors.selectors import connection_list_syncable
+from dashboard.management.plan import write_plan
 from dashboard.management.progress import Progress, progress
 from dashboard.management.quiet import quiet_logs
+from dashboard.selectors.reconciliation import reconciliation_view
+from etl.backfill import BackfillTooLong, backfill_request
 from etl.lease import clock, describe_owner
 from etl.models import SyncRun
 from etl.pipeline import sync_start
@@ -38,7 +46,8 @@ from etl.selectors import (
     sync_run_list,
     sync_run_owned_by_this_process,
 )
-from etl.services import SyncRunNotInFlight, sync_run_cancel
+from etl.services import SyncRunNotInFlight, sync_run_cancel, today_utc
+from etl.sync_plan import sync_plan
 from tenancy.models import Organization
 
 STEPS = [s.value for s in SyncRun.Step]
@@ -50,15 +59,28 @@ EXIT_BUSY = 3
 EXIT_CANNOT_SYNC = 4
 EXIT_TIMED_OUT = 5
 EXIT_PARTIAL = 6
+EXIT_TOTALS_DIFFER = 7
+EXIT_DOES_NOT_FIT = 8
 EXIT_INTERRUPTED = 130
 EXIT_CODES = {
-    EXIT_OK: "every requested sync ran and succeeded (or there was nothing to sync)",
+    EXIT_OK: (
+        "every requested sync ran and succeeded, and no loaded window's totals differ from the "
+        "platform's (or there was nothing to sync)"
+    ),
     EXIT_SYNC_FAILED: "a sync failed, or was cancelled or taken over before it finished",
     EXIT_BAD_INPUT: "bad input: an unknown platform, organization or connection, a bad option or setting",
     EXIT_BUSY: "a requested sync was not started: another live run holds the connection",
     EXIT_CANNOT_SYNC: "a requested connection cannot sync: it is paused or needs re-authorization",
     EXIT_TIMED_OUT: "timed out waiting for the syncs (they go on in the workers)",
     EXIT_PARTIAL: "every sync ran, but some could not read every stream (partial; the summary says which)",
+    EXIT_TOTALS_DIFFER: (
+        "every sync loaded, but for some the warehouse's totals differ from the platform's own "
+        "(loaded, totals differ; the summary shows the figures side by side)"
+    ),
+    EXIT_DOES_NOT_FIT: (
+        "--plan only: some planned work does not fit its credential's budget today (the plan says how "
+        "many days it would take); 0 when everything fits or has no known daily budget"
+    ),
     EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); the sync this command was running is cancelled",
 }
 EPILOG = "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
@@ -121,6 +143,20 @@ class Command(BaseCommand):
         parser.add_argument("--refresh-tokens", action="store_true", help="Refresh tokens that expire soon.")
         parser.add_argument("--no-wait", action="store_true", help="Queue the work, print task ids, return.")
         parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds to wait (default 3600).")
+        parser.add_argument(
+            "--backfill-days",
+            type=int,
+            metavar="N",
+            help="Read the last N days again (at most RETENTION_DAYS), in day-slices, newest first; a "
+            "backfill stopped by a platform's quota continues from where it stopped on the next sync.",
+        )
+        parser.add_argument(
+            "--plan",
+            action="store_true",
+            help="Dry run: print what the syncs (or the --backfill-days backfill) would cost in API calls "
+            "per platform and connection, what each credential spent today, its budget, and whether it "
+            "fits; no API call, no run.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # The progress bar and the summary say it all; per-request logs are for -v 2.
@@ -133,6 +169,11 @@ class Command(BaseCommand):
                 self._run_task("dashboard.cleanup_old_data", options)
             if options["refresh_tokens"]:
                 self._run_task("dashboard.refresh_expired_tokens", options)
+            return
+        if options["backfill_days"] is not None and options["backfill_days"] < 1:
+            raise CommandError("--backfill-days must be at least 1.", returncode=EXIT_BAD_INPUT)
+        if options["plan"]:
+            self._plan(options)
             return
         self._sync(options)
 
@@ -175,8 +216,36 @@ class Command(BaseCommand):
         blocked = [c for c in found.values() if c not in connections] if ids else []
         return connections, blocked
 
+    def _plan(self, options: dict[str, Any]) -> None:
+        """--plan: the cost of the requested work and its verdict; exit 8 if some of it does not fit."""
+        connections, blocked = self._requested_connections(options)
+        for connection in blocked:
+            self.stderr.write(f"{connection}: {connection.get_status_display().lower()}, not planned")
+        days = options["backfill_days"]
+        what = f"a backfill of the last {days} days" if days else "the next sync of each connection"
+        lines = sync_plan(connections, backfill_days=days)
+        write_plan(lines, self.stdout.write, f"Plan for {what} (a dry run: no API call made, no run created)")
+        short = [line for line in lines if line.fits is False]
+        if short:
+            raise CommandError(
+                f"{len(short)} connection(s) do not fit today's budget; see the plan above.",
+                returncode=EXIT_DOES_NOT_FIT,
+            )
+
+    def _request_backfill(self, connections: list[Connection], days: int) -> None:
+        for connection in connections:
+            try:
+                window = backfill_request(connection=connection, days=days, today=today_utc())
+            except BackfillTooLong as exc:
+                raise CommandError(str(exc), returncode=EXIT_BAD_INPUT) from None
+            self.stdout.write(
+                f"{connection}: backfill of {window.start:%d %b}–{window.end:%d %b %Y} requested, newest days first"
+            )
+
     def _sync(self, options: dict[str, Any]) -> None:
         connections, blocked = self._requested_connections(options)
+        if options["backfill_days"] is not None:
+            self._request_backfill(connections, options["backfill_days"])
         for connection in blocked:
             self.stderr.write(
                 f"{connection}: {connection.get_status_display().lower()}, not synced"
@@ -302,6 +371,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(partial)} sync(s) were partial: some streams could not be read.", returncode=EXIT_PARTIAL
             )
+        differ = [r for r in runs or [] if r.totals_differ]
+        if differ:
+            raise CommandError(
+                f"{len(differ)} sync(s) loaded, but their totals differ from the platform's; see the figures above.",
+                returncode=EXIT_TOTALS_DIFFER,
+            )
 
     def _summary(self, runs: list[SyncRun]) -> None:
         header = f"{'connection':<48} {'status':<10} {'rows':>8} {'duration':>9}  note"
@@ -317,6 +392,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{label:<48} {style(f'{run.status:<10}')} {run.rows_loaded:>8} {duration:>9}  {self._note(run)}"
             )
+            totals = reconciliation_view(run)
+            if totals.shown:
+                totals_style = self.style.WARNING if totals.differs else (lambda text: text)
+                for line in totals.lines():
+                    self.stdout.write(totals_style(f"{'':<4}{line}"))
 
     @staticmethod
     def _note(run: SyncRun) -> str:

@@ -2,15 +2,20 @@
 
 Without ``CELERY_BROKER_URL`` tasks run in-process (the embedded default). With it, workers and
 one beat process share the Redis broker; see DESIGN.md "Celery and Redis: facts that bite".
+``CELERY_BROKER_URL=filesystem://`` is the one-machine broker of ``manage.py run_embedded`` (and
+``make demo``): kombu's filesystem transport, its messages and results in files under ``VAR_DIR``.
 """
 
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
+from typing import Any
 
 from kombu import Queue
 
-from sales_dashboard.env import env
+from connectors.platform_settings import declared
+from sales_dashboard.env import BASE_DIR, env
 
 _broker = env.str("CELERY_BROKER_URL", default="")
 _redis = env.str("REDIS_URL", default="")
@@ -22,6 +27,15 @@ CELERY_TASK_EAGER_PROPAGATES = False
 # "No hostname was supplied" about a URL without one, so the placeholder names one.
 CELERY_BROKER_URL = _broker or "memory://localhost/"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (_redis or _broker or None)
+# The one-machine broker: kombu's filesystem transport, one folder the web process, the worker and
+# beat all write to and read from, and Celery's file result backend beside it.
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+_embedded_dir = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))) / "broker"
+if EMBEDDED_BROKER:
+    for _folder in ("queue", "processed", "control", "results"):
+        (_embedded_dir / _folder).mkdir(parents=True, exist_ok=True)
+    if not env.str("CELERY_RESULT_BACKEND", default="") and not _redis:
+        CELERY_RESULT_BACKEND = (_embedded_dir / "results").as_uri()
 CELERY_RESULT_EXPIRES = 24 * 3600
 
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -52,16 +66,44 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=20 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=25 * 60)
 # Longer than the longest step (the hard time limit), so no running step is delivered twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = dict(CELERY_BROKER_TRANSPORT_OPTIONS)
+if EMBEDDED_BROKER:
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {
+            "data_folder_in": str(_embedded_dir / "queue"),
+            "data_folder_out": str(_embedded_dir / "queue"),
+            "processed_folder": str(_embedded_dir / "processed"),
+            "control_folder": str(_embedded_dir / "control"),
+            "store_processed": False,
+            # How often an idle worker looks into the folder (kombu's default is every second).
+            "polling_interval": 0.2,
+        }
+    )
 
 CELERY_TASK_DEFAULT_QUEUE = "sync"
-# Declared queues are all consumed by a worker started without -Q.
-CELERY_TASK_QUEUES = (Queue("sync"), Queue("maintenance"))
+# "sync": the entry tasks that start syncs; "maintenance": cleanup, token refresh, prune, cache
+# warm-up; one "sync.<platform>" queue per platform for the steps of its syncs (etl.queues), so a
+# platform throttled for hours fills only its own queue. Declared queues are all consumed by a
+# worker started without -Q; `-Q sync.google_ads` gives a platform workers of its own
+# (docs/operations.md "Queues and workers").
+SYNC_QUEUE_PREFIX = "sync."
+CELERY_TASK_QUEUES = (
+    Queue("sync"),
+    Queue("maintenance"),
+    *(Queue(f"{SYNC_QUEUE_PREFIX}{platform}") for platform in declared()),
+)
 
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Liveness on Sync health (etl.liveness): beat records each tick (every 5 s at most apart), a
+# worker records itself every WORKER_HEARTBEAT_SECONDS. beat silent for SCHEDULER_SILENT_SECONDS,
+# or a worker for WORKER_SILENT_SECONDS, counts as not running.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=30.0)
+SCHEDULER_SILENT_SECONDS = env.float("SCHEDULER_SILENT_SECONDS", default=60.0)
+WORKER_SILENT_SECONDS = env.float("WORKER_SILENT_SECONDS", default=120.0)
+# django-celery-beat's DatabaseScheduler, recording each tick for Sync health (etl.liveness).
+CELERY_BEAT_SCHEDULER = "etl.beat:LivenessScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # TLS to Redis (rediss://): verify the server against REDIS_CA_CERT, or the system store.
