@@ -389,7 +389,7 @@ RUNS_SQL = """
 INSERT INTO etl_syncrun (
     connection_id, status, step, trigger, window_start, window_end, is_backfill, created_at, started_at,
     finished_at, rows, timings, notes, task_ids, state, error_class, error_message,
-    owner_host, owner_task_id, lease_token, waiting_reason)
+    owner_host, owner_task_id, lease_token, waiting_reason, reconciliation_status, reconciliation)
 SELECT c.id, CASE WHEN k %% 37 = 5 THEN 'failed' ELSE 'succeeded' END,
        CASE WHEN k %% 37 = 5 THEN 'extract' ELSE 'done' END, 'schedule',
        %(today)s::date - 3, %(today)s::date, false, t.at, t.at, t.at + interval '95 seconds',
@@ -398,7 +398,8 @@ SELECT c.id, CASE WHEN k %% 37 = 5 THEN 'failed' ELSE 'succeeded' END,
        jsonb_build_object('extract', 42.5, 'normalize', 3.1, 'load', 8.4), '[]'::jsonb, '[]'::jsonb,
        '{}'::jsonb, CASE WHEN k %% 37 = 5 THEN 'RateLimited' ELSE '' END,
        CASE WHEN k %% 37 = 5 THEN 'The platform asked us to slow down.' ELSE '' END,
-       '', '', '', ''  -- finished runs: no owner, no lease, not waiting
+       '', '', '', '',  -- finished runs: no owner, no lease, not waiting
+       CASE WHEN k %% 37 = 5 THEN '' ELSE 'equal' END, '{}'::jsonb  -- loaded runs' totals agreed
 FROM connectors_connection c
 CROSS JOIN generate_series(1, %(runs)s) k
 CROSS JOIN LATERAL (SELECT now() - make_interval(hours => 4 * k) AS at) t
