@@ -385,7 +385,7 @@ def _log_changed(cursor: Any, dataset: Dataset, shape: LoggedShape, system: Syst
     """Log the figures the stage brings different, before the upsert replaces them."""
     head, tail = log_params(system.as_tuple())
     sql = log_changed_sql(dataset, shape, _stage_name(dataset), postgresql=postgresql)
-    cursor.execute(sql, (*head, *tail, system.connection_id))
+    cursor.execute(sql, (*head, *tail, system.connection_id, system.sync_run_id))
 
 
 def _log_missing(

@@ -41,6 +41,7 @@ DAYS_IN_PROGRESS = 2
 # total, whichever is larger; whole numbers (impressions, clicks, rows) exactly.
 MONEY_COLUMNS = frozenset({"spend", "conversion_value", "amount"})
 CENT = Decimal("0.01")
+WAREHOUSE_SCALE = Decimal("0.000001")  # numeric(20, 6), the warehouse's decimal columns
 RELATIVE_EPSILON = Decimal("0.000001")
 
 
@@ -205,6 +206,8 @@ def warehouse_total(
     with db.cursor() as cursor:
         cursor.execute(f"SELECT {select} FROM {dataset.table} WHERE {' AND '.join(conditions)}", params)
         total, without = cursor.fetchone()
+    if isinstance(total, float):  # SQLite sums decimals as floats: back to the columns' six places
+        return Decimal(repr(total)).quantize(WAREHOUSE_SCALE), int(without or 0)
     return Decimal(str(total or 0)), int(without or 0)
 
 

@@ -159,8 +159,9 @@ def _pick(alias: str, shape: LoggedShape, *, cast: bool) -> str:
 def log_changed_sql(dataset: Dataset, shape: LoggedShape, stage: str, *, postgresql: bool) -> str:
     """Before an upsert: log the figures the stage brings different for rows the table has.
 
-    Params: the log's (organization, connection, platform), (sync run, changed at), connection.
-    The stage holds text on SQLite, so its values are read as numbers there.
+    Params: the log's (organization, connection, platform), (sync run, changed at), connection,
+    sync run. The stage holds text on SQLite, so its values are read as numbers there. A row this
+    run wrote already (another stream's, filling the same rows) is not restated: its figures are new.
     """
     old, new = _pick("t", shape, cast=False), _pick("s", shape, cast=not postgresql)
     distinct = "IS DISTINCT FROM" if postgresql else "IS NOT"
@@ -169,7 +170,8 @@ def log_changed_sql(dataset: Dataset, shape: LoggedShape, stage: str, *, postgre
     return (
         f"{_insert_head(dataset)}{batch}"
         f"FROM {dataset.table} t JOIN {stage} s ON {match} CROSS JOIN ({_metric_names(shape)}) m "
-        f"WHERE t.connection_id = %s AND ({old}) {distinct} ({new}) GROUP BY t.{shape.day}, m.metric"
+        f"WHERE t.connection_id = %s AND t.sync_run_id <> %s AND ({old}) {distinct} ({new}) "
+        f"GROUP BY t.{shape.day}, m.metric"
     )
 
 

@@ -152,6 +152,28 @@ def test_a_stream_that_writes_its_own_columns_logs_only_them(connection: Connect
     assert set(RestatementBatch.objects.values_list("dataset", flat=True)) == {"abm_engagement_daily"}
 
 
+def test_a_second_stream_filling_the_rows_of_its_own_run_is_not_a_restatement(connection: Connection) -> None:
+    """Demandbase's engagement and intent streams fill the same daily rows in one run: the intent
+    figures the second stream brings to rows the first wrote are new, not a re-read's change."""
+    system = SystemValues(connection.organization_id, connection.pk, "demandbase", 1, timezone.now())
+    intent = ColumnScope(("people_researching",), ("domain",))
+    with transaction.atomic():
+        load_rows(
+            dataset=ABM_ENGAGEMENT_DAILY,
+            chunks=[engagement_rows(("a1", "2026-11-01", "3.5", "7"))],
+            system=system,
+            window=None,
+            scope=ColumnScope(("engagement_minutes", "page_views"), ("domain",)),
+        )
+        load_rows(dataset=ABM_ENGAGEMENT_DAILY, chunks=["a1,2026-11-01,,,,,,,,14,,\n"], system=system, window=None, scope=intent)
+    assert not RestatementBatch.objects.exists()
+    # The next run changing it is one.
+    later = SystemValues(connection.organization_id, connection.pk, "demandbase", 2, timezone.now())
+    with transaction.atomic():
+        load_rows(dataset=ABM_ENGAGEMENT_DAILY, chunks=["a1,2026-11-01,,,,,,,,16,,\n"], system=later, window=None, scope=intent)
+    assert logged(connection) == {("a1", date(2026, 11, 1), "people_researching", Decimal(14), Decimal(16), 2)}
+
+
 def test_tables_without_a_day_in_their_key_are_not_logged() -> None:
     from etl.restatement_log import logged_shape
 
