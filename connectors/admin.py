@@ -1,4 +1,4 @@
-"""Admin for organizations, their members and their connected accounts.
+"""Admin for connected accounts, and their list on each organization's page.
 
 The encrypted credentials of a connection are never shown or editable here: the field is
 excluded from every form and list, and it is not searchable.
@@ -6,21 +6,12 @@ excluded from every form and list, and it is not searchable.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from connectors.models import Connection
-from tenancy.models import Membership, Organization
-
-
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    autocomplete_fields = ("user",)
+from tenancy.admin import OrganizationAdmin
+from tenancy.models import Organization
 
 
 class ConnectionInline(admin.TabularInline):
@@ -35,46 +26,8 @@ class ConnectionInline(admin.TabularInline):
         return False
 
 
-@admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "created_at")
-    search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name",)}
-    inlines = (MembershipInline, ConnectionInline)
-
-
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "organization", "role")
-    list_filter = ("role", "organization")
-    search_fields = ("user__username", "user__email", "organization__name")
-    autocomplete_fields = ("user", "organization")
-
-
-class UserMembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    autocomplete_fields = ("organization",)
-    verbose_name = "organization membership"
-    verbose_name_plural = "organization memberships (who sees which organization's dashboard)"
-
-
-User = get_user_model()
-if admin.site.is_registered(User):
-    admin.site.unregister(User)
-
-
-@admin.register(User)
-class UserWithMembershipsAdmin(UserAdmin):
-    """Django's user admin, plus the organizations the user belongs to."""
-
-    inlines = (UserMembershipInline,)
-    list_display = ("username", "email", "first_name", "last_name", "is_staff", "organizations")
-
-    @admin.display(description="Organizations")
-    def organizations(self, obj: Any) -> str:
-        memberships = Membership.objects.filter(user_id=obj.pk).select_related("organization")
-        return ", ".join(f"{m.organization.name} ({m.get_role_display()})" for m in memberships) or "—"
+# The organization's page lists its connected accounts (tenancy, the bottom app, cannot name them).
+OrganizationAdmin.inlines = (*OrganizationAdmin.inlines, ConnectionInline)
 
 
 @admin.register(Connection)
@@ -104,7 +57,18 @@ class ConnectionAdmin(admin.ModelAdmin):
                 "is in. Clear all three to drop the rest of a backfill.",
             },
         ),
-        ("State", {"fields": ("credentials_state", "last_success_at", "token_expires_at", "created_at", "updated_at")}),
+        (
+            "State",
+            {
+                "fields": (
+                    "credentials_state",
+                    "last_success_at",
+                    "token_expires_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
     )
 
     @admin.display(description="Credentials")
@@ -112,4 +76,6 @@ class ConnectionAdmin(admin.ModelAdmin):
         """Whether tokens are stored; never what they are. Reconnect from the dashboard to replace them."""
         if not obj.credentials_encrypted:
             return "None stored: connect the account from the dashboard"
-        return "Stored encrypted (not shown). Use Reconnect on the dashboard's Sync health page to replace them."
+        return (
+            "Stored encrypted (not shown). Use Reconnect on the dashboard's Sync health page to replace them."
+        )

@@ -1,4 +1,4 @@
-"""Writes on organizations and connections, and the bridge from a Connection row to its connector."""
+"""Writes on connections, and the bridge from a Connection row to its connector."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,39 +27,8 @@ logger = logging.getLogger(__name__)
 
 # The columns' own limits, checked here so SQLite (which does not enforce them) and PostgreSQL
 # refuse the same input with the same message.
-ORGANIZATION_SLUG_MAX_LENGTH = int(Organization._meta.get_field("slug").max_length or 80)
 CONNECTION_NAME_MAX_LENGTH = int(Connection._meta.get_field("name").max_length or 200)
 OPTION_VALUE_MAX_LENGTH = 500
-
-
-def organization_slug_clean(slug: str) -> str:
-    """The slug as given (trimmed), or a ValidationError: it is never silently changed (``ORG-A``
-    is refused with a hint, not turned into ``org-a``, which may be another organization)."""
-    value = str(slug).strip()
-    if len(value) > ORGANIZATION_SLUG_MAX_LENGTH:
-        raise ValidationError(
-            f"An organization slug has at most {ORGANIZATION_SLUG_MAX_LENGTH} characters (got {len(value)}).",
-            code="max_length",
-        )
-    try:
-        validate_slug(value)
-    except ValidationError:
-        raise ValidationError(
-            f"{value!r} is not a slug (lowercase letters, digits, - and _).", code="invalid"
-        ) from None
-    if value != value.lower():
-        raise ValidationError(
-            f"Organization slugs are lowercase: did you mean {value.lower()!r}?", code="invalid"
-        )
-    return value
-
-
-def organization_get_or_create(*, slug: str, name: str | None = None) -> Organization:
-    slug = organization_slug_clean(slug)
-    organization, _ = Organization.objects.get_or_create(
-        slug=slug, defaults={"name": name or slug.replace("-", " ").replace("_", " ").title()}
-    )
-    return organization
 
 
 @dataclass(frozen=True)
@@ -151,7 +119,9 @@ def connection_input_clean(
             else:
                 clean_credentials[key] = text
         if not credentials:
-            problems.append(f"Give at least one credential; {cls.platform} takes: {', '.join(cls.credential_specs)}")
+            problems.append(
+                f"Give at least one credential; {cls.platform} takes: {', '.join(cls.credential_specs)}"
+            )
         if problems:
             errors["credentials"] = problems
 
@@ -324,7 +294,9 @@ def connection_mark_needs_reauth(*, connection: Connection, reason: str) -> None
     Connection.objects.filter(pk=connection.pk).update(
         status=Connection.Status.NEEDS_REAUTH, status_message=redact(reason), updated_at=timezone.now()
     )
-    logger.warning("connection.needs_reauth", extra={"connection_id": connection.pk, "platform": connection.platform})
+    logger.warning(
+        "connection.needs_reauth", extra={"connection_id": connection.pk, "platform": connection.platform}
+    )
 
 
 def connection_mark_failing(*, connection: Connection, reason: str) -> None:
@@ -343,7 +315,10 @@ def connection_mark_partial(*, connection: Connection) -> None:
 
 def connection_mark_succeeded(*, connection: Connection) -> None:
     Connection.objects.filter(pk=connection.pk).update(
-        status=Connection.Status.ACTIVE, status_message="", last_success_at=timezone.now(), updated_at=timezone.now()
+        status=Connection.Status.ACTIVE,
+        status_message="",
+        last_success_at=timezone.now(),
+        updated_at=timezone.now(),
     )
 
 

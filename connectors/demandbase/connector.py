@@ -262,21 +262,33 @@ class Connector(BaseConnector):
         return list(choice.requested)
 
     def _export_accounts(self, fields: list[str]) -> list[Any]:
-        request: dict[str, Any] = {"entityType": "account", "fields": fields, "format": "JSON"}
+        return self._export_job("account", fields, "accounts", self.state, self.save_state).records()
+
+    def _export_job(
+        self,
+        entity: str,
+        fields: list[str],
+        what: str,
+        state: dict[str, Any],
+        save_state: Callable[..., None],
+        **dates: str,
+    ) -> ExportJob:
+        """An export job of ``entity`` rows with ``fields`` (limited to the connection's account
+        lists, if any), named for this sync and ``what``, remembered in ``state``."""
+        request: dict[str, Any] = {"entityType": entity, "fields": fields, **dates, "format": "JSON"}
         lists = parse_ids(self.options.get("account_list_ids"), "account_list_ids")
         if lists:
             request["accountListIds"] = lists
-        job = ExportJob(
+        return ExportJob(
             client=self.client,
             downloads=self._downloads_client(),
             request=request,
-            base_name=self._job_base_name("accounts"),
-            state=self.state,
-            save_state=self.save_state,
+            base_name=self._job_base_name(what),
+            state=state,
+            save_state=save_state,
             timing=self.export_timing,
             sleep=self.client.sleep,
         )
-        return job.records()
 
     def _downloads_client(self) -> ApiClient:
         """For the signed result link: it carries its own authorization, so no bearer token is sent."""
@@ -330,25 +342,8 @@ class Connector(BaseConnector):
             saved.update(changes)
             self.save_state(**{STATE_ACTIVITY_EXPORT: dict(saved)})
 
-        request: dict[str, Any] = {
-            "entityType": "activity",
-            "fields": fields,
-            "fromDate": part.start.isoformat(),
-            "toDate": part.end.isoformat(),
-            "format": "JSON",
-        }
-        lists = parse_ids(self.options.get("account_list_ids"), "account_list_ids")
-        if lists:
-            request["accountListIds"] = lists
-        job = ExportJob(
-            client=self.client,
-            downloads=self._downloads_client(),
-            request=request,
-            base_name=self._job_base_name("activities"),
-            state=saved,
-            save_state=save,
-            timing=self.export_timing,
-            sleep=self.client.sleep,
+        job = self._export_job(
+            "activity", fields, "activities", saved, save, fromDate=part.start.isoformat(), toDate=part.end.isoformat()
         )
         unreadable, days = activity.daily_engagement(job.records(), part.start, part.end, fields)
         yield from _pages([*unreadable, *days.values()])

@@ -11,8 +11,9 @@ from django.db import transaction
 
 from connectors.errors import ConnectorError
 from connectors.registry import UnknownPlatform, get_connector_class
-from connectors.services import connection_create, organization_get_or_create, organization_slug_clean
+from connectors.services import connection_create
 from dashboard.management.quiet import quiet_logs
+from tenancy.services import organization_get_or_create, organization_slug_clean
 
 BAD_INPUT = 2  # the exit status of a refused argument, as for argparse's own errors
 FLAGS = {"account_id": "--account-id", "credentials": "--credential", "options": "--option", "name": "--name"}

@@ -30,10 +30,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connectors.errors import ConnectorError
 from connectors.registry import platforms
-from connectors.services import connection_create, organization_get_or_create
+from connectors.services import connection_create
 from dashboard.management.commands.run_sandbox import sandbox_serve
 from dashboard.management.quiet import quiet_logs
 from tenancy.models import Membership, Organization
+from tenancy.services import organization_get_or_create
 
 DEMO_ORG = "demo"
 DEMO_USER = "demo"
