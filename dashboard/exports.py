@@ -29,6 +29,7 @@ from dashboard.selectors import (
     campaign_detail,
     campaign_list_all,
     email_report,
+    funnel_report,
     overview_get,
     pipeline_report,
     sync_health_get,
@@ -195,9 +196,7 @@ def _overview_totals(organization: Organization, period: Period, params: Mapping
 def _overview_platforms(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
     overview = overview_get(organization=organization, period=period)
     rows = [[cell(p.platform_name), *_ad_metrics(p), settled(p.provisional)] for p in overview.by_platform]
-    return ExportTable(
-        "overview_by_platform", ["platform", *AD_METRIC_HEADER, "figures"], rows, period
-    )
+    return ExportTable("overview_by_platform", ["platform", *AD_METRIC_HEADER, "figures"], rows, period)
 
 
 def _overview_daily(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
@@ -289,6 +288,93 @@ def _email_campaigns(organization: Organization, period: Period, params: Mapping
         for c in report.campaigns
     ]
     return ExportTable("email_campaigns", header, rows, period)
+
+
+FUNNEL_HEADER = ["stage", "currency", "metric", "value", "of", "note"]
+
+
+def _funnel(organization: Organization, period: Period, params: Mapping[str, str]) -> ExportTable:
+    """The funnel page in one long table: a line per stage, currency and figure, then how each
+    join matched (``value`` matched of ``of``). A stage whose platform is not connected is one
+    line with an empty value and the reason, never 0."""
+    report = funnel_report(organization=organization, period=period)
+    rows: list[list[str]] = []
+
+    def line(
+        stage: str, metric: str, value: Any, *, currency: str = "", of: Any = None, note: str = ""
+    ) -> None:
+        places = MONEY if isinstance(value, Decimal) else None
+        rows.append([stage, cell(currency), metric, cell(value, places=places), cell(of), cell(note)])
+
+    if report.ads is None:
+        line("ads", "spend", None, note="No ad platform is connected.")
+    for ad in report.ads or []:
+        for metric, value in (
+            ("spend", ad.totals.spend),
+            ("impressions", ad.totals.impressions),
+            ("clicks", ad.totals.clicks),
+            ("cost_per_lead", ad.cost_per_lead),
+            ("cost_per_won_deal", ad.cost_per_won_deal),
+        ):
+            line("ads", metric, value, currency=ad.currency)
+        line(
+            "ads",
+            "matched_leads_spend",
+            ad.lead_spend,
+            currency=ad.currency,
+            of=ad.leads,
+            note="spend of the campaigns leads matched; of: those leads",
+        )
+        line(
+            "ads",
+            "matched_won_deals_spend",
+            ad.won_spend,
+            currency=ad.currency,
+            of=ad.won_deals,
+            note="spend of the campaigns won deals matched; of: those deals",
+        )
+    email = report.email
+    if email is None:
+        line("email", "emails_sent", None, note="No email platform is connected.")
+    else:
+        line("email", "campaigns", email.campaigns)
+        for metric in ("emails_sent", "unique_opens", "unique_clicks"):
+            line("email", metric, getattr(email, metric), note=email.notes.get(metric, ""))
+    if report.leads is None:
+        line("leads", "leads", None, note="No CRM is connected.")
+    else:
+        line("leads", "leads", report.leads)
+    if report.deals is None:
+        line("deals", "deals", None, note="No CRM is connected.")
+    for deal in report.deals or []:
+        line("deals", "deals", deal.deals, currency=deal.currency)
+        line("deals", "won", deal.won, currency=deal.currency)
+        without = (
+            f"{deal.won_without_amount} of {deal.won} won deals without amount"
+            if deal.won_without_amount
+            else ""
+        )
+        line("deals", "won_amount", deal.won_amount, currency=deal.currency, note=without)
+    if report.accounts is None:
+        line("accounts", "target_accounts", None, note="No ABM platform is connected.")
+    else:
+        line("accounts", "target_accounts", report.accounts.target_accounts)
+        line("accounts", "engaged_accounts", report.accounts.engaged, note="with engagement in the period")
+    for join in report.joins:
+        rule = "; else ".join(join.rules)
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (join.ambiguous, "matched several and counted for none"),
+                (join.unmatched, "named one that matched nothing"),
+                (join.without_key, "named none"),
+            )
+            if n
+        ]
+        line(
+            f"join:{join.key}", "matched", join.matched, of=join.of, note=" · ".join([*parts, f"by: {rule}"])
+        )
+    return ExportTable("funnel", FUNNEL_HEADER, rows, period)
 
 
 # By campaign, a group that named an ad campaign by its id is shown by the campaign's name; the
@@ -599,6 +685,7 @@ EXPORTS: dict[str, tuple[str, Callable[[Organization, Period, Mapping[str, str]]
         _deal_groups("deals_by_campaign", "pipeline_deals_by_campaign", by_campaign=True),
     ),
     "cost_per_lead": ("Cost per lead", _cost_per_lead),
+    "funnel": ("Funnel", _funnel),
     "accounts_top": ("Top engaged accounts", _accounts_top),
     "accounts_engagement": ("Engagement per day", _accounts_engagement),
     "accounts_keywords": ("Intent keywords", _accounts_keywords),

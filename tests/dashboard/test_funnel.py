@@ -3,6 +3,8 @@ lead and per won deal where records join, each join explained; a stage not conne
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -144,3 +146,54 @@ def test_a_stage_not_connected_is_a_dash_not_zero() -> None:
     page = client.get(reverse("dashboard:funnel"), WEEK).content.decode()
     assert "No CRM is connected" in page and "No email platform is connected" in page
     assert 'data-figure="leads">—' in page
+
+
+def funnel_csv(client: Client) -> dict[tuple[str, str, str], dict[str, str]]:
+    response = client.get(reverse("dashboard:export_csv", args=["funnel"]), WEEK)
+    assert response.status_code == 200
+    rows = csv.DictReader(io.StringIO(response.content.decode()))
+    return {(r["stage"], r["currency"], r["metric"]): r for r in rows}
+
+
+def test_the_csv_has_every_figure_of_the_page() -> None:
+    org = make_org("Northwind")
+    whole_funnel(org)
+    make_user("ana", organization=org)
+    client = Client()
+    assert client.login(username="ana", password=PASSWORD)
+
+    page = client.get(reverse("dashboard:funnel"), WEEK).content.decode()
+    assert reverse("dashboard:export_csv", args=["funnel"]) in page
+
+    rows = funnel_csv(client)
+    assert rows[("ads", "USD", "spend")]["value"] == "300.00"
+    assert rows[("ads", "USD", "cost_per_lead")]["value"] == "150.00"
+    assert rows[("ads", "EUR", "cost_per_won_deal")]["value"] == ""  # nothing joined: empty, not 0
+    assert rows[("ads", "USD", "matched_leads_spend")]["of"] == "2"
+    assert rows[("email", "", "emails_sent")]["value"] == "1000"
+    assert rows[("leads", "", "leads")]["value"] == "4"
+    assert rows[("deals", "USD", "won_amount")]["value"] == "6000.00"
+    assert rows[("accounts", "", "engaged_accounts")]["value"] == "1"
+    leads = rows[("join:leads", "", "matched")]
+    assert (leads["value"], leads["of"]) == ("3", "4") and "1 named none" in leads["note"]
+
+
+def test_the_csv_says_which_stage_is_not_connected() -> None:
+    org = make_org("Ads only")
+    add_row(
+        make_connection(org, platform="linkedin_ads", account_id="11"),
+        day=TODAY,
+        campaign_id="501",
+        spend="10",
+    )
+    make_user("ana", organization=org)
+    client = Client()
+    assert client.login(username="ana", password=PASSWORD)
+
+    rows = funnel_csv(client)
+    assert (
+        rows[("leads", "", "leads")]["value"] == ""
+        and rows[("leads", "", "leads")]["note"] == "No CRM is connected."
+    )
+    assert rows[("email", "", "emails_sent")]["note"] == "No email platform is connected."
+    assert rows[("ads", "USD", "spend")]["value"] == "10.00"

@@ -117,6 +117,7 @@ NULL_COLUMNS: dict[str, set[str]] = {
     },
     # Rows of metrics (checked below by metric), or no warehouse metric at all.
     "overview_totals": set(),
+    "funnel": set(),
     "accounts_keywords": set(),
     "accounts_stages": set(),
     "sync_connections": set(),
@@ -319,6 +320,12 @@ def test_exports_leave_null_metrics_empty(all_null: Organization) -> None:
     for row in totals:
         if row["metric"] in NULL_KPIS:
             assert row["value"] == "" and row["previous_period_value"] == "", row
+
+    funnel = {(r["stage"], r["metric"]): r for r in read_csv(client, "funnel")}
+    for metric in ("emails_sent", "unique_opens", "unique_clicks"):
+        assert funnel[("email", metric)]["value"] == "", metric
+    assert funnel[("deals", "won_amount")]["value"] == ""  # no deal was won: nothing to add up
+    assert funnel[("ads", "cost_per_won_deal")]["value"] == ""  # no won deal to divide by: "—", not 0
 
     [deals] = [r for r in read_csv(client, "deals_by_stage") if r["currency"] == "USD"]
     assert deals["deals_without_amount"] == "1"
