@@ -3,9 +3,10 @@ to the organization's page: see ``connectors.admin``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
@@ -23,7 +24,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    inlines: tuple[type[admin.options.InlineModelAdmin], ...] = (MembershipInline,)
+    inlines: ClassVar[tuple[type[InlineModelAdmin[Any, Any]], ...]] = (MembershipInline,)
 
 
 @admin.register(Membership)

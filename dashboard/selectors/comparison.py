@@ -5,7 +5,8 @@ Raw rows are kept for ``RETENTION_DAYS``; older days live on, folded, in the his
 (``warehouse_ad_campaign_history_daily``, etl/history.py). A compared period is read from the raw
 rows where they exist and from the history for the days that were folded; a connection's day is
 taken from one or the other, never both (a day the raw table still holds is not read from the
-history). A comparison is offered only when the warehouse reaches back to its first day (``ad_figures_reach``);
+history; ``warehouse_email_history_daily`` for email). A comparison is offered only when the warehouse
+reaches back to its first day (``figures_reach``);
 otherwise it says why, and its figures are "—", never 0.
 """
 
@@ -21,7 +22,7 @@ from django.db.models import Exists, Min, OuterRef, QuerySet
 from dashboard.cache import cached
 from dashboard.periods import DateRange, Period, retention_start
 from etl.history import history_start, months_before
-from etl.models import AdCampaignHistoryDaily, AdPerformanceDaily
+from etl.models import AdCampaignHistoryDaily, AdPerformanceDaily, EmailHistoryDaily, WarehouseRow
 from tenancy.models import Organization
 
 PREVIOUS = "previous"
@@ -57,18 +58,32 @@ def comparison_ranges(period: Period) -> list[tuple[str, str, DateRange]]:
     ]
 
 
-def ad_figures_reach(*, organization: Organization, today: date) -> date:
-    """The oldest day the warehouse answers for: the retention start (raw rows; a first sync
-    backfills the whole retention), or the oldest day folded into the history if that is older.
-    A day in between without a row had no spend: it was raw once, and nothing was folded."""
-    oldest_folded = AdCampaignHistoryDaily.objects.filter(organization_id=organization.pk).aggregate(
+# What each history holds, in words ("the warehouse holds ad figures from ...").
+HISTORIES: dict[type[WarehouseRow], str] = {
+    AdCampaignHistoryDaily: "ad figures",
+    EmailHistoryDaily: "email figures",
+}
+
+
+def figures_reach(
+    *, organization: Organization, today: date, history: type[WarehouseRow] = AdCampaignHistoryDaily
+) -> date:
+    """The oldest day the warehouse answers for, for the dataset folded into ``history``: the
+    retention start (raw rows; a first sync backfills the whole retention), or the oldest day folded
+    into the history if that is older. A day in between without a row had nothing (no spend, no
+    send): it was raw once, and nothing was folded."""
+    oldest_folded = history._default_manager.filter(organization_id=organization.pk).aggregate(
         day=Min("date")
     )["day"]
     kept = retention_start(today)
     return min(kept, oldest_folded) if oldest_folded is not None else kept
 
 
-def _reason(date_range: DateRange, *, reach: date, today: date) -> str:
+def ad_figures_reach(*, organization: Organization, today: date) -> date:
+    return figures_reach(organization=organization, today=today, history=AdCampaignHistoryDaily)
+
+
+def _reason(date_range: DateRange, *, reach: date, today: date, what: str = "ad figures") -> str:
     if date_range.start >= reach:
         return ""
     kept_from = history_start(today)
@@ -78,8 +93,7 @@ def _reason(date_range: DateRange, *, reach: date, today: date) -> str:
             f"for {_months_kept(today, kept_from)} months"
         )
     return (
-        f"it starts on {date_range.start:%-d %b %Y}, and the warehouse holds ad figures from "
-        f"{reach:%-d %b %Y} on"
+        f"it starts on {date_range.start:%-d %b %Y}, and the warehouse holds {what} from {reach:%-d %b %Y} on"
     )
 
 
@@ -87,20 +101,26 @@ def _months_kept(today: date, kept_from: date) -> int:
     return (today.year - kept_from.year) * 12 + today.month - kept_from.month
 
 
-def comparisons_for(*, organization: Organization, period: Period) -> list[Comparison]:
-    """Each comparison of the period, with the reason it cannot be made where it cannot (cached:
-    a fold changes the organization's data version like a load)."""
+def comparisons_for(
+    *, organization: Organization, period: Period, history: type[WarehouseRow] = AdCampaignHistoryDaily
+) -> list[Comparison]:
+    """Each comparison of the period for the dataset folded into ``history`` (ad figures unless
+    said), with the reason it cannot be made where it cannot (cached: a fold changes the
+    organization's data version like a load)."""
 
     def compute() -> list[Comparison]:
-        reach = ad_figures_reach(organization=organization, today=period.today)
+        reach = figures_reach(organization=organization, today=period.today, history=history)
+        what = HISTORIES[history]
         return [
-            Comparison(key, label, date_range, _reason(date_range, reach=reach, today=period.today))
+            Comparison(
+                key, label, date_range, _reason(date_range, reach=reach, today=period.today, what=what)
+            )
             for key, label, date_range in comparison_ranges(period)
         ]
 
     return cached(
         organization_id=organization.pk,
-        name="comparisons",
+        name=f"comparisons:{history._meta.db_table}",
         params=(period.current.start, period.current.end, period.today),
         compute=compute,
     )

@@ -8,6 +8,11 @@ A count Mailchimp did not send is ``None`` (shown "—", an empty CSV cell), nev
 totals add up the campaigns that have each count and say how many campaigns are without it (all
 of them: the total is ``None``); a rate of the totals is computed over the campaigns that have
 every count it needs, so a campaign without opens does not pull the open rate down.
+
+A period is compared with the previous one, the same dates a month and a year earlier
+(``dashboard.selectors.comparison``): the campaigns the raw table holds, and for days past the
+retention the day sums of ``warehouse_email_history_daily``, where a rate counts a folded day only
+when every campaign of it had both counts.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Sum
+from django.db.models.functions import Cast
 
 from connectors.registry import platforms_feeding
 from dashboard.cache import cached
@@ -30,8 +36,9 @@ from dashboard.selectors.common import (
     restatement_windows,
     utc_day,
 )
+from dashboard.selectors.comparison import PREVIOUS, Comparison, comparisons_for
 from dashboard.selectors.paging import RowsPage, rows_page
-from etl.models import EmailCampaign
+from etl.models import EmailCampaign, EmailHistoryDaily
 from tenancy.models import Organization
 
 COUNTS = ("emails_sent", "bounces", "unique_opens", "unique_clicks", "unsubscribes")
@@ -126,30 +133,73 @@ class EmailTotals(EmailCounts):
         return found
 
 
+@dataclass(frozen=True)
+class _Part:
+    """Campaigns added up together: one campaign, or the campaigns one connection sent on a day
+    that was folded into the history (``warehouse_email_history_daily``)."""
+
+    campaigns: int
+    counts: dict[str, int | None]
+    missing: dict[str, int]  # count name (and "delivered") -> campaigns of the part without it
+
+
+def _campaign_part(row: tuple[int | None, ...]) -> _Part:
+    counts = dict(zip(COUNTS, row, strict=True))
+    missing = {name: int(value is None) for name, value in counts.items()}
+    missing["delivered"] = int(_delivered(counts["emails_sent"], counts["bounces"]) is None)
+    return _Part(1, counts, missing)
+
+
+def _history_part(day: EmailHistoryDaily) -> _Part:
+    """A folded day. The history counts the campaigns without sends, unique opens or unique clicks;
+    bounces and unsubscribes are taken as known for all of the day's campaigns when the day has a
+    sum (Mailchimp reports them for every sent campaign), for none when it has not."""
+    counts = {name: getattr(day, name) for name in COUNTS}
+    missing = {
+        "emails_sent": day.rows_missing_emails_sent,
+        "unique_opens": day.rows_missing_unique_opens,
+        "unique_clicks": day.rows_missing_unique_clicks,
+        "bounces": day.campaigns if day.bounces is None else 0,
+        "unsubscribes": day.campaigns if day.unsubscribes is None else 0,
+    }
+    missing["delivered"] = min(day.campaigns, missing["emails_sent"] + missing["bounces"])
+    return _Part(day.campaigns, counts, missing)
+
+
 def totals_from(rows: list[tuple[int | None, ...]]) -> EmailTotals:
     """Totals of campaigns given as ``COUNTS`` tuples (see the module docstring)."""
-    campaigns = [dict(zip(COUNTS, row, strict=True)) for row in rows]
+    return _totals([_campaign_part(row) for row in rows])
+
+
+def _totals(parts: list[_Part]) -> EmailTotals:
     sums: dict[str, int | None] = {}
     missing: dict[str, int] = {}
     for name in COUNTS:
-        known = [int(value) for c in campaigns if (value := c[name]) is not None]
+        known = [int(value) for p in parts if (value := p.counts[name]) is not None]
         sums[name] = sum(known) if known else None
-        missing[name] = len(campaigns) - len(known)
-    missing["delivered"] = sum(1 for c in campaigns if _delivered(c["emails_sent"], c["bounces"]) is None)
+        missing[name] = sum(p.missing[name] for p in parts)
+    missing["delivered"] = sum(p.missing["delivered"] for p in parts)
 
     def rate(part: str, whole: str) -> Decimal | None:
+        """Over the parts whose every campaign has both counts."""
         top = bottom = 0
         found = False
-        for c in campaigns:
-            base = _delivered(c["emails_sent"], c["bounces"]) if whole == "delivered" else c[whole]
-            count = c[part]
+        for p in parts:
+            if p.missing[part] or p.missing[whole]:
+                continue
+            count = p.counts[part]
+            base = (
+                _delivered(p.counts["emails_sent"], p.counts["bounces"])
+                if whole == "delivered"
+                else p.counts[whole]
+            )
             if count is None or base is None:
                 continue
             top, bottom, found = top + count, bottom + base, True
         return _percent(top, bottom) if found else None
 
     return EmailTotals(
-        campaigns=len(campaigns),
+        campaigns=sum(p.campaigns for p in parts),
         missing=missing,
         rates={
             "open_rate_percent": rate("unique_opens", "delivered"),
@@ -189,6 +239,22 @@ class EmailCampaignRow(EmailCounts):
         return self.platform_click_rate * 100 if self.platform_click_rate is not None else None
 
 
+def _change(now: int | Decimal | None, then: int | Decimal | None) -> Decimal | None:
+    """Percent change from ``then`` to ``now``; None when either is missing or ``then`` is 0."""
+    if now is None or not then:
+        return None
+    return (Decimal(now) - Decimal(then)) * 100 / Decimal(then)
+
+
+@dataclass(frozen=True)
+class EmailCompared:
+    """The period's email totals against one compared period (``then`` None: not compared)."""
+
+    comparison: Comparison
+    then: EmailTotals | None
+    sent_change: Decimal | None = None
+
+
 @dataclass(frozen=True)
 class EmailReport:
     period: Period
@@ -200,6 +266,12 @@ class EmailReport:
     restatement: Restatement | None = None
     changes: dict[str, Decimal | None] = field(default_factory=dict)
     campaigns_page: RowsPage[EmailCampaignRow] | None = None  # the lines the page shows
+    # The previous period, a month and a year earlier (dashboard/selectors/comparison.py).
+    comparisons: list[EmailCompared] = field(default_factory=list)
+
+    @property
+    def previous_comparison(self) -> Comparison | None:
+        return next((c.comparison for c in self.comparisons if c.comparison.key == PREVIOUS), None)
 
     @property
     def campaigns_shown(self) -> RowsPage[EmailCampaignRow]:
@@ -225,6 +297,19 @@ def _sent_in(organization: Organization, date_range: DateRange) -> QuerySet[Emai
 def email_totals(*, organization: Organization, date_range: DateRange) -> EmailTotals:
     """The period's totals: one short row per campaign sent in it, added up by ``totals_from``."""
     return totals_from(list(_sent_in(organization, date_range).order_by().values_list(*COUNTS)))
+
+
+def compared_email_totals(*, organization: Organization, date_range: DateRange) -> EmailTotals:
+    """A compared period's totals: the campaigns the raw table holds, and for the days that were
+    folded the history's day sums (a connection's day from one or the other, never both)."""
+    raw = _sent_in(organization, date_range).order_by().values_list(*COUNTS)
+    still_raw = EmailCampaign.objects.annotate(day=utc_day("send_time")).filter(
+        connection_id=OuterRef("connection_id"), day=Cast(OuterRef("date"), output_field=CharField())
+    )
+    folded = EmailHistoryDaily.objects.filter(
+        organization_id=organization.pk, date__gte=date_range.start, date__lte=date_range.end
+    ).exclude(Exists(still_raw))
+    return _totals([*map(_campaign_part, raw), *map(_history_part, folded)])
 
 
 def _count(value: int | None) -> int | None:
@@ -295,22 +380,27 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
     """The email page's figures; ``page`` is the page of the campaign table shown."""
     date_range = period.current
 
+    comparisons = comparisons_for(organization=organization, period=period, history=EmailHistoryDaily)
+
     def compute() -> tuple[Any, ...]:
         return (
             email_totals(organization=organization, date_range=date_range),
-            email_totals(organization=organization, date_range=period.previous)
-            if period.comparable
-            else None,
+            {
+                c.key: compared_email_totals(organization=organization, date_range=c.date_range)
+                for c in comparisons
+                if c.available
+            },
             email_campaigns(organization=organization, date_range=date_range),
             email_sends_per_day(organization=organization, date_range=date_range),
         )
 
-    totals, previous, campaigns, per_day = cached(
+    totals, compared, campaigns, per_day = cached(
         organization_id=organization.pk,
         name="email",
-        params=(date_range.start, date_range.end, period.comparable),
+        params=(date_range.start, date_range.end, tuple(c.available for c in comparisons)),
         compute=compute,
     )
+    previous = compared.get(PREVIOUS)
     windows = restatement_windows(organization=organization, today=period.today)
     feeding = platforms_feeding("email_campaign")  # the platforms this page speaks of
     restatement = next((windows[p] for p in feeding if p in windows), None)
@@ -335,12 +425,7 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
     changes: dict[str, Decimal | None] = {}
     if previous is not None:
         for key in ("emails_sent", "open_rate_percent", "click_rate_percent", "unsubscribe_rate_percent"):
-            now_value, before = getattr(totals, key), getattr(previous, key)
-            changes[key] = (
-                (Decimal(now_value) - Decimal(before)) * 100 / Decimal(before)
-                if now_value is not None and before
-                else None
-            )
+            changes[key] = _change(getattr(totals, key), getattr(previous, key))
     platforms = organization_platforms(organization=organization)
     marked = [replace(row, provisional=True) if settling(row) else row for row in campaigns]
     return EmailReport(
@@ -353,4 +438,12 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
         restatement=restatement,
         changes=changes,
         campaigns_page=rows_page(marked, page),
+        comparisons=[
+            EmailCompared(
+                c,
+                then := compared.get(c.key),
+                _change(totals.emails_sent, then.emails_sent) if then is not None else None,
+            )
+            for c in comparisons
+        ],
     )
