@@ -1,7 +1,9 @@
 """Target accounts (Demandbase): the most engaged accounts, engagement per day, intent keywords.
 
 The account list is the platform's latest snapshot (engagement over its last 7 and 30 days, as
-Demandbase computes it); engagement per day and intent keywords cover the selected period.
+Demandbase computes it); engagement per day and intent keywords cover the selected period. The
+period's engagement minutes and page views are compared with the previous period, the same dates a
+month and a year earlier, from the raw rows and, for days past the retention, the daily history.
 
 Missing figures are never zeros. A figure a tenant does not report (NULL in every row of the
 period) is ``None`` on every day, and the page says so in words instead of a column of dashes. A
@@ -18,15 +20,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 
 from connectors.registry import platforms_feeding
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
 from dashboard.selectors.common import organization_platforms
+from dashboard.selectors.comparison import PREVIOUS, Comparison, comparisons_for
 from dashboard.selectors.restatements import ENGAGEMENT_DATASET, SettlingNote, settling_get, settling_notes
-from etl.models import AbmAccount, AbmEngagementDaily
+from etl.models import AbmAccount, AbmEngagementDaily, AbmEngagementHistoryDaily
 from tenancy.models import Organization
 
 TOP_ACCOUNTS = 25
@@ -103,6 +106,70 @@ class StageCount:
 
 
 @dataclass(frozen=True)
+class EngagementTotals:
+    """A period's engagement added up over its account days (an account's row on a day): the figures
+    of the rows that have them, None when none has; how many account days lack each."""
+
+    account_days: int
+    minutes: Decimal | None
+    minutes_missing: int
+    page_views: int | None
+    page_views_missing: int
+
+
+@dataclass(frozen=True)
+class EngagementCompared:
+    """The period's engagement against one compared period (``then`` None: not compared)."""
+
+    comparison: Comparison
+    then: EngagementTotals | None
+    minutes_change: Decimal | None = None
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """A sum of two parts where None is "no part had the figure", not 0."""
+    return b if a is None else a if b is None else a + b
+
+
+def engagement_totals(*, organization: Organization, date_range: DateRange) -> EngagementTotals:
+    """The range's engagement: the raw rows, and for the days folded into
+    ``warehouse_abm_engagement_history_daily`` its day sums (a connection's day from one or the
+    other, never both)."""
+    raw = _engagement(organization, date_range).aggregate(
+        days=Count("id"),
+        minutes=Sum("engagement_minutes"),
+        minutes_missing=Count("id", filter=Q(engagement_minutes__isnull=True)),
+        views=Sum("page_views"),
+        views_missing=Count("id", filter=Q(page_views__isnull=True)),
+    )
+    still_raw = AbmEngagementDaily.objects.filter(
+        connection_id=OuterRef("connection_id"), date=OuterRef("date")
+    )
+    folded = (
+        AbmEngagementHistoryDaily.objects.filter(
+            organization_id=organization.pk, date__gte=date_range.start, date__lte=date_range.end
+        )
+        .exclude(Exists(still_raw))
+        .aggregate(
+            days=Sum("accounts"),
+            minutes=Sum("engagement_minutes"),
+            minutes_missing=Sum("rows_missing_engagement_minutes"),
+            views=Sum("page_views"),
+            views_missing=Sum("rows_missing_page_views"),
+        )
+    )
+    minutes = _plus(raw["minutes"], folded["minutes"])
+    views = _plus(raw["views"], folded["views"])
+    return EngagementTotals(
+        account_days=int(raw["days"] or 0) + int(folded["days"] or 0),
+        minutes=None if minutes is None else Decimal(minutes),
+        minutes_missing=int(raw["minutes_missing"] or 0) + int(folded["minutes_missing"] or 0),
+        page_views=None if views is None else int(views),
+        page_views_missing=int(raw["views_missing"] or 0) + int(folded["views_missing"] or 0),
+    )
+
+
+@dataclass(frozen=True)
 class AccountsReport:
     period: Period
     connected: bool
@@ -116,6 +183,12 @@ class AccountsReport:
     restatements: list[SettlingNote] = field(default_factory=list)  # the engagement days still settling
     intent_chart: BarChart | None = None  # accounts researching intent keywords per day
     intent_account_count: int = 0
+    # The previous period, a month and a year earlier (dashboard/selectors/comparison.py).
+    comparisons: list[EngagementCompared] = field(default_factory=list)
+
+    @property
+    def previous_comparison(self) -> Comparison | None:
+        return next((c.comparison for c in self.comparisons if c.comparison.key == PREVIOUS), None)
 
     @property
     def has_data(self) -> bool:
@@ -330,14 +403,22 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
             # The same rows hold every account that researched a keyword: no second query.
             "intent_account_count": len({row["account_id"] for row in keyword_rows}),
             "stages": journey_stages(organization=organization),
+            "now": engagement_totals(organization=organization, date_range=date_range),
+            "compared": {
+                c.key: engagement_totals(organization=organization, date_range=c.date_range)
+                for c in comparisons
+                if c.available
+            },
         }
 
+    comparisons = comparisons_for(organization=organization, period=period, history=AbmEngagementHistoryDaily)
     data = cached(
         organization_id=organization.pk,
         name="accounts",
-        params=(date_range.start, date_range.end),
+        params=(date_range.start, date_range.end, tuple(c.available for c in comparisons)),
         compute=compute,
     )
+    now, compared = data.pop("now"), data.pop("compared")
     feeding = platforms_feeding("abm_account", "abm_engagement_daily")  # the platforms this page speaks of
     settling = settling_get(organization=organization, dataset=ENGAGEMENT_DATASET)
     days = [replace(d, provisional=settling.day(d.day)) for d in data.pop("days")]
@@ -359,5 +440,20 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
         chart=chart,
         intent_chart=intent_chart,
         restatements=settling_notes(settling, date_range.start, date_range.end),
+        comparisons=[
+            EngagementCompared(
+                c,
+                then := compared.get(c.key),
+                _change(now.minutes, then.minutes) if then is not None else None,
+            )
+            for c in comparisons
+        ],
         **data,
     )
+
+
+def _change(now: Decimal | None, then: Decimal | None) -> Decimal | None:
+    """Percent change from ``then`` to ``now``; None when either is missing or ``then`` is 0."""
+    if now is None or not then:
+        return None
+    return (now - then) * 100 / then

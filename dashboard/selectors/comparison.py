@@ -22,7 +22,13 @@ from django.db.models import Exists, Min, OuterRef, QuerySet
 from dashboard.cache import cached
 from dashboard.periods import DateRange, Period, retention_start
 from etl.history import history_start, months_before
-from etl.models import AdCampaignHistoryDaily, AdPerformanceDaily, EmailHistoryDaily, WarehouseRow
+from etl.models import (
+    AbmEngagementHistoryDaily,
+    AdCampaignHistoryDaily,
+    AdPerformanceDaily,
+    EmailHistoryDaily,
+    WarehouseRow,
+)
 from tenancy.models import Organization
 
 PREVIOUS = "previous"
@@ -62,6 +68,7 @@ def comparison_ranges(period: Period) -> list[tuple[str, str, DateRange]]:
 HISTORIES: dict[type[WarehouseRow], str] = {
     AdCampaignHistoryDaily: "ad figures",
     EmailHistoryDaily: "email figures",
+    AbmEngagementHistoryDaily: "engagement figures",
 }
 
 
