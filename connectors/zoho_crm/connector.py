@@ -140,6 +140,8 @@ class Connector(BaseConnector):
             "ZohoCRM.modules.deals.READ",
             "ZohoCRM.settings.fields.READ",
             "ZohoCRM.org.READ",
+            # The record count narrowed by criteria (reconciliation, ``platform_totals``) is a search.
+            "ZohoSearch.securesearch.READ",
         ),
         extra_authorize_params={"access_type": "offline", "prompt": "consent"},
     )
@@ -375,10 +377,21 @@ class Connector(BaseConnector):
         totals = []
         for stream in self.streams:
             module = mapping.MODULES[stream.name]
-            body = self.client.get_json(
-                f"/crm/{mapping.API_VERSION}/{module}/actions/count",
-                params={"criteria": criteria, **mapping.PARAMS[stream.name]},
-            )
+            try:
+                body = self.client.get_json(
+                    f"/crm/{mapping.API_VERSION}/{module}/actions/count",
+                    params={"criteria": criteria, **mapping.PARAMS[stream.name]},
+                )
+            except AuthError as exc:
+                if exc.code != "OAUTH_SCOPE_MISMATCH":
+                    raise
+                raise PermanentError(
+                    "Zoho CRM counts records by modification time only with the ZohoSearch.securesearch.READ "
+                    "permission, which this connection's authorization does not include (it predates it). "
+                    "Reconnect the Zoho CRM account to compare totals; the sync itself is not affected.",
+                    status=exc.status,
+                    code=exc.code,
+                ) from exc
             count = body.get("count") if isinstance(body, dict) else None
             if body is None:  # 204: nothing matches
                 count = 0

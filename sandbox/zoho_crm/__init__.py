@@ -17,7 +17,8 @@ It copies what a connector meets on the real service (docs/platform-apis.md, sec
   ``If-Modified-Since`` (304 when nothing changed) and 204 with an empty body when there is nothing;
   ``GET /crm/v8/{Module}/actions/count`` (``{"count": n}``) with ``criteria`` on ``Modified_Time`` or
   ``Created_Time`` (``(Field:operator:value)`` joined by ``and``; anything else is ``INVALID_QUERY``)
-  and ``converted`` for leads;
+  and ``converted`` for leads; a count narrowed by ``criteria`` is a search, refused with 401
+  ``OAUTH_SCOPE_MISMATCH`` unless the token also has ``ZohoSearch.securesearch.READ``;
 - the errors envelope ``{"code", "details", "message", "status": "error"}``; 24-hour credits and
   simultaneous calls per org by edition, both answered with 429 ``TOO_MANY_REQUESTS`` and no
   ``Retry-After``; ``X-API-CREDITS-REMAINING`` once half the credits are used.

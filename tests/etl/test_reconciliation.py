@@ -22,7 +22,9 @@ from etl.models import AdPerformanceDaily, SyncRun
 from etl.reconciliation import within_rounding
 from sandbox import google_ads as google_sandbox
 from sandbox import linkedin_ads as linkedin_sandbox
+from sandbox import zoho_crm as zoho_sandbox
 from sandbox.core import FakeApi
+from sandbox.oauth import RefreshToken
 from tenancy.models import Organization
 from tests.connectors.google_ads.support import STANDALONE, STREAM_PATH
 from tests.dashboard import PASSWORD, make_org, make_user
@@ -57,7 +59,9 @@ def compared_days(run: SyncRun) -> tuple[date, date]:
 
 
 @pytest.mark.parametrize("platform", ["google_ads", "linkedin_ads", "mailchimp", "zoho_crm"])
-def test_a_clean_sync_reconciles_equal(sandboxes: Sandboxes, organization: Organization, platform: str) -> None:
+def test_a_clean_sync_reconciles_equal(
+    sandboxes: Sandboxes, organization: Organization, platform: str
+) -> None:
     run = run_sync(connect(sandboxes, platform, organization))
 
     assert run.status == SyncRun.Status.SUCCEEDED and run.step == SyncRun.Step.DONE
@@ -73,7 +77,9 @@ def test_a_clean_sync_reconciles_equal(sandboxes: Sandboxes, organization: Organ
         assert set(compared) == {("crm_lead", None), ("crm_deal", None)}
         assert all(int(f["platform"]) == int(f["warehouse"]) > 0 for f in compared.values())
     else:
-        currency = AdPerformanceDaily.objects.filter(connection__platform=platform).values_list("currency", flat=True)[0]
+        currency = AdPerformanceDaily.objects.filter(connection__platform=platform).values_list(
+            "currency", flat=True
+        )[0]
         impressions = compared[("impressions", currency)]
         assert int(impressions["platform"]) == int(impressions["warehouse"]) > 0
         assert Decimal(compared[("spend", currency)]["platform"]) > 0
@@ -154,7 +160,9 @@ def test_rows_quarantined_by_normalization_explain_a_difference(
     run = run_sync(connection)
 
     assert run.totals_differ and run.rows["ad_analytics"]["quarantined"] == 1
-    assert "1 row(s) quarantined by normalization are not in the warehouse" in run.reconciliation["explanations"]
+    assert (
+        "1 row(s) quarantined by normalization are not in the warehouse" in run.reconciliation["explanations"]
+    )
 
 
 def test_the_next_clean_sync_agrees_again(sandboxes: Sandboxes, organization: Organization) -> None:
@@ -167,7 +175,9 @@ def test_the_next_clean_sync_agrees_again(sandboxes: Sandboxes, organization: Or
     assert again.reconciliation_status == SyncRun.Reconciliation.EQUAL, again.reconciliation
 
 
-def test_a_platform_without_an_independent_total_says_why(sandboxes: Sandboxes, organization: Organization) -> None:
+def test_a_platform_without_an_independent_total_says_why(
+    sandboxes: Sandboxes, organization: Organization
+) -> None:
     run = run_sync(connect(sandboxes, "demandbase", organization))
 
     assert run.status == SyncRun.Status.SUCCEEDED
@@ -176,7 +186,9 @@ def test_a_platform_without_an_independent_total_says_why(sandboxes: Sandboxes, 
     assert "figures" not in run.reconciliation
 
 
-def test_a_failing_totals_query_does_not_fail_the_sync(sandboxes: Sandboxes, organization: Organization) -> None:
+def test_a_failing_totals_query_does_not_fail_the_sync(
+    sandboxes: Sandboxes, organization: Organization
+) -> None:
     # A first sync counts the report's calls, so the fault can strike the totals query after them.
     app = sandboxes.serve("linkedin_ads").app
     run_sync(connect(sandboxes, "linkedin_ads", organization))
@@ -191,6 +203,28 @@ def test_a_failing_totals_query_does_not_fail_the_sync(sandboxes: Sandboxes, org
     assert "no longer serves API version" in run.reconciliation["reason"]
 
 
+def test_a_zoho_authorization_without_the_search_permission_says_to_reconnect(
+    sandboxes: Sandboxes, organization: Organization
+) -> None:
+    # Zoho's record count narrowed by criteria is a search: an authorization granted before the
+    # connector asked for ZohoSearch.securesearch.READ cannot count; the sync is not affected.
+    app = sandboxes.app("zoho_crm", zoho_sandbox.ZohoCrmSandbox)
+    older_scope = zoho_sandbox.app.DEFAULT_SCOPE.replace(",ZohoSearch.securesearch.READ", "")
+    app.refresh["1000.older-grant"] = RefreshToken(older_scope, zoho_sandbox.DEMO_ORG)
+    connection = sandboxes.connect(
+        "zoho_crm", organization, credentials={"refresh_token": "1000.older-grant"}
+    )
+
+    run = run_sync(connection)
+
+    assert run.status == SyncRun.Status.SUCCEEDED and run.step == SyncRun.Step.DONE
+    assert run.reconciliation_status == SyncRun.Reconciliation.FAILED
+    assert "ZohoSearch.securesearch.READ" in run.reconciliation["reason"]
+    assert "Reconnect the Zoho CRM account" in run.reconciliation["reason"]
+    connection.refresh_from_db()
+    assert connection.status != Connection.Status.NEEDS_REAUTH
+
+
 def test_the_command_shows_the_figures_and_exits_with_totals_differ(
     sandboxes: Sandboxes, organization: Organization
 ) -> None:
@@ -199,7 +233,9 @@ def test_the_command_shows_the_figures_and_exits_with_totals_differ(
     out = StringIO()
 
     with pytest.raises(CommandError) as exited:
-        call_command("start_background_syncs", "--connection", str(connection.pk), stdout=out, stderr=StringIO())
+        call_command(
+            "start_background_syncs", "--connection", str(connection.pk), stdout=out, stderr=StringIO()
+        )
 
     assert exited.value.returncode == EXIT_TOTALS_DIFFER
     run = SyncRun.objects.get(connection=connection)
@@ -209,7 +245,10 @@ def test_the_command_shows_the_figures_and_exits_with_totals_differ(
     platform_figure = f"{int(impressions['platform']):,}"
     warehouse_figure = f"{int(impressions['warehouse']):,}"
     currency = impressions["currency"]
-    assert f"impressions ({currency} accounts): platform {platform_figure} · warehouse {warehouse_figure}" in summary
+    assert (
+        f"impressions ({currency} accounts): platform {platform_figure} · warehouse {warehouse_figure}"
+        in summary
+    )
 
 
 def test_sync_health_shows_the_figures_side_by_side_to_the_organization_only(
@@ -222,7 +261,9 @@ def test_sync_health_shows_the_figures_side_by_side_to_the_organization_only(
     spend = next(f for f in run.reconciliation["figures"] if f["metric"] == "spend")
     member, outsider = Client(), Client()
     assert member.login(username=make_user("member", organization=organization).username, password=PASSWORD)
-    assert outsider.login(username=make_user("outsider", organization=make_org("Elsewhere")).username, password=PASSWORD)
+    assert outsider.login(
+        username=make_user("outsider", organization=make_org("Elsewhere")).username, password=PASSWORD
+    )
 
     page = member.get(reverse("dashboard:sync_health")).content.decode()
 

@@ -42,7 +42,6 @@ LEAD_FIELDS = "Company,Lead_Status,Lead_Source,Campaign_Source,Owner,Created_Tim
 DEAL_FIELDS = "Deal_Name,Account_Name,Stage,Amount,Currency,Closing_Date,Campaign_Source,Owner,Modified_Time"
 
 
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime.now(UTC).replace(hour=12).timestamp())
@@ -394,11 +393,15 @@ def test_if_modified_since_filters_and_304_when_nothing_changed(
     assert error_of(bad) == (400, "INVALID_DATA")
 
 
-def test_record_count_with_criteria_on_the_modified_time(server: SandboxServer, token: str, clock: Clock) -> None:
+def test_record_count_with_criteria_on_the_modified_time(
+    server: SandboxServer, token: str, clock: Clock
+) -> None:
     day = datetime.fromtimestamp(clock(), UTC).date()
     start = datetime.combine(day - timedelta(days=20), datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(day - timedelta(days=5), datetime.min.time(), tzinfo=UTC)
-    criteria = f"((Modified_Time:greater_equal:{start.isoformat()})and(Modified_Time:less_than:{end.isoformat()}))"
+    criteria = (
+        f"((Modified_Time:greater_equal:{start.isoformat()})and(Modified_Time:less_than:{end.isoformat()}))"
+    )
     between = [
         r
         for r in expected_records(DEMO_ORG, "Leads", today=day)
@@ -566,3 +569,25 @@ def test_registered_with_the_shared_sandbox_machinery() -> None:
         for running in servers.values():
             running.stop()
     assert DEMO_CONNECTIONS[0]["credentials"] == {"refresh_token": DEMO_REFRESH_TOKEN}
+
+
+def test_a_count_narrowed_by_criteria_needs_the_search_scope(server: SandboxServer) -> None:
+    params = {
+        "response_type": "code",
+        "client_id": SANDBOX_CLIENT_ID,
+        "scope": "ZohoCRM.modules.leads.READ",
+        "redirect_uri": "http://localhost/callback",
+        "state": "s",
+    }
+    answer = requests.get(
+        f"{server.url}/oauth/v2/auth", params=params, allow_redirects=False, timeout=TIMEOUT
+    )
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    token = token_call(
+        server, grant_type="authorization_code", code=code, redirect_uri="http://localhost/callback"
+    ).json()["access_token"]
+    criteria = {"criteria": "(Modified_Time:greater_equal:2025-01-01T00:00:00+00:00)"}
+
+    assert api(server, token, "Leads/actions/count").status_code == 200  # a plain count is not a search
+    assert error_of(api(server, token, "Leads/actions/count", criteria)) == (401, "OAUTH_SCOPE_MISMATCH")
+    assert api(server, access_token(server), "Leads/actions/count", criteria).status_code == 200
