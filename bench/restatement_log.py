@@ -12,8 +12,12 @@ re-loads of the whole table through ``etl.load.load_rows``:
   entries per row, in six log rows per day;
 
 each with the log (the loader as it runs) and without it (the loader's statements alone, the log's
-shape switched off), alternating, best of ``--repeat``. Prints rows per second and the ratios, and
-writes the figures to var/bench/restatement_log.json (bench/summary.py reads them).
+shape switched off), alternating, best of ``--repeat``. Then, with the log those re-loads left (seven
+entries per row), it times Sync health's summary of it: how much re-reads moved each metric and how
+late (``restatement_movement``) and each connection's latest significant change
+(``latest_significant_lag``), read batch by batch, beside the same figures read one entry at a time
+as the first version did. Prints rows per second and the ratios, and writes the figures to
+var/bench/restatement_log.json (bench/summary.py reads them).
 """
 
 from __future__ import annotations
@@ -158,12 +162,50 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
         "log_batches_conversions_changed": batches["conversions"],
         "log_batches_every_row_changed": batches["changed"],
     }
+    result["summary"] = time_summary(repeat)
     for label, cases in best.items():
         result[label] = {
             case: {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds)}
             for case, seconds in cases.items()
         }
     return result
+
+
+def per_entry_summary(batches: Any) -> tuple[int, int]:
+    """The movement and the latest significant lag read one entry at a time (the first version)."""
+    from dashboard.selectors.restatements import is_significant, utc_date
+    from etl.restatement_log import restatement_entries
+
+    counts: dict[tuple[str, str], int] = {}
+    lag: dict[int, int] = {}
+    for entry in restatement_entries(batches):
+        key = (entry.platform, entry.metric)
+        counts[key] = counts.get(key, 0) + 1
+        if is_significant(entry):
+            late = (utc_date(entry.changed_at) - entry.day).days
+            lag[entry.connection_id] = max(lag.get(entry.connection_id, 0), late)
+    return sum(counts.values()), len(lag)
+
+
+def time_summary(repeat: int) -> dict[str, Any]:
+    """Sync health's summary of the log as it stands: batch by batch, and one entry at a time."""
+    from dashboard.selectors.restatements import latest_significant_lag, restatement_movement
+    from etl.models import RestatementBatch
+    from tenancy.models import Organization
+
+    organization = Organization(pk=load_bench.ORGANIZATION_ID)
+    batches = RestatementBatch.objects.filter(organization_id=organization.pk)
+    best = {"seconds_by_batch": float("inf"), "seconds_by_entry": float("inf")}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        movement = restatement_movement(organization=organization, lookback_days=3650)
+        latest_significant_lag(batches)
+        best["seconds_by_batch"] = min(best["seconds_by_batch"], time.perf_counter() - started)
+        started = time.perf_counter()
+        changes, _ = per_entry_summary(batches)
+        best["seconds_by_entry"] = min(best["seconds_by_entry"], time.perf_counter() - started)
+    assert sum(p.changes for p in movement) == changes, "the two readings disagree"
+    return {"entries": changes, "batches": batches.count(), **{k: round(v, 3) for k, v in best.items()}}
 
 
 def cost(figures: dict[str, Any], case: str) -> float:
@@ -184,6 +226,12 @@ def print_table(figures: dict[str, Any]) -> None:
         f"({figures['log_entries_conversions_changed']:,} entries in {figures['log_batches_conversions_changed']:,} "
         f"batches) and {cost(figures, 'changed'):.2f}x that of one that changed every figure "
         f"({figures['log_entries_every_row_changed']:,} entries in {figures['log_batches_every_row_changed']:,} batches)"
+    )
+    summary = figures["summary"]
+    print(
+        f"Sync health's summary of {summary['entries']:,} logged figures in {summary['batches']:,} batches: "
+        f"{summary['seconds_by_batch']:.3f} s read batch by batch, {summary['seconds_by_entry']:.3f} s one "
+        f"entry at a time ({summary['seconds_by_entry'] / max(summary['seconds_by_batch'], 0.001):.1f}x faster)"
     )
 
 

@@ -29,7 +29,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection as db
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from etl.models import RestatementBatch
 from etl.schema import Dataset
@@ -99,7 +101,8 @@ def _batches_per_day(rows: str, shape: LoggedShape, *, old: str, new: str, logge
         for m in shape.metrics
     )
     metrics = ", ".join(
-        f"('{m}', d.records_{m}::text, d.old_{m}::text, d.new_{m}::text, d.entries_{m})" for m in shape.metrics
+        f"('{m}', d.records_{m}::text, d.old_{m}::text, d.new_{m}::text, d.entries_{m})"
+        for m in shape.metrics
     )
     return (
         f"d.day, m.metric, m.record_ids, m.old_values, m.new_values, m.entries, %s, %s "
@@ -122,7 +125,10 @@ def delete_changed_logging_sql(dataset: Dataset, shape: LoggedShape, delete_chan
     """
     returned = ", ".join(
         [f"t.{shape.record} AS record_id", f"t.{shape.day} AS day"]
-        + [f"t.{m} AS old_{m}, s.{m} AS new_{m}, t.{m} IS DISTINCT FROM s.{m} AS moved_{m}" for m in shape.metrics]
+        + [
+            f"t.{m} AS old_{m}, s.{m} AS new_{m}, t.{m} IS DISTINCT FROM s.{m} AS moved_{m}"
+            for m in shape.metrics
+        ]
     )
     batches = _batches_per_day("changed", shape, old="c.old_{m}", new="c.new_{m}", logged="c.moved_{m}")
     return (
@@ -252,3 +258,59 @@ def restatement_entries(batches: QuerySet[RestatementBatch]) -> Iterator[Restate
                 sync_run_id=batch.sync_run_id,
                 changed_at=batch.changed_at,
             )
+
+
+@dataclass(frozen=True)
+class BatchSums:
+    """One batch in figures, without its records: how many figures it changed, and the sums of their
+    old and new values (None: no figure had one, e.g. every record of the batch appeared or went)."""
+
+    connection_id: int
+    platform: str
+    metric: str
+    day: date
+    changed_at: datetime
+    entries: int
+    old_sum: Decimal | None
+    new_sum: Decimal | None
+
+
+def _sum_sql(column: str) -> RawSQL:
+    return RawSQL(f"(SELECT sum(value::numeric) FROM json_array_elements_text({column}::json))", ())
+
+
+def restatement_batch_sums(batches: QuerySet[RestatementBatch]) -> Iterator[BatchSums]:
+    """The ``batches`` added up, one at a time: for summaries that need no record (how much, how
+    late), at a cost per batch rather than per figure. PostgreSQL adds the arrays up in SQL; the
+    embedded database's are read here."""
+    fields = ("connection_id", "platform", "metric", "day", "changed_at", "entries")
+
+    def total(values: list[Decimal | None]) -> Decimal | None:
+        known = [v for v in values if v is not None]
+        return sum(known, Decimal(0)) if known else None
+
+    if db.vendor == "postgresql":
+        rows = batches.annotate(old_sum=_sum_sql("old_values"), new_sum=_sum_sql("new_values"))
+        summed = (
+            (
+                *row[:6],
+                None if row[6] is None else Decimal(row[6]),
+                None if row[7] is None else Decimal(row[7]),
+            )
+            for row in rows.values_list(*fields, "old_sum", "new_sum").iterator(chunk_size=2000)
+        )
+    else:
+        summed = (
+            (*row[:6], total(_values(row[6])), total(_values(row[7])))
+            for row in batches.values_list(*fields, "old_values", "new_values").iterator(chunk_size=200)
+        )
+    for connection_id, platform, metric, day, changed_at, entries, old_sum, new_sum in summed:
+        yield BatchSums(connection_id, platform, metric, day, changed_at, entries, old_sum, new_sum)
+
+
+def batch_entries(batch: RestatementBatch) -> Iterator[tuple[str, Decimal | None, Decimal | None]]:
+    """One batch's (record id, old, new) figures."""
+    records = json.loads(batch.record_ids)
+    yield from zip(
+        (str(r) for r in records), _values(batch.old_values), _values(batch.new_values), strict=True
+    )

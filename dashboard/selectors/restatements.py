@@ -24,15 +24,19 @@ from connectors.models import Connection
 from connectors.registry import UnknownPlatform, get_connector_class
 from dashboard.selectors.common import platform_name
 from etl.models import AdPerformanceDaily, RestatementBatch
-from etl.restatement_log import RestatementEntry, restatement_entries
+from etl.restatement_log import RestatementEntry, batch_entries, restatement_batch_sums, restatement_entries
 from tenancy.models import Organization
 
 AD_DATASET = "ad_performance_daily"
 ENGAGEMENT_DATASET = "abm_engagement_daily"
 LOGGED_DATASETS = (AD_DATASET, ENGAGEMENT_DATASET)
 RECENT_CHANGES_LIMIT = 50
+LAG_READ_CHUNK = 200  # batches read at a time while looking for a connection's latest significant change
 MONEY_METRICS = frozenset({"spend", "conversion_value"})
-METRIC_LABELS = {"conversion_value": "conversion value", "view_through_conversions": "view-through conversions"}
+METRIC_LABELS = {
+    "conversion_value": "conversion value",
+    "view_through_conversions": "view-through conversions",
+}
 
 
 def metric_label(metric: str) -> str:
@@ -50,14 +54,20 @@ def figure(value: Decimal | None, metric: str) -> str:
 
 
 def threshold(metric: str) -> float:
-    return float(settings.RESTATEMENT_SETTLING_THRESHOLDS.get(metric, settings.RESTATEMENT_SETTLING_THRESHOLD))
+    return float(
+        settings.RESTATEMENT_SETTLING_THRESHOLDS.get(metric, settings.RESTATEMENT_SETTLING_THRESHOLD)
+    )
+
+
+def is_significant_change(metric: str, old: Decimal | None, new: Decimal | None) -> bool:
+    """A change beyond its metric's relative threshold (a figure that appeared or went always is)."""
+    if old is None or new is None:
+        return True
+    return abs(new - old) > abs(old) * Decimal(str(threshold(metric)))
 
 
 def is_significant(entry: RestatementEntry) -> bool:
-    """A change beyond its metric's relative threshold (a figure that appeared or went always is)."""
-    if entry.old is None or entry.new is None:
-        return True
-    return abs(entry.new - entry.old) > abs(entry.old) * Decimal(str(threshold(entry.metric)))
+    return is_significant_change(entry.metric, entry.old, entry.new)
 
 
 def significant(entries: Iterable[RestatementEntry]) -> Iterator[RestatementEntry]:
@@ -130,7 +140,7 @@ class SettlingNote:
 
     @property
     def days_text(self) -> str:
-        """"3 Dec", "3 Dec and 4 Dec", "1 Dec, 2 Dec, ... and 4 more days"."""
+        """ "3 Dec", "3 Dec and 4 Dec", "1 Dec, 2 Dec, ... and 4 more days"."""
         named = [f"{d.day} {d:%b}" for d in self.days[: self.DAYS_NAMED]]
         rest = len(self.days) - len(named)
         if rest:
@@ -149,7 +159,10 @@ def settling_get(*, organization: Organization, dataset: str, now: datetime | No
     if not window_start:
         return Settling()
     batches = RestatementBatch.objects.filter(
-        organization_id=organization.pk, dataset=dataset, changed_at__gte=since, day__gte=min(window_start.values())
+        organization_id=organization.pk,
+        dataset=dataset,
+        changed_at__gte=since,
+        day__gte=min(window_start.values()),
     )
     records, platform_days = set(), set()
     for entry in significant(restatement_entries(batches)):
@@ -214,7 +227,7 @@ class ChangeLine:
 
     @property
     def sentence(self) -> str:
-        """"LinkedIn Ads conversions for 3 Dec: 41 → 47, changed by the sync of 5 Dec 08:00"."""
+        """ "LinkedIn Ads conversions for 3 Dec: 41 → 47, changed by the sync of 5 Dec 08:00"."""
         when = timezone.localtime(self.changed_at)
         new = "none (no longer reported)" if self.gone else self.new
         return (
@@ -281,7 +294,9 @@ def restatement_changes(
     ]
 
 
-def _newest(batches: QuerySet[RestatementBatch], *, record_id: str | None, limit: int | None) -> list[RestatementEntry]:
+def _newest(
+    batches: QuerySet[RestatementBatch], *, record_id: str | None, limit: int | None
+) -> list[RestatementEntry]:
     """The first ``limit`` entries (one record's if given) in the order the pages list changes:
     newest first, then by platform, record, latest day, metric. Batches come newest first, so the
     reading stops after the first moment that completes the count."""
@@ -358,15 +373,16 @@ def restatement_movement(
     old_sums: dict[tuple[str, str], Decimal | None] = defaultdict(lambda: None)
     lags: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     days: dict[str, set[date]] = defaultdict(set)
-    for entry in restatement_entries(batches):
-        key = (entry.platform, entry.metric)
-        counts[key] += 1
-        if entry.new is not None:
-            new_sums[key] += entry.new
-        if entry.old is not None:
-            old_sums[key] = (old_sums[key] or Decimal(0)) + entry.old
-        lags[entry.platform][(utc_date(entry.changed_at) - entry.day).days] += 1
-        days[entry.platform].add(entry.day)
+    # A batch is one run's changes of one metric on one day: its figures share their lag.
+    for batch in restatement_batch_sums(batches):
+        key = (batch.platform, batch.metric)
+        counts[key] += batch.entries
+        if batch.new_sum is not None:
+            new_sums[key] += batch.new_sum
+        if batch.old_sum is not None:
+            old_sums[key] = (old_sums[key] or Decimal(0)) + batch.old_sum
+        lags[batch.platform][(utc_date(batch.changed_at) - batch.day).days] += batch.entries
+        days[batch.platform].add(batch.day)
     metrics: dict[str, list[MetricMovement]] = defaultdict(list)
     for platform, metric in sorted(counts):
         old = old_sums[(platform, metric)]
@@ -417,6 +433,38 @@ class WindowAdvice:
         return self.history_days >= self.evidence_days
 
 
+def latest_significant_lag(batches: QuerySet[RestatementBatch]) -> dict[int, int]:
+    """Per connection, the most days after the fact at which one of ``batches`` changed a figure
+    beyond its threshold. A batch's figures share their lag, so each connection's batches are read
+    latest first and the first one with a significant change decides: the records of the rest are
+    not read."""
+    heads = batches.values_list("pk", "connection_id", "day", "changed_at")
+    latest_first: dict[int, list[tuple[int, int]]] = defaultdict(list)  # connection -> [(lag, batch)]
+    for pk, connection_id, day, changed_at in heads:
+        latest_first[connection_id].append(((utc_date(changed_at) - day).days, pk))
+    found: dict[int, int] = {}
+    for connection_id, lagged in latest_first.items():
+        lagged.sort(reverse=True)
+        for start in range(0, len(lagged), LAG_READ_CHUNK):
+            chunk = lagged[start : start + LAG_READ_CHUNK]
+            read = RestatementBatch.objects.in_bulk([pk for _, pk in chunk])
+            late = next(
+                (
+                    lag
+                    for lag, pk in chunk
+                    if any(
+                        is_significant_change(read[pk].metric, old, new)
+                        for _, old, new in batch_entries(read[pk])
+                    )
+                ),
+                None,
+            )
+            if late is not None:
+                found[connection_id] = late
+                break
+    return found
+
+
 def window_advice(*, organization: Organization, now: datetime | None = None) -> list[WindowAdvice]:
     """Per connection whose platform writes a logged table: the longest delay (days after the fact)
     at which a re-read changed a figure beyond its threshold in the last ``RESTATEMENT_LOOKBACK_DAYS``,
@@ -427,11 +475,9 @@ def window_advice(*, organization: Organization, now: datetime | None = None) ->
     now = now or timezone.now()
     since = now - timedelta(days=settings.RESTATEMENT_LOOKBACK_DAYS)
     connections = list(Connection.objects.filter(organization_id=organization.pk).order_by("platform", "pk"))
-    batches = RestatementBatch.objects.filter(organization_id=organization.pk, changed_at__gte=since)
-    lag: dict[int, int] = {}
-    for entry in significant(restatement_entries(batches)):
-        late = (utc_date(entry.changed_at) - entry.day).days
-        lag[entry.connection_id] = max(lag.get(entry.connection_id, 0), late)
+    lag = latest_significant_lag(
+        RestatementBatch.objects.filter(organization_id=organization.pk, changed_at__gte=since)
+    )
     first_at = dict(
         SyncRun.objects.filter(
             connection__organization_id=organization.pk, status__in=SyncRun.LOADED, is_backfill=False
@@ -469,7 +515,6 @@ def window_advice(*, organization: Organization, now: datetime | None = None) ->
             )
         )
     return advice
-
 
 
 @dataclass(frozen=True)

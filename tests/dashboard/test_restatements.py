@@ -184,3 +184,23 @@ def test_google_ads_restated_on_request_logs_exactly_the_restated_campaign_day(
     assert [(c.record_id, c.day, c.metric, c.old, c.new) for c in changes] == [
         (row.campaign_id, day, "clicks", Decimal(row.clicks), Decimal(row.clicks + 7))
     ]
+
+
+def test_the_movement_adds_up_every_figure_the_log_holds(
+    restated: Restated, linkedin_connection: Connection
+) -> None:
+    from dashboard.selectors.restatements import restatement_movement, utc_date
+
+    entries = list(restatement_entries(RestatementBatch.objects.filter(connection_id=linkedin_connection.pk)))
+    [linkedin] = restatement_movement(organization=linkedin_connection.organization)
+
+    # Read batch by batch (sums in SQL on PostgreSQL), the same as figure by figure.
+    assert linkedin.changes == len(entries) == len(restated.before)
+    [conversions] = linkedin.metrics
+    assert conversions.metric == "conversions" and conversions.changes == len(entries)
+    assert conversions.before == sum((e.old for e in entries if e.old is not None), Decimal(0))
+    assert conversions.net == sum(e.new - e.old for e in entries if e.new is not None and e.old is not None)
+    assert conversions.net == 5 * len(entries)  # the sandbox added 5 to each campaign's day
+    assert linkedin.days == 1
+    lags = {(utc_date(e.changed_at) - e.day).days for e in entries}
+    assert len(lags) == 1 and linkedin.lags == {lags.pop(): len(entries)}

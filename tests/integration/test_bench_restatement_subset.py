@@ -40,3 +40,6 @@ def test_the_restatement_log_benchmark_measures_both_re_loads_with_and_without_t
     assert AdPerformanceDaily.objects.count() == 600
     assert RestatementBatch.objects.aggregate(n=Sum("entries"))["n"] == 600 * 7
     assert RestatementBatch.objects.count() < 600  # batched: one row per run, day and metric
+    summary = figures["summary"]  # Sync health's summary of that log, both ways, agreeing
+    assert summary["entries"] == 600 * 7 and summary["batches"] == RestatementBatch.objects.count()
+    assert summary["seconds_by_batch"] > 0 and summary["seconds_by_entry"] > 0
