@@ -18,6 +18,7 @@ from etl.models import AdPerformanceDaily, SyncRun
 from tenancy.models import Membership, Organization
 
 TODAY = date(2025, 3, 31)
+FIRST_KEPT = date(2025, 3, 2)  # the oldest raw day on TODAY with 30 days kept (``history_kept``)
 PASSWORD = "a-long-test-password"
 
 

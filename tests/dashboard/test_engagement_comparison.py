@@ -4,15 +4,12 @@ history, each connection's day once; "—" with the reason where nothing reaches
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from freezegun import freeze_time
 
 from connectors.models import Connection
 from dashboard.periods import period_from_params
@@ -21,20 +18,20 @@ from dashboard.selectors.comparison import MONTH, PREVIOUS, YEAR
 from etl.models import AbmEngagementDaily, AbmEngagementHistoryDaily
 from etl.services import prune_warehouse
 from tenancy.models import Organization
-from tests.dashboard import PASSWORD, TODAY, add_account, add_engagement, make_connection, make_org, make_user
+from tests.dashboard import (
+    FIRST_KEPT,
+    PASSWORD,
+    TODAY,
+    add_account,
+    add_engagement,
+    make_connection,
+    make_org,
+    make_user,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded, pytest.mark.usefixtures("history_kept")]
 
-FIRST_KEPT = date(2025, 3, 2)  # the oldest raw day on TODAY (31 Mar 2025) with 30 days kept
 THIRTY = {"days": "30"}
-
-
-@pytest.fixture(autouse=True)
-def frozen_today(settings: Any) -> Iterator[None]:
-    settings.RETENTION_DAYS = 30
-    settings.HISTORY_RETENTION_MONTHS = 25
-    with freeze_time(f"{TODAY.isoformat()} 12:00:00"):
-        yield
 
 
 @pytest.fixture

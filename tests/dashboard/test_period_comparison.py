@@ -4,7 +4,6 @@ rows or from the history; where nothing reaches back, "—" and the reason, neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from freezegun import freeze_time
 
 from connectors.models import Connection
 from dashboard.periods import period_from_params
@@ -22,19 +20,9 @@ from dashboard.selectors.comparison import MONTH, PREVIOUS, YEAR
 from etl.models import AdCampaignHistoryDaily, AdPerformanceDaily
 from etl.services import prune_warehouse, retention_start
 from tenancy.models import Organization
-from tests.dashboard import PASSWORD, TODAY, add_row, make_connection, make_org, make_user
+from tests.dashboard import FIRST_KEPT, PASSWORD, TODAY, add_row, make_connection, make_org, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
-
-FIRST_KEPT = date(2025, 3, 2)  # the oldest raw day on TODAY (31 Mar 2025) with 30 days kept
-
-
-@pytest.fixture(autouse=True)
-def frozen_today(settings: Any) -> Iterator[None]:
-    settings.RETENTION_DAYS = 30
-    settings.HISTORY_RETENTION_MONTHS = 25
-    with freeze_time(f"{TODAY.isoformat()} 12:00:00"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded, pytest.mark.usefixtures("history_kept")]
 
 
 @pytest.fixture
