@@ -26,7 +26,7 @@ from connectors.registry import platforms_feeding
 from dashboard.cache import cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.periods import DateRange, Period
-from dashboard.selectors.common import organization_platforms
+from dashboard.selectors.common import organization_platforms, percent_change
 from dashboard.selectors.comparison import PREVIOUS, Comparison, comparisons_for
 from dashboard.selectors.restatements import ENGAGEMENT_DATASET, SettlingNote, settling_get, settling_notes
 from etl.models import AbmAccount, AbmEngagementDaily, AbmEngagementHistoryDaily
@@ -444,16 +444,10 @@ def accounts_report(*, organization: Organization, period: Period) -> AccountsRe
             EngagementCompared(
                 c,
                 then := compared.get(c.key),
-                _change(now.minutes, then.minutes) if then is not None else None,
+                percent_change(now.minutes, then.minutes) if then is not None else None,
             )
             for c in comparisons
         ],
         **data,
     )
 
-
-def _change(now: Decimal | None, then: Decimal | None) -> Decimal | None:
-    """Percent change from ``then`` to ``now``; None when either is missing or ``then`` is 0."""
-    if now is None or not then:
-        return None
-    return (now - then) * 100 / then

@@ -32,7 +32,7 @@ from dashboard.cache import cache_scope, cached
 from dashboard.charts import BarChart, ChartPoint, bar_chart
 from dashboard.ids import id_in_range, text_can_be_stored
 from dashboard.periods import DEFAULT_DAYS, DateRange, Period, last_days, period_from_params
-from dashboard.selectors.common import platform_name
+from dashboard.selectors.common import percent_change, platform_name
 from dashboard.selectors.comparison import (
     PREVIOUS,
     Comparison,
@@ -180,9 +180,7 @@ class CampaignMetrics(Metrics):
 
     @property
     def spend_change_percent(self) -> Decimal | None:
-        if self.previous_spend is None or not self.previous_spend:
-            return None
-        return (self.spend - self.previous_spend) * 100 / abs(self.previous_spend)
+        return percent_change(self.spend, self.previous_spend)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,9 +204,7 @@ class Kpi:
 
     @property
     def change_percent(self) -> Decimal | None:
-        if self.value is None or self.previous is None or not self.previous:
-            return None
-        return (Decimal(self.value) - Decimal(self.previous)) * 100 / abs(Decimal(self.previous))
+        return percent_change(self.value, self.previous)
 
     @property
     def direction(self) -> str:

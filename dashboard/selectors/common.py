@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -157,3 +158,11 @@ def restatements_overlapping(
 
 def earliest_since(restatements: list[Restatement]) -> date | None:
     return min((r.since for r in restatements), default=None)
+
+
+def percent_change(now: Decimal | int | None, then: Decimal | int | None) -> Decimal | None:
+    """The change from ``then`` to ``now`` in percent of ``then``'s size; None when either is missing
+    or ``then`` is 0 (no change can be said)."""
+    if now is None or then is None or not then:
+        return None
+    return (Decimal(now) - Decimal(then)) * 100 / abs(Decimal(then))

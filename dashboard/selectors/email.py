@@ -33,6 +33,7 @@ from dashboard.selectors.common import (
     Restatement,
     organization_platforms,
     parse_day,
+    percent_change,
     restatement_windows,
     utc_day,
 )
@@ -239,13 +240,6 @@ class EmailCampaignRow(EmailCounts):
         return self.platform_click_rate * 100 if self.platform_click_rate is not None else None
 
 
-def _change(now: int | Decimal | None, then: int | Decimal | None) -> Decimal | None:
-    """Percent change from ``then`` to ``now``; None when either is missing or ``then`` is 0."""
-    if now is None or not then:
-        return None
-    return (Decimal(now) - Decimal(then)) * 100 / Decimal(then)
-
-
 @dataclass(frozen=True)
 class EmailCompared:
     """The period's email totals against one compared period (``then`` None: not compared)."""
@@ -425,7 +419,7 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
     changes: dict[str, Decimal | None] = {}
     if previous is not None:
         for key in ("emails_sent", "open_rate_percent", "click_rate_percent", "unsubscribe_rate_percent"):
-            changes[key] = _change(getattr(totals, key), getattr(previous, key))
+            changes[key] = percent_change(getattr(totals, key), getattr(previous, key))
     platforms = organization_platforms(organization=organization)
     marked = [replace(row, provisional=True) if settling(row) else row for row in campaigns]
     return EmailReport(
@@ -442,7 +436,7 @@ def email_report(*, organization: Organization, period: Period, page: int = 1) -
             EmailCompared(
                 c,
                 then := compared.get(c.key),
-                _change(totals.emails_sent, then.emails_sent) if then is not None else None,
+                percent_change(totals.emails_sent, then.emails_sent) if then is not None else None,
             )
             for c in comparisons
         ],
