@@ -108,13 +108,13 @@ class StageCount:
 @dataclass(frozen=True)
 class EngagementTotals:
     """A period's engagement added up over its account days (an account's row on a day): the figures
-    of the rows that have them, None when none has; how many account days lack each."""
+    of the rows that have them, None when none has. A row without minutes is not counted as missing
+    data: an account researching a keyword has a row on a day it did nothing else (its intent), and
+    the page's own figures read such a day as one without engagement."""
 
     account_days: int
     minutes: Decimal | None
-    minutes_missing: int
     page_views: int | None
-    page_views_missing: int
 
 
 @dataclass(frozen=True)
@@ -138,9 +138,7 @@ def engagement_totals(*, organization: Organization, date_range: DateRange) -> E
     raw = _engagement(organization, date_range).aggregate(
         days=Count("id"),
         minutes=Sum("engagement_minutes"),
-        minutes_missing=Count("id", filter=Q(engagement_minutes__isnull=True)),
         views=Sum("page_views"),
-        views_missing=Count("id", filter=Q(page_views__isnull=True)),
     )
     still_raw = AbmEngagementDaily.objects.filter(
         connection_id=OuterRef("connection_id"), date=OuterRef("date")
@@ -153,9 +151,7 @@ def engagement_totals(*, organization: Organization, date_range: DateRange) -> E
         .aggregate(
             days=Sum("accounts"),
             minutes=Sum("engagement_minutes"),
-            minutes_missing=Sum("rows_missing_engagement_minutes"),
             views=Sum("page_views"),
-            views_missing=Sum("rows_missing_page_views"),
         )
     )
     minutes = _plus(raw["minutes"], folded["minutes"])
@@ -163,9 +159,7 @@ def engagement_totals(*, organization: Organization, date_range: DateRange) -> E
     return EngagementTotals(
         account_days=int(raw["days"] or 0) + int(folded["days"] or 0),
         minutes=None if minutes is None else Decimal(minutes),
-        minutes_missing=int(raw["minutes_missing"] or 0) + int(folded["minutes_missing"] or 0),
         page_views=None if views is None else int(views),
-        page_views_missing=int(raw["views_missing"] or 0) + int(folded["views_missing"] or 0),
     )
 
 

@@ -110,7 +110,7 @@ def test_minutes_not_reported_then_stay_missing(org: Organization, demandbase: C
 
     then = next(c for c in report.comparisons if c.comparison.key == PREVIOUS)
     assert then.then is not None and then.then.minutes is None and then.minutes_change is None  # "—", not 0
-    assert then.then.minutes_missing == 60 and then.then.page_views == 60
+    assert then.then.page_views == 60 and then.then.account_days == 60
 
 
 def test_where_nothing_reaches_back_the_page_says_why(org: Organization, demandbase: Connection) -> None:
