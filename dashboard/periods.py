@@ -163,6 +163,9 @@ def period_from_params(params: Mapping[str, str], *, today: date | None = None) 
         if end > today:
             end = today
             notes.append("the end was moved to today")
+        if start > end:  # both dates in the future
+            start = end
+            notes.append("the start was moved to today")
         if start < oldest:
             start = oldest
             notes.append(

@@ -56,6 +56,14 @@ def test_custom_dates_are_kept_inside_the_retention_window() -> None:
     assert "moved to today" in period.notice
 
 
+@pytest.mark.parametrize("start", ["2030-01-01", "9999-12-31"])
+def test_custom_dates_both_in_the_future_show_today(start: str) -> None:
+    period = period_from_params({"start": start, "end": "9999-12-31"}, today=TODAY)
+    assert (period.current.start, period.current.end) == (TODAY, TODAY)
+    assert "the end was moved to today" in period.notice and "the start was moved to today" in period.notice
+    assert period.previous == DateRange(TODAY - timedelta(days=1), TODAY - timedelta(days=1))
+
+
 def test_swapped_custom_dates_are_put_in_order() -> None:
     period = period_from_params({"start": "2025-03-20", "end": "2025-03-10"}, today=TODAY)
     assert (period.current.start, period.current.end) == (date(2025, 3, 10), date(2025, 3, 20))

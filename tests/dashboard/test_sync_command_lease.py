@@ -44,8 +44,15 @@ def command_process(sandbox: SandboxServer) -> subprocess.Popen[str]:
         "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", *SYNC], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        [sys.executable, "manage.py", *SYNC], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As in a terminal: Ctrl-C reaches the command even when this test run was started with
+        # SIGINT ignored (a job started in the background by a shell without job control).
+        preexec_fn=_interruptible,
+    )  # fmt: skip
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_command(*args: str) -> tuple[str, str]:
